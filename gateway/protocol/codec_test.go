@@ -1,0 +1,88 @@
+package protocol
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want any
+		code Code
+	}{
+		{"start minimal", `{"type":"session.start"}`, &SessionStart{Type: TypeSessionStart}, ""},
+		{"start full", `{"type":"session.start","version":1,"input_audio":{"sample_rate":48000},"output_audio":{"sample_rate":24000},"text_only":true,"resume_token":"abc"}`,
+			&SessionStart{Type: TypeSessionStart, Version: 1, InputAudio: &AudioFormat{48000}, OutputAudio: &AudioFormat{24000}, TextOnly: true, ResumeToken: "abc"}, ""},
+		{"start unknown field ignored", `{"type":"session.start","future":1}`, &SessionStart{Type: TypeSessionStart}, ""},
+		{"start bad version", `{"type":"session.start","version":2}`, nil, CodeUnsupportedVersion},
+		{"start wrong field type", `{"type":"session.start","input_audio":{"sample_rate":"fast"}}`, nil, CodeInvalidMessage},
+		{"start long token", `{"type":"session.start","resume_token":"` + strings.Repeat("x", 300) + `"}`, nil, CodeInvalidMessage},
+		{"text", `{"type":"input.text","text":"hello"}`, &InputText{Type: TypeInputText, Text: "hello"}, ""},
+		{"text empty", `{"type":"input.text","text":"  "}`, nil, CodeInvalidMessage},
+		{"text too long", `{"type":"input.text","text":"` + strings.Repeat("a", 5000) + `"}`, nil, CodeTextTooLong},
+		{"interrupt", `{"type":"interrupt"}`, &Interrupt{Type: TypeInterrupt}, ""},
+		{"ping", `{"type":"ping","id":"7","client_time":12.5}`, &Ping{Type: TypePing, ID: "7", ClientTime: 12.5}, ""},
+		{"unknown type", `{"type":"dance"}`, nil, CodeUnknownType},
+		{"no type", `{"text":"hi"}`, nil, CodeInvalidMessage},
+		{"null type", `{"type":null}`, nil, CodeInvalidMessage},
+		{"not json", `hello`, nil, CodeInvalidJSON},
+		{"truncated", `{"type":"ping"`, nil, CodeInvalidJSON},
+		{"array", `[1,2]`, nil, CodeInvalidJSON},
+		{"empty", ``, nil, CodeInvalidJSON},
+		{"invalid utf8", "{\"type\":\"input.text\",\"text\":\"\xff\"}", nil, CodeInvalidJSON},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Decode([]byte(tt.in), 0)
+			if tt.code != "" {
+				code, ok := CodeOf(err)
+				if !ok || code != tt.code {
+					t.Fatalf("Decode(%q) error = %v, want code %s", tt.in, err, tt.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode(%q): %v", tt.in, err)
+			}
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(tt.want)
+			if string(gj) != string(wj) {
+				t.Fatalf("Decode(%q) = %s, want %s", tt.in, gj, wj)
+			}
+		})
+	}
+}
+
+func TestEncodeSetsFields(t *testing.T) {
+	b, err := Encode(NewError(CodeFrameTooLarge, "frame of 9000 bytes", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"error","code":"frame_too_large","message":"frame of 9000 bytes","fatal":true}`
+	if string(b) != want {
+		t.Fatalf("got %s, want %s", b, want)
+	}
+}
+
+func BenchmarkDecodePing(b *testing.B) {
+	msg := []byte(`{"type":"ping","id":"42","client_time":123.25}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(msg, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeTextDelta(b *testing.B) {
+	m := &TextDelta{Type: TypeTextDelta, Turn: 3, Delta: "Hello there, "}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encode(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

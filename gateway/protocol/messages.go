@@ -1,0 +1,194 @@
+package protocol
+
+// Version is the protocol version this package speaks.
+const Version = 1
+
+// Client → server message types.
+const (
+	TypeSessionStart = "session.start"
+	TypeInputText    = "input.text"
+	TypeInterrupt    = "interrupt"
+	TypePing         = "ping"
+)
+
+// Server → client message types.
+const (
+	TypeSessionStarted    = "session.started"
+	TypeSpeechStarted     = "speech.started"
+	TypeSpeechStopped     = "speech.stopped"
+	TypeTranscriptPartial = "transcript.partial"
+	TypeTranscriptFinal   = "transcript.final"
+	TypeTextDelta         = "response.text.delta"
+	TypeAudioStart        = "response.audio.start"
+	TypeAudioDone         = "response.audio.done"
+	TypeResponseDone      = "response.done"
+	TypeResponseCancelled = "response.cancelled"
+	TypeTurnLatency       = "turn.latency"
+	TypePong              = "pong"
+	TypeError             = "error"
+)
+
+// AudioFormat declares PCM16LE mono audio at SampleRate.
+type AudioFormat struct {
+	SampleRate int `json:"sample_rate"`
+}
+
+// SessionStart opens a session. It must be the first message on a
+// connection; audio sent before it is an error.
+type SessionStart struct {
+	Type        string       `json:"type"`
+	Version     int          `json:"version,omitempty"`      // 0 means Version
+	InputAudio  *AudioFormat `json:"input_audio,omitempty"`  // default 16000 Hz
+	OutputAudio *AudioFormat `json:"output_audio,omitempty"` // default: the server's configured output rate
+	TextOnly    bool         `json:"text_only,omitempty"`    // replies as text only, no audio
+	ResumeToken string       `json:"resume_token,omitempty"` // resume an earlier session
+}
+
+// InputText is a typed user turn, an alternative to speaking.
+type InputText struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// Interrupt cancels the reply in progress, as a barge-in would.
+type Interrupt struct {
+	Type string `json:"type"`
+}
+
+// Ping asks for a Pong; the client measures the round trip. Browsers cannot
+// send WebSocket pings, so the heartbeat RTT is measured at this level.
+type Ping struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+	// ClientTime is echoed back untouched (e.g. performance.now()).
+	ClientTime float64 `json:"client_time,omitempty"`
+}
+
+// Providers names the active provider of each stage.
+type Providers struct {
+	VAD string `json:"vad"`
+	ASR string `json:"asr"`
+	LLM string `json:"llm"`
+	TTS string `json:"tts"`
+}
+
+// Limits tells the client what the server will accept.
+type Limits struct {
+	MaxFrameBytes int `json:"max_frame_bytes"`
+	MaxTextBytes  int `json:"max_text_bytes"`
+}
+
+// SessionStarted answers SessionStart.
+type SessionStarted struct {
+	Type        string      `json:"type"`
+	Version     int         `json:"version"`
+	SessionID   string      `json:"session_id"`
+	ResumeToken string      `json:"resume_token"`
+	Resumed     bool        `json:"resumed"`
+	InputAudio  AudioFormat `json:"input_audio"`
+	OutputAudio AudioFormat `json:"output_audio"`
+	TextOnly    bool        `json:"text_only"`
+	Providers   Providers   `json:"providers"`
+	Limits      Limits      `json:"limits"`
+	// HeartbeatMS is how often the server pings; a client that sends app
+	// pings should do so about as often.
+	HeartbeatMS int64 `json:"heartbeat_ms"`
+	// ResumeWindowMS is how long after a dropped socket the session can be
+	// resumed with ResumeToken.
+	ResumeWindowMS int64 `json:"resume_window_ms"`
+	// History is the conversation so far, sent on resume so the client can
+	// redraw it.
+	History []HistoryEntry `json:"history,omitempty"`
+}
+
+// HistoryEntry is one message of the conversation.
+type HistoryEntry struct {
+	Role string `json:"role"` // "user" or "assistant"
+	Text string `json:"text"`
+}
+
+// Speech reports speech.started and speech.stopped.
+type Speech struct {
+	Type    string `json:"type"`
+	Turn    uint64 `json:"turn"`
+	AudioMS int64  `json:"audio_ms"` // position in the input stream
+}
+
+// Transcript reports transcript.partial and transcript.final.
+type Transcript struct {
+	Type string `json:"type"`
+	Turn uint64 `json:"turn"`
+	Text string `json:"text"`
+}
+
+// TextDelta is the next piece of the reply's text.
+type TextDelta struct {
+	Type  string `json:"type"`
+	Turn  uint64 `json:"turn"`
+	Delta string `json:"delta"`
+}
+
+// AudioStart announces the reply's audio; binary frames follow.
+type AudioStart struct {
+	Type       string `json:"type"`
+	Turn       uint64 `json:"turn"`
+	SampleRate int    `json:"sample_rate"`
+}
+
+// AudioDone ends the reply's audio.
+type AudioDone struct {
+	Type string `json:"type"`
+	Turn uint64 `json:"turn"`
+}
+
+// ResponseDone ends a reply; Text is all of it.
+type ResponseDone struct {
+	Type string `json:"type"`
+	Turn uint64 `json:"turn"`
+	Text string `json:"text"`
+}
+
+// ResponseCancelled says a reply was cut: the client must stop playback and
+// drop any audio it has queued for Turn. Text is the part of the reply that
+// was sent before the cut and stays in the conversation.
+type ResponseCancelled struct {
+	Type   string `json:"type"`
+	Turn   uint64 `json:"turn"`
+	Reason string `json:"reason"` // "barge_in", "interrupt", "error"
+	Text   string `json:"text"`
+}
+
+// TurnLatency is the latency trace of a turn, in milliseconds from the end of
+// the user's speech (or the arrival of typed text). A stage that did not run
+// is absent (-1 is never sent).
+type TurnLatency struct {
+	Type         string   `json:"type"`
+	Turn         uint64   `json:"turn"`
+	TextInput    bool     `json:"text_input,omitempty"`
+	EndpointMS   *float64 `json:"endpoint_ms,omitempty"`
+	ASRFinalMS   *float64 `json:"asr_final_ms,omitempty"`
+	LLMFirstMS   *float64 `json:"llm_first_token_ms,omitempty"`
+	FirstSentMS  *float64 `json:"first_sentence_ms,omitempty"`
+	TTSFirstMS   *float64 `json:"tts_first_audio_ms,omitempty"`
+	FirstAudioMS *float64 `json:"first_audio_sent_ms,omitempty"`
+	ResponseDone bool     `json:"response_done"`
+	Cancelled    bool     `json:"cancelled,omitempty"`
+}
+
+// Pong answers Ping.
+type Pong struct {
+	Type         string  `json:"type"`
+	ID           string  `json:"id,omitempty"`
+	ClientTime   float64 `json:"client_time,omitempty"`
+	ServerTimeMS int64   `json:"server_time_ms"`
+}
+
+// Error is a typed error event. Fatal errors are followed by a close.
+type Error struct {
+	Type    string `json:"type"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	Fatal   bool   `json:"fatal"`
+	Turn    uint64 `json:"turn,omitempty"`
+	Stage   string `json:"stage,omitempty"` // "asr", "llm", "tts" for provider errors
+}

@@ -1,0 +1,135 @@
+package pipeline
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/voicegate/voicegate/audio"
+)
+
+// EventKind tells what an Event reports.
+type EventKind uint8
+
+// The events a Session sends to its Output, in the order a turn produces them.
+const (
+	EventSpeechStarted     EventKind = iota + 1 // the user started speaking; Offset is the stream position
+	EventSpeechStopped                          // the user stopped speaking; Offset is the stream position
+	EventTranscriptPartial                      // Text is the recogniser's current hypothesis
+	EventTranscriptFinal                        // Text is the user's words for this turn
+	EventTextDelta                              // Text is the next piece of the reply
+	EventAudioStart                             // reply audio follows, in Format
+	EventAudio                                  // Audio is reply audio in the Output's format
+	EventAudioDone                              // no more reply audio for this turn
+	EventResponseDone                           // Text is the whole reply
+	EventResponseCancelled                      // the reply was cut (barge-in or interrupt); Text is what was kept
+	EventTurnLatency                            // Trace is complete but for FirstAudioSent, which the Output fills
+	EventError                                  // Err says what failed; the session goes on
+)
+
+var kindNames = [...]string{
+	EventSpeechStarted:     "speech_started",
+	EventSpeechStopped:     "speech_stopped",
+	EventTranscriptPartial: "transcript_partial",
+	EventTranscriptFinal:   "transcript_final",
+	EventTextDelta:         "text_delta",
+	EventAudioStart:        "audio_start",
+	EventAudio:             "audio",
+	EventAudioDone:         "audio_done",
+	EventResponseDone:      "response_done",
+	EventResponseCancelled: "response_cancelled",
+	EventTurnLatency:       "turn_latency",
+	EventError:             "error",
+}
+
+func (k EventKind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Event is one thing a Session tells its client. Which fields are set depends
+// on Kind.
+type Event struct {
+	Kind   EventKind
+	Turn   uint64        // the turn this event belongs to; 0 for none
+	Text   string        // transcript, reply delta or whole reply
+	Audio  []int16       // EventAudio: owned by the Session, valid only during Send
+	Format audio.Format  // EventAudioStart: the format of the audio that follows
+	Offset time.Duration // speech events: position in the input stream
+	Reason string        // EventResponseCancelled: "barge_in", "interrupt", "error"
+	Trace  *Trace        // set on every event of a turn
+	Err    error         // EventError: a *StageError or a session-level error
+}
+
+// Trace is the latency record of one turn. Times are zero when a stage did not
+// run. All fields but FirstAudioSent are written by the Session before the
+// turn's EventTurnLatency; FirstAudioSent is written by the Output when it
+// puts the turn's first audio on the wire (MarkAudioSent), which may be on
+// another goroutine.
+type Trace struct {
+	Turn      uint64
+	ASR       string // provider names, for per-provider metrics
+	LLM       string
+	TTS       string
+	TextInput bool // the turn began with typed text, not speech
+
+	SpeechEnd     time.Time // last voiced audio arrived (speech turns)
+	Endpoint      time.Time // the VAD or the recogniser declared the end of speech
+	ASRFinal      time.Time // the final transcript was ready
+	LLMFirstToken time.Time
+	FirstSentence time.Time // the first sentence was ready for synthesis
+	TTSFirstAudio time.Time
+
+	audioSent atomic.Int64 // unix nanoseconds
+}
+
+// MarkAudioSent records t as the moment the turn's first audio reached the
+// wire. Only the first call counts. Safe for concurrent use.
+func (t *Trace) MarkAudioSent(at time.Time) {
+	t.audioSent.CompareAndSwap(0, at.UnixNano())
+}
+
+// FirstAudioSent returns when the first audio reached the wire, or zero.
+func (t *Trace) FirstAudioSent() time.Time {
+	n := t.audioSent.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Start returns the moment the turn's clock starts: the end of speech for a
+// spoken turn, the endpoint otherwise (text input sets Endpoint on arrival).
+func (t *Trace) Start() time.Time {
+	if !t.SpeechEnd.IsZero() {
+		return t.SpeechEnd
+	}
+	return t.Endpoint
+}
+
+// Since returns how long after Start the moment at came, or -1 if either is
+// unknown.
+func (t *Trace) Since(at time.Time) time.Duration {
+	s := t.Start()
+	if s.IsZero() || at.IsZero() {
+		return -1
+	}
+	return at.Sub(s)
+}
+
+// Output receives a Session's events. The Session calls Send from several of
+// its goroutines, one call at a time per turn but not serialised across
+// control and turn events, so implementations must be safe for concurrent
+// use. Send must not block for long: a slow client gets the Output's
+// slow-consumer policy (drop or disconnect), never a stalled pipeline.
+// Send must not retain ev.Audio.
+type Output interface {
+	Send(ev Event)
+}
+
+// OutputFunc adapts a function to Output.
+type OutputFunc func(Event)
+
+// Send calls f(ev).
+func (f OutputFunc) Send(ev Event) { f(ev) }

@@ -1,0 +1,69 @@
+package pipeline
+
+import "sync"
+
+// inbox is the bounded queue between a connection's reader and a session's
+// audio loop. Its policy is drop-oldest: a reader never blocks, and when the
+// loop falls behind the stalest audio is lost first, keeping latency bounded.
+// Slots are preallocated, so push and pop allocate nothing.
+type inbox struct {
+	mu      sync.Mutex
+	slots   [][]int16
+	head    int // index of the oldest frame
+	n       int // frames queued
+	dropped uint64
+	ready   chan struct{} // one token: "something was pushed"
+}
+
+func newInbox(frames, slotSamples int) *inbox {
+	in := &inbox{slots: make([][]int16, frames), ready: make(chan struct{}, 1)}
+	backing := make([]int16, frames*slotSamples)
+	for i := range in.slots {
+		in.slots[i] = backing[i*slotSamples : i*slotSamples : (i+1)*slotSamples]
+	}
+	return in
+}
+
+// push copies samples in, splitting them across slots as needed.
+func (in *inbox) push(samples []int16) {
+	if len(samples) == 0 {
+		return
+	}
+	in.mu.Lock()
+	for len(samples) > 0 {
+		if in.n == len(in.slots) {
+			in.head = (in.head + 1) % len(in.slots)
+			in.n--
+			in.dropped++
+		}
+		i := (in.head + in.n) % len(in.slots)
+		k := min(len(samples), cap(in.slots[i]))
+		in.slots[i] = append(in.slots[i][:0], samples[:k]...)
+		samples = samples[k:]
+		in.n++
+	}
+	in.mu.Unlock()
+	select {
+	case in.ready <- struct{}{}:
+	default:
+	}
+}
+
+// pop copies the oldest frame into dst[:0] and returns it, or false if empty.
+func (in *inbox) pop(dst []int16) ([]int16, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.n == 0 {
+		return dst, false
+	}
+	dst = append(dst[:0], in.slots[in.head]...)
+	in.head = (in.head + 1) % len(in.slots)
+	in.n--
+	return dst, true
+}
+
+func (in *inbox) droppedFrames() uint64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.dropped
+}

@@ -1,0 +1,244 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/audio/resample"
+)
+
+// responder runs one turn: finish recognition, stream the LLM's reply through
+// the chunker into synthesis, pace the audio out, and keep in the history
+// only what the client was sent.
+type responder struct {
+	s   *Session
+	t   *turn
+	out Output
+
+	mu   sync.Mutex
+	sent strings.Builder // text-only replies: the deltas sent so far
+
+	spoken     []string // sentences whose audio has started going out
+	audioOn    bool     // EventAudioStart sent
+	rs         *resample.Resampler
+	buf        []int16
+	firstAudio time.Time
+	sentAudio  int // samples sent, in the output format
+	timer      *time.Timer
+}
+
+func (r *responder) send(ev Event) {
+	ev.Turn, ev.Trace = r.t.id, r.t.trace
+	r.out.Send(ev)
+}
+
+func (r *responder) now() time.Time { return r.s.cfg.Now() }
+
+func (r *responder) run() {
+	ctx, tr, cfg := r.t.ctx, r.t.trace, r.s.cfg
+	userText := r.t.text
+	if r.t.utt != nil {
+		text, err := r.t.utt.Finish(ctx)
+		r.t.utt.Close()
+		if err != nil {
+			if ctx.Err() == nil {
+				r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: cfg.Stages.ASRName, Turn: r.t.id, Err: err}})
+			}
+			return
+		}
+		tr.ASRFinal = r.now()
+		userText = strings.TrimSpace(text)
+		r.send(Event{Kind: EventTranscriptFinal, Text: userText})
+		if userText == "" {
+			return // nothing heard; no reply
+		}
+	}
+	cfg.Conversation.Append(Message{Role: RoleUser, Content: userText})
+	prompt := cfg.Conversation.Prompt()
+
+	sentences := make(chan string, 16)
+	llmErr := make(chan error, 1)
+	var full strings.Builder // written by the producer only until llmErr
+	go func() {
+		defer close(sentences)
+		ch := NewChunker()
+		push := func(s string) error {
+			if tr.FirstSentence.IsZero() {
+				tr.FirstSentence = r.now()
+			}
+			select {
+			case sentences <- s:
+				return nil
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		err := cfg.Stages.LLM.Generate(ctx, prompt, func(delta string) error {
+			if delta == "" {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+			if tr.LLMFirstToken.IsZero() {
+				tr.LLMFirstToken = r.now()
+			}
+			full.WriteString(delta)
+			r.send(Event{Kind: EventTextDelta, Text: delta})
+			r.mu.Lock()
+			r.sent.WriteString(delta)
+			r.mu.Unlock()
+			for _, s := range ch.Push(delta) {
+				if err := push(s); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			if rest := ch.Flush(); rest != "" {
+				err = push(rest)
+			}
+		}
+		llmErr <- err
+	}()
+
+	var ttsErr error
+	for sentence := range sentences {
+		if cfg.TextOnly || ttsErr != nil || ctx.Err() != nil {
+			continue // drain, so the producer can finish
+		}
+		if err := r.speak(ctx, sentence); err != nil && ctx.Err() == nil {
+			ttsErr = err
+			r.t.cancel(errTurnFailed)
+		}
+	}
+	err := <-llmErr
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+
+	switch {
+	case ttsErr != nil:
+		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: cfg.Stages.TTSName, Turn: r.t.id, Err: ttsErr}})
+		r.cancelled(errTurnFailed)
+	case ctx.Err() != nil:
+		r.cancelled(context.Cause(ctx))
+	case err != nil:
+		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: cfg.Stages.LLMName, Turn: r.t.id, Err: err}})
+		r.cancelled(errTurnFailed)
+	default:
+		if r.audioOn {
+			r.send(Event{Kind: EventAudioDone})
+		}
+		reply := strings.TrimSpace(full.String())
+		if reply != "" {
+			cfg.Conversation.Append(Message{Role: RoleAssistant, Content: reply})
+		}
+		r.send(Event{Kind: EventResponseDone, Text: reply})
+		r.send(Event{Kind: EventTurnLatency})
+	}
+}
+
+// cancelled ends a cut turn: what the client got stays in the history.
+func (r *responder) cancelled(cause error) {
+	var kept string
+	if r.s.cfg.TextOnly {
+		r.mu.Lock()
+		kept = strings.TrimSpace(r.sent.String())
+		r.mu.Unlock()
+	} else {
+		kept = strings.Join(r.spoken, " ")
+	}
+	if kept != "" {
+		r.s.cfg.Conversation.Append(Message{Role: RoleAssistant, Content: kept})
+	}
+	reason := errTurnFailed.Error()
+	if errors.Is(cause, errBargeIn) || errors.Is(cause, errInterrupt) {
+		reason = cause.Error()
+	}
+	r.send(Event{Kind: EventResponseCancelled, Reason: reason, Text: kept})
+	r.send(Event{Kind: EventTurnLatency, Reason: reason})
+}
+
+// speak synthesises one sentence and sends its audio, paced.
+func (r *responder) speak(ctx context.Context, sentence string) error {
+	tts := r.s.cfg.Stages.TTS
+	started := false
+	return tts.Synthesize(ctx, sentence, func(pcm []int16) error {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		if len(pcm) == 0 {
+			return nil
+		}
+		if r.t.trace.TTSFirstAudio.IsZero() {
+			r.t.trace.TTSFirstAudio = r.now()
+		}
+		if r.rs == nil {
+			from := tts.Format().SampleRate
+			rs, err := resample.New(from, r.s.cfg.Output.SampleRate)
+			if err != nil {
+				return err
+			}
+			r.rs = rs
+		}
+		if !r.audioOn {
+			r.audioOn = true
+			r.send(Event{Kind: EventAudioStart, Format: r.s.cfg.Output})
+		}
+		if !started {
+			started = true
+			r.spoken = append(r.spoken, sentence)
+		}
+		r.buf = r.rs.Process(r.buf[:0], pcm)
+		return r.sendAudio(ctx, r.buf)
+	})
+}
+
+// sendAudio sends pcm in chunks, keeping at most PlayoutLead of audio ahead
+// of real time so a barge-in has little to take back.
+func (r *responder) sendAudio(ctx context.Context, pcm []int16) error {
+	out := r.s.cfg.Output
+	chunk := max(out.Samples(r.s.cfg.OutputChunk), 1)
+	for len(pcm) > 0 {
+		n := min(chunk, len(pcm))
+		if err := r.pace(ctx, out); err != nil {
+			return err
+		}
+		if r.firstAudio.IsZero() {
+			r.firstAudio = r.now()
+		}
+		r.send(Event{Kind: EventAudio, Audio: pcm[:n]})
+		r.sentAudio += n
+		pcm = pcm[n:]
+	}
+	return nil
+}
+
+func (r *responder) pace(ctx context.Context, out audio.Format) error {
+	lead := r.s.cfg.PlayoutLead
+	if lead < 0 || r.firstAudio.IsZero() {
+		return nil
+	}
+	ahead := out.Duration(r.sentAudio) - r.now().Sub(r.firstAudio)
+	wait := ahead - lead
+	if wait <= 0 {
+		return nil
+	}
+	if r.timer == nil {
+		r.timer = time.NewTimer(wait)
+	} else {
+		r.timer.Reset(wait)
+	}
+	select {
+	case <-r.timer.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

@@ -1,0 +1,376 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/audio/resample"
+	"github.com/voicegate/voicegate/audio/vad"
+)
+
+// Config configures a Session. Zero fields take the defaults noted.
+type Config struct {
+	Stages       Stages
+	Conversation *Conversation // required; survives reconnects
+	Input        audio.Format  // the client's audio; default audio.Mono16k
+	Output       audio.Format  // the client's playback format; default the synthesizer's
+	TextOnly     bool          // reply with text only, no synthesis
+	VAD          vad.Config
+	MaxTextBytes int           // cap on SubmitText; default 4096
+	InboxFrames  int           // audio frames queued before the oldest is dropped; default 100
+	PlayoutLead  time.Duration // how far reply audio may run ahead of real time; default 500ms; <0 sends unpaced
+	OutputChunk  time.Duration // reply audio is sent in chunks of at most this; default 40ms
+	Now          func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if c.Conversation == nil {
+		return errors.New("pipeline: Config.Conversation is required")
+	}
+	if c.Stages.LLM == nil {
+		return errors.New("pipeline: Config.Stages.LLM is required")
+	}
+	if c.Stages.TTS == nil && !c.TextOnly {
+		return errors.New("pipeline: Config.Stages.TTS is required unless TextOnly")
+	}
+	if c.Input == (audio.Format{}) {
+		c.Input = audio.Mono16k
+	}
+	if err := c.Input.Validate(); err != nil {
+		return fmt.Errorf("pipeline: input: %w", err)
+	}
+	if c.Output == (audio.Format{}) && c.Stages.TTS != nil {
+		c.Output = c.Stages.TTS.Format()
+	}
+	if c.MaxTextBytes <= 0 {
+		c.MaxTextBytes = 4096
+	}
+	if c.InboxFrames <= 0 {
+		c.InboxFrames = 100
+	}
+	if c.PlayoutLead == 0 {
+		c.PlayoutLead = 500 * time.Millisecond
+	}
+	if c.OutputChunk <= 0 {
+		c.OutputChunk = 40 * time.Millisecond
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.VAD = c.VAD.WithDefaults()
+	return nil
+}
+
+// Why a turn's context was cancelled; the reason reaches the client.
+var (
+	errBargeIn    = errors.New("barge_in")
+	errInterrupt  = errors.New("interrupt")
+	errTurnFailed = errors.New("error")
+)
+
+// ErrBusy is returned by SubmitText when earlier text is still queued.
+var ErrBusy = errors.New("pipeline: session busy, text input queue full")
+
+// Session is one conversation's pipeline: audio and text in, events out.
+// Run owns its goroutines; WriteAudio, SubmitText and Interrupt feed it from
+// the connection and never block.
+type Session struct {
+	cfg Config
+
+	// Used only by the WriteAudio caller.
+	toPipeline *resample.Resampler
+	scratch    []int16
+
+	inbox     *inbox
+	texts     chan string
+	interrupt chan struct{}
+}
+
+// slotSamples is one inbox slot: 40 ms at 16 kHz. Larger frames span slots.
+const slotSamples = 640
+
+// NewSession checks cfg and returns a Session ready to Run.
+func NewSession(cfg Config) (*Session, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	rs, err := resample.New(cfg.Input.SampleRate, audio.Mono16k.SampleRate)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	return &Session{
+		cfg:        cfg,
+		toPipeline: rs,
+		scratch:    make([]int16, 0, 4096),
+		inbox:      newInbox(cfg.InboxFrames, slotSamples),
+		texts:      make(chan string, 4),
+		interrupt:  make(chan struct{}, 1),
+	}, nil
+}
+
+// Config returns the session's configuration with defaults applied.
+func (s *Session) Config() Config { return s.cfg }
+
+// WriteAudio queues samples in the Input format. It copies samples, never
+// blocks, and drops the oldest queued audio when the session falls behind.
+// It must be called from one goroutine at a time (the connection's reader).
+func (s *Session) WriteAudio(samples []int16) {
+	s.scratch = s.toPipeline.Process(s.scratch[:0], samples)
+	s.inbox.push(s.scratch)
+}
+
+// DroppedFrames returns how many queued audio frames were dropped because
+// the session fell behind.
+func (s *Session) DroppedFrames() uint64 { return s.inbox.droppedFrames() }
+
+// SubmitText starts a text turn, cutting any reply in progress.
+func (s *Session) SubmitText(text string) error {
+	if len(text) > s.cfg.MaxTextBytes {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTextTooLong, len(text), s.cfg.MaxTextBytes)
+	}
+	select {
+	case s.texts <- text:
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+// Interrupt cuts the reply in progress, if any.
+func (s *Session) Interrupt() {
+	select {
+	case s.interrupt <- struct{}{}:
+	default:
+	}
+}
+
+// turn is one unit of work for the turn worker.
+type turn struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	id     uint64
+	trace  *Trace
+	utt    Utterance // spoken turns: the utterance to finish
+	text   string    // text turns
+}
+
+// Run processes audio and text until ctx is done, sending events to out. It
+// returns ctx's error, after every goroutine it started has exited. Run may be
+// called once.
+func (s *Session) Run(ctx context.Context, out Output) error {
+	ctx, cancel := context.WithCancel(ctx)
+	turns := make(chan *turn, 4)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.turnWorker(ctx, turns, out)
+	}()
+	l := loop{s: s, out: out, det: vad.New(s.cfg.VAD, audio.Mono16k.SampleRate), turns: turns}
+	err := l.run(ctx)
+	cancel()
+	wg.Wait()
+	l.abandonUtterance()
+	return err
+}
+
+// loop is the session's input side: it owns the VAD and the utterance being
+// recognised, and starts and cuts turns.
+type loop struct {
+	s      *Session
+	out    Output
+	det    *vad.Detector
+	turns  chan *turn
+	nextID uint64
+
+	frame   []int16
+	prefix  []int16
+	pending *turn // the turn being spoken, until the end of speech hands it to the worker
+	uttFail bool  // its utterance failed; ignore audio until speech ends
+	partial string
+	cur     *turn // the latest turn handed to the worker; cancelling a finished turn is harmless
+}
+
+func (l *loop) run(ctx context.Context) error {
+	l.frame = make([]int16, 0, slotSamples)
+	l.prefix = make([]int16, 0, audio.Mono16k.Samples(l.s.cfg.VAD.PrefixPadding+l.s.cfg.VAD.MinSpeech+time.Second))
+	for {
+		// Control first: an interrupt never waits behind queued audio.
+		select {
+		case <-l.s.interrupt:
+			l.cutTurn(errInterrupt)
+			continue
+		default:
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.s.interrupt:
+			l.cutTurn(errInterrupt)
+		case text := <-l.s.texts:
+			l.startTextTurn(ctx, text)
+		case <-l.s.inbox.ready:
+			for {
+				var ok bool
+				if l.frame, ok = l.s.inbox.pop(l.frame); !ok {
+					break
+				}
+				l.processFrame(ctx)
+				if len(l.s.interrupt) > 0 || len(l.s.texts) > 0 {
+					// Leave the rest queued; ready is re-armed below.
+					select {
+					case l.s.inbox.ready <- struct{}{}:
+					default:
+					}
+					break
+				}
+			}
+		}
+	}
+}
+
+func (l *loop) cutTurn(cause error) {
+	if l.cur != nil {
+		l.cur.cancel(cause)
+	}
+}
+
+func (l *loop) newTurn(ctx context.Context) *turn {
+	l.nextID++
+	tctx, cancel := context.WithCancelCause(ctx)
+	st := l.s.cfg.Stages
+	return &turn{ctx: tctx, cancel: cancel, id: l.nextID,
+		trace: &Trace{Turn: l.nextID, ASR: st.ASRName, LLM: st.LLMName, TTS: st.TTSName}}
+}
+
+func (l *loop) enqueue(ctx context.Context, t *turn) {
+	l.cur = t
+	select {
+	case l.turns <- t:
+	case <-ctx.Done():
+		t.cancel(ctx.Err())
+		if t.utt != nil {
+			t.utt.Close()
+		}
+	}
+}
+
+func (l *loop) startTextTurn(ctx context.Context, text string) {
+	l.cutTurn(errInterrupt)
+	t := l.newTurn(ctx)
+	t.text = text
+	t.trace.TextInput = true
+	t.trace.Endpoint = l.s.cfg.Now()
+	l.enqueue(ctx, t)
+}
+
+func (l *loop) processFrame(ctx context.Context) {
+	switch l.det.Process(l.frame) {
+	case vad.SpeechStart:
+		l.cutTurn(errBargeIn)
+		t := l.newTurn(ctx)
+		l.pending = t
+		l.prefix = l.det.Prefix(l.prefix[:0])
+		start := l.det.Position() - audio.Mono16k.Duration(len(l.prefix))
+		l.send(Event{Kind: EventSpeechStarted, Turn: t.id, Offset: start, Trace: t.trace})
+		l.partial, l.uttFail = "", false
+		if l.s.cfg.Stages.ASR == nil {
+			return
+		}
+		utt, err := l.s.cfg.Stages.ASR.Start(t.ctx)
+		if err != nil {
+			l.fail(err)
+			return
+		}
+		t.utt = utt
+		l.write(l.prefix)
+	case vad.None:
+		if l.pending != nil {
+			l.write(l.frame)
+		}
+	case vad.SpeechEnd:
+		t := l.pending
+		if t == nil {
+			return
+		}
+		l.pending = nil
+		now := l.s.cfg.Now()
+		t.trace.Endpoint = now
+		t.trace.SpeechEnd = now.Add(-l.det.TrailingSilence())
+		l.send(Event{Kind: EventSpeechStopped, Turn: t.id, Offset: l.det.Position() - l.det.TrailingSilence(), Trace: t.trace})
+		if t.utt == nil {
+			t.cancel(nil)
+			return
+		}
+		l.enqueue(ctx, t)
+	}
+}
+
+func (l *loop) write(samples []int16) {
+	t := l.pending
+	if t == nil || t.utt == nil || l.uttFail {
+		return
+	}
+	partial, err := t.utt.Write(samples)
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	if partial != "" && partial != l.partial {
+		l.partial = partial
+		l.send(Event{Kind: EventTranscriptPartial, Turn: t.id, Text: partial, Trace: t.trace})
+	}
+}
+
+// fail reports an ASR failure; the rest of the utterance is ignored.
+func (l *loop) fail(err error) {
+	t := l.pending
+	l.uttFail = true
+	if t.utt != nil {
+		t.utt.Close()
+		t.utt = nil
+	}
+	l.send(Event{Kind: EventError, Turn: t.id, Trace: t.trace, Err: &StageError{Stage: StageASR, Provider: l.s.cfg.Stages.ASRName, Turn: t.id, Err: err}})
+}
+
+// abandonUtterance closes the utterance of a turn that never ran.
+func (l *loop) abandonUtterance() {
+	if t := l.pending; t != nil {
+		if t.utt != nil {
+			t.utt.Close()
+		}
+		t.cancel(nil)
+		l.pending = nil
+	}
+}
+
+func (l *loop) send(ev Event) { l.out.Send(ev) }
+
+// turnWorker runs turns one after another, so history stays in order.
+func (s *Session) turnWorker(ctx context.Context, turns <-chan *turn, out Output) {
+	for {
+		select {
+		case <-ctx.Done():
+			// Close utterances of turns that will never run.
+			for {
+				select {
+				case t := <-turns:
+					t.cancel(ctx.Err())
+					if t.utt != nil {
+						t.utt.Close()
+					}
+				default:
+					return
+				}
+			}
+		case t := <-turns:
+			r := responder{s: s, t: t, out: out}
+			r.run()
+			t.cancel(nil)
+		}
+	}
+}
