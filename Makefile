@@ -1,0 +1,77 @@
+# voicegate — make run: build and start the offline gateway; make test: everything CI runs.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+GO ?= go
+ADDR ?=
+ARGS ?=
+
+# Debian packages: what the server links and runs with (offline speech)...
+RUN_DEBS := gcc pkg-config libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite flite1-dev espeak-ng libespeak-ng-dev
+# ...and what the tests drive: a real browser, a virtual sound card, speech tools.
+TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp-dev
+
+BINS := voicegate voicegate-mic voicegate-load
+
+.PHONY: all run build deps deps-test test test-unit test-nocgo test-e2e test-browser test-mic test-load lint bench bench-quick fuzz clean
+
+all: build
+
+deps:
+	@scripts/deps.sh $(RUN_DEBS)
+
+deps-test:
+	@scripts/deps.sh $(TEST_DEBS)
+
+build: deps
+	@mkdir -p bin
+	$(GO) build -o bin/voicegate ./cmd/voicegate
+
+build-all: deps-test
+	@mkdir -p bin
+	$(GO) build -o bin/ $(addprefix ./cmd/,$(BINS))
+
+## run: build and start the gateway (offline default unless CONFIG=file.yaml); open the printed URL.
+run: build
+	./bin/voicegate $(if $(CONFIG),-config $(CONFIG)) $(if $(ADDR),-addr $(ADDR)) $(ARGS)
+
+## test: what CI runs — lint, unit + integration tests with -race, no-cgo and Windows builds,
+## the real-browser, real-audio and load smoke tests.
+test: deps-test lint test-unit test-nocgo test-e2e
+	@echo "make test: all passed"
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-nocgo:
+	CGO_ENABLED=0 $(GO) build ./...
+	GOOS=windows CGO_ENABLED=0 $(GO) build ./...
+	GOOS=darwin CGO_ENABLED=0 $(GO) build ./...
+
+test-e2e:
+	$(GO) test -tags e2e -count=1 -timeout 10m ./e2e/...
+
+test-browser: deps-test
+	$(GO) test -tags e2e -count=1 -run Browser -v ./e2e/...
+
+test-mic: deps-test
+	$(GO) test -tags e2e -count=1 -run Mic -v ./e2e/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+## bench: micro-benchmarks and a load run against a bare WebSocket baseline, as one table.
+bench: build-all
+	scripts/bench.sh
+
+bench-quick: build-all
+	BENCH_QUICK=1 scripts/bench.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./gateway/protocol
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./audio/wav
+
+clean:
+	rm -rf bin

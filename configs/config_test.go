@@ -1,0 +1,121 @@
+package configs
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleLoads(t *testing.T) {
+	cfg := Default()
+	if err := Parse(Example, &cfg); err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("example config invalid: %v", err)
+	}
+	def := Default()
+	if cfg.Server.Addr != def.Server.Addr || cfg.VAD.Silence != def.VAD.Silence || cfg.Providers.ASR[0].Name != "pocketsphinx" {
+		t.Fatalf("example disagrees with the defaults: %+v", cfg)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "empty keeps defaults", yaml: "", check: func(t *testing.T, c Config) {
+			if c.Server.MaxSessions != 1000 {
+				t.Fatal(c.Server.MaxSessions)
+			}
+		}},
+		{name: "durations", yaml: "vad: {silence: 300ms}\nserver: {resume_window: 1m}", check: func(t *testing.T, c Config) {
+			if c.VAD.Silence.D() != 300*time.Millisecond || c.Server.ResumeWindow.D() != time.Minute {
+				t.Fatal(c.VAD.Silence, c.Server.ResumeWindow)
+			}
+		}},
+		{name: "unknown key", yaml: "server: {adress: x}", wantErr: "field adress not found"},
+		{name: "bad duration", yaml: "vad: {silence: 5}", wantErr: "not a duration"},
+		{name: "provider without name", yaml: "providers: {llm: [{model: x}]}", wantErr: "no name"},
+		{name: "provider list replaces stage", yaml: "providers: {llm: [{name: openai, model: m}, {name: echo}]}", check: func(t *testing.T, c Config) {
+			if len(c.Providers.LLM) != 2 || c.Providers.LLM[0].Name != "openai" || c.Providers.ASR[0].Name != "pocketsphinx" {
+				t.Fatalf("%+v", c.Providers)
+			}
+			var s struct {
+				Model string `yaml:"model"`
+			}
+			if err := c.Providers.LLM[0].Decode(&s); err != nil || s.Model != "m" {
+				t.Fatal(s, err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			err := Parse([]byte(tt.yaml), &c)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want it to mention %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestProviderDecodeStrict(t *testing.T) {
+	c := Default()
+	if err := Parse([]byte("providers: {tts: [{name: tone, latncy: 1s}]}"), &c); err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Latency Duration `yaml:"latency"`
+	}
+	err := c.Providers.TTS[0].Decode(&s)
+	if err == nil || !strings.Contains(err.Error(), `provider "tone"`) || !strings.Contains(err.Error(), "latncy") {
+		t.Fatalf("error %v, want one naming the provider and the key", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		want   string
+	}{
+		{"short api key", func(c *Config) { c.Server.APIKeys = []string{"abc"} }, "at least 16"},
+		{"heartbeat", func(c *Config) { c.Server.HeartbeatTimeout = c.Server.HeartbeatInterval }, "heartbeat_timeout"},
+		{"rate", func(c *Config) { c.Session.OutputSampleRate = 11025 }, "output_sample_rate 11025"},
+		{"level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"no llm", func(c *Config) { c.Providers.LLM = nil }, "providers.llm is empty"},
+		{"silence", func(c *Config) { c.VAD.Silence = Duration(10 * time.Millisecond) }, "vad.silence"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.change(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := map[string]string{"VOICEGATE_ADDR": "0.0.0.0:9000", "VOICEGATE_API_KEYS": "0123456789abcdef, fedcba9876543210", "VOICEGATE_LOG_LEVEL": "debug"}
+	c, err := Load("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Addr != "0.0.0.0:9000" || len(c.Server.APIKeys) != 2 || c.Server.APIKeys[1] != "fedcba9876543210" || c.Log.Level != "debug" {
+		t.Fatalf("%+v %+v", c.Server, c.Log)
+	}
+}
