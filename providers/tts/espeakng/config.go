@@ -1,0 +1,42 @@
+package espeakng
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Config configures a Synthesizer. The zero value works.
+type Config struct {
+	// Voice is an eSpeak NG voice or language name, such as "en-us", "de"
+	// or "fr" (see `espeak-ng --voices`). Default "en-us".
+	Voice string
+	// Rate is the speaking rate in words per minute, 80 to 450. Default 175.
+	Rate int
+	// Pitch is the base pitch, 1 to 100; 50 is the voice's normal pitch.
+	// 0 means 50.
+	Pitch int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Voice == "" {
+		c.Voice = "en-us"
+	}
+	if c.Rate == 0 {
+		c.Rate = 175
+	}
+	if c.Pitch == 0 {
+		c.Pitch = 50
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Rate < 80 || c.Rate > 450 {
+		errs = append(errs, fmt.Errorf("espeakng: Rate %d words per minute, want 80 to 450", c.Rate))
+	}
+	if c.Pitch < 1 || c.Pitch > 100 {
+		errs = append(errs, fmt.Errorf("espeakng: Pitch %d, want 1 to 100", c.Pitch))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,56 @@
+//go:build cgo && linux
+
+package espeakng
+
+import (
+	"context"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/pipeline"
+)
+
+var _ pipeline.Synthesizer = (*Synthesizer)(nil)
+
+// Available reports whether this build includes the eSpeak NG engine.
+func Available() bool { return true }
+
+// Synthesizer speaks with eSpeak NG. Its methods may be called concurrently;
+// synthesis is serialised process-wide (see the package doc). It holds no
+// resources of its own.
+type Synthesizer struct {
+	cfg Config
+}
+
+// New initialises eSpeak NG (once per process), checks that cfg.Voice
+// exists and returns a Synthesizer.
+func New(cfg Config) (*Synthesizer, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := initEngine(); err != nil {
+		return nil, err
+	}
+	if err := configure(cfg); err != nil {
+		return nil, err
+	}
+	return &Synthesizer{cfg: cfg}, nil
+}
+
+// Format is 22050 Hz mono.
+func (s *Synthesizer) Format() audio.Format { return audio.Format{SampleRate: sampleRate, Channels: 1} }
+
+// Synthesize speaks text (UTF-8), calling emit from the calling goroutine
+// with audio as eSpeak NG produces it, in chunks of 20 ms or more (more when
+// emit is slower than the engine). pcm is valid only during emit. It returns
+// ctx.Err() promptly once ctx is done, or emit's error; blank text emits
+// nothing.
+func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm []int16) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if isBlank(text) {
+		return nil
+	}
+	return run(ctx, emit, func(st *stream) error { return synthesize(s.cfg, text, st) })
+}
