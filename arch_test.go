@@ -25,7 +25,7 @@ func TestImportDirection(t *testing.T) {
 		{"gateway", []string{"audio", "pipeline", "gateway"}},
 		{"providers/httpx", []string{"audio", "pipeline", "providers/httpx"}},
 		{"providers/fallback", []string{"audio", "pipeline", "providers/fallback"}},
-		{"providers", []string{"audio", "pipeline", "providers/httpx"}}, // and its own package, checked below
+		{"providers", []string{"audio", "pipeline", "providers/httpx", "providers/internal"}}, // and its own package, checked below
 		{"client", []string{"audio", "gateway/protocol", "client"}},
 		{"web", nil},
 		{"configs", nil},

@@ -40,6 +40,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"github.com/voicegate/voicegate/providers/internal/pcmstream"
 	"runtime/cgo"
 	"sync"
 	"unsafe"
@@ -112,14 +113,14 @@ func configure(cfg Config) error {
 
 // synthesize runs eSpeak NG on text with cfg, streaming into s. It waits for
 // the engine lock unless s is stopped first.
-func synthesize(cfg Config, text string, s *stream) error {
+func synthesize(cfg Config, text string, s *pcmstream.Stream) error {
 	select {
 	case engine.lock <- struct{}{}:
-	case <-s.quit:
+	case <-s.Quit():
 		return nil
 	}
 	defer func() { <-engine.lock }()
-	if s.stopped.Load() {
+	if s.Stopped() {
 		return nil
 	}
 	if err := apply(cfg); err != nil {
@@ -129,7 +130,7 @@ func synthesize(cfg Config, text string, s *stream) error {
 	defer C.free(unsafe.Pointer(ctext))
 	h := cgo.NewHandle(s)
 	defer h.Delete()
-	if rc := C.vg_synth(ctext, C.uintptr_t(h)); rc != C.EE_OK && !s.stopped.Load() {
+	if rc := C.vg_synth(ctext, C.uintptr_t(h)); rc != C.EE_OK && !s.Stopped() {
 		return fmt.Errorf("espeakng: synthesis failed (error %d)", int(rc))
 	}
 	return nil

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"github.com/voicegate/voicegate/providers/internal/pcmstream"
 	"runtime/cgo"
 	"unsafe"
 )
@@ -18,19 +19,19 @@ const (
 )
 
 // goFliteAudio receives n samples from Flite's streaming callback on the
-// synthesising goroutine. h is the cgo.Handle of the synthesis's *stream.
+// synthesising goroutine. h is the cgo.Handle of the synthesis's *pcmstream.Stream.
 //
 //export goFliteAudio
 func goFliteAudio(h C.uintptr_t, samples *C.short, n, rate C.int) C.int {
-	s := cgo.Handle(h).Value().(*stream)
+	s := cgo.Handle(h).Value().(*pcmstream.Stream)
 	if rate != sampleRate {
-		s.fail(fmt.Errorf("flite: voice produces %d Hz, want %d", rate, sampleRate))
+		s.Fail(fmt.Errorf("flite: voice produces %d Hz, want %d", rate, sampleRate))
 		return streamStop
 	}
-	if n > 0 && !s.push(unsafe.Slice((*int16)(unsafe.Pointer(samples)), int(n))) {
+	if n > 0 && !s.Push(unsafe.Slice((*int16)(unsafe.Pointer(samples)), int(n))) {
 		return streamStop
 	}
-	if s.stopped.Load() {
+	if s.Stopped() {
 		return streamStop
 	}
 	return streamCont

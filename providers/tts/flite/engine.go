@@ -86,6 +86,7 @@ import "C"
 
 import (
 	"errors"
+	"github.com/voicegate/voicegate/providers/internal/pcmstream"
 	"runtime/cgo"
 	"sync"
 	"unsafe"
@@ -117,14 +118,14 @@ func initEngine() error {
 
 // synthesize runs Flite on text, streaming into s. It waits for the engine
 // lock unless s is stopped first.
-func synthesize(text string, rate float64, s *stream) error {
+func synthesize(text string, rate float64, s *pcmstream.Stream) error {
 	select {
 	case engine.lock <- struct{}{}:
-	case <-s.quit:
+	case <-s.Quit():
 		return nil
 	}
 	defer func() { <-engine.lock }()
-	if s.stopped.Load() {
+	if s.Stopped() {
 		return nil
 	}
 	ctext := C.CString(text)

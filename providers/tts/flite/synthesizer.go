@@ -4,6 +4,7 @@ package flite
 
 import (
 	"context"
+	"github.com/voicegate/voicegate/providers/internal/pcmstream"
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/pipeline"
@@ -46,8 +47,8 @@ func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if isBlank(text) {
+	if pcmstream.IsBlank(text) {
 		return nil
 	}
-	return run(ctx, emit, func(st *stream) error { return synthesize(text, s.cfg.Rate, st) })
+	return pcmstream.Run(ctx, emit, func(st *pcmstream.Stream) error { return synthesize(text, s.cfg.Rate, st) })
 }

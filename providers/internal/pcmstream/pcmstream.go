@@ -1,6 +1,8 @@
-//go:build cgo && linux
-
-package espeakng
+// Package pcmstream hands audio from a synthesis engine running on its own
+// goroutine (usually under a process-wide lock, inside a C callback) to the
+// goroutine that called Synthesize, so that a slow emit never holds the
+// engine. Shared by the cgo speech synthesizers.
+package pcmstream
 
 import (
 	"context"
@@ -9,10 +11,9 @@ import (
 	"sync/atomic"
 )
 
-// stream carries one synthesis's audio from the goroutine running the engine
-// to the goroutine that called Synthesize, so that a slow emit never holds
-// the engine lock.
-type stream struct {
+// Stream carries one synthesis's audio from the goroutine running the engine
+// to the goroutine that called Run.
+type Stream struct {
 	stopped  atomic.Bool   // read by the engine's callback at every chunk
 	quit     chan struct{} // closed when stopped is set
 	stopOnce sync.Once
@@ -25,20 +26,21 @@ type stream struct {
 	err  error
 }
 
-func newStream() *stream {
-	return &stream{quit: make(chan struct{}), wake: make(chan struct{}, 1)}
+func newStream() *Stream {
+	return &Stream{quit: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
 // stop asks the engine to stop at its next chunk.
-func (s *stream) stop() {
+func (s *Stream) stop() {
 	s.stopOnce.Do(func() {
 		s.stopped.Store(true)
 		close(s.quit)
 	})
 }
 
-// push copies p in. It reports whether the engine should go on.
-func (s *stream) push(p []int16) bool {
+// Push copies p in. It reports whether the engine should go on; the engine
+// must stop at its next chunk once it returns false.
+func (s *Stream) Push(p []int16) bool {
 	s.mu.Lock()
 	s.buf = append(s.buf, p...)
 	s.mu.Unlock()
@@ -46,8 +48,8 @@ func (s *stream) push(p []int16) bool {
 	return !s.stopped.Load()
 }
 
-// fail records err as the synthesis's error unless one is recorded.
-func (s *stream) fail(err error) {
+// Fail records err as the synthesis's error unless one is recorded.
+func (s *Stream) Fail(err error) {
 	s.mu.Lock()
 	if s.err == nil {
 		s.err = err
@@ -56,7 +58,7 @@ func (s *stream) fail(err error) {
 }
 
 // finish marks the end of the engine's output.
-func (s *stream) finish(err error) {
+func (s *Stream) finish(err error) {
 	s.mu.Lock()
 	s.done = true
 	if s.err == nil {
@@ -66,7 +68,7 @@ func (s *stream) finish(err error) {
 	s.signal()
 }
 
-func (s *stream) signal() {
+func (s *Stream) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -76,7 +78,7 @@ func (s *stream) signal() {
 // next takes the audio not yet taken and reports whether the engine has
 // finished, and how. The slice it returns is valid until the next call:
 // once everything is taken the buffer is reused.
-func (s *stream) next() (pcm []int16, done bool, err error) {
+func (s *Stream) next() (pcm []int16, done bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.off == len(s.buf) {
@@ -87,10 +89,10 @@ func (s *stream) next() (pcm []int16, done bool, err error) {
 	return pcm, s.done, s.err
 }
 
-// run runs synth on its own goroutine and emits what it pushes from the
+// Run runs synth on its own goroutine and emits what it pushes from the
 // calling goroutine, until synth ends, emit fails or ctx is done. It always
 // waits for synth's goroutine before it returns.
-func run(ctx context.Context, emit func([]int16) error, synth func(*stream) error) error {
+func Run(ctx context.Context, emit func([]int16) error, synth func(*Stream) error) error {
 	s := newStream()
 	done := make(chan struct{})
 	go func() {
@@ -124,4 +126,13 @@ func run(ctx context.Context, emit func([]int16) error, synth func(*stream) erro
 	}
 }
 
-func isBlank(text string) bool { return strings.TrimSpace(text) == "" }
+// IsBlank reports whether text has nothing to say.
+func IsBlank(text string) bool { return strings.TrimSpace(text) == "" }
+
+// Stopped reports whether the engine should stop: the caller is gone, its
+// context is done or emit failed. Cheap enough for every chunk.
+func (s *Stream) Stopped() bool { return s.stopped.Load() }
+
+// Quit is closed when the stream is stopped, so an engine waiting for its
+// lock can give up.
+func (s *Stream) Quit() <-chan struct{} { return s.quit }
