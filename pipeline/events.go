@@ -1,7 +1,7 @@
 package pipeline
 
 import (
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/voicegate/voicegate/audio"
@@ -55,6 +55,8 @@ type Event struct {
 	Turn   uint64        // the turn this event belongs to; 0 for none
 	Text   string        // transcript, reply delta or whole reply
 	Audio  []int16       // EventAudio: owned by the Session, valid only during Send
+	// Sentence numbers the reply sentence an EventAudio belongs to, from 1.
+	Sentence int
 	Format audio.Format  // EventAudioStart: the format of the audio that follows
 	Offset time.Duration // speech events: position in the input stream
 	Reason string        // EventResponseCancelled: "barge_in", "interrupt", "error"
@@ -63,10 +65,9 @@ type Event struct {
 }
 
 // Trace is the latency record of one turn. Times are zero when a stage did not
-// run. All fields but FirstAudioSent are written by the Session before the
-// turn's EventTurnLatency; FirstAudioSent is written by the Output when it
-// puts the turn's first audio on the wire (MarkAudioSent), which may be on
-// another goroutine.
+// run. The exported fields are written by the Session and may be read once
+// the turn's EventTurnLatency arrives. The Output reports what reached the
+// wire through AudioOnWire, from any goroutine.
 type Trace struct {
 	Turn      uint64
 	ASR       string // provider names, for per-provider metrics
@@ -81,22 +82,46 @@ type Trace struct {
 	FirstSentence time.Time // the first sentence was ready for synthesis
 	TTSFirstAudio time.Time
 
-	audioSent atomic.Int64 // unix nanoseconds
+	wire struct {
+		sync.Mutex
+		cut       bool
+		sentences int       // highest Sentence put on the wire
+		first     time.Time // first audio put on the wire
+	}
 }
 
-// MarkAudioSent records t as the moment the turn's first audio reached the
-// wire. Only the first call counts. Safe for concurrent use.
-func (t *Trace) MarkAudioSent(at time.Time) {
-	t.audioSent.CompareAndSwap(0, at.UnixNano())
+// AudioOnWire is called by an Output just before it puts an EventAudio of
+// this turn on the wire. It records the sentence and, the first time, at as
+// the moment the reply's audio started. It returns false once the turn has
+// been cut: the audio must then be dropped. Together with Cut, it makes the
+// history hold exactly the sentences the client received.
+func (t *Trace) AudioOnWire(sentence int, at time.Time) bool {
+	t.wire.Lock()
+	defer t.wire.Unlock()
+	if t.wire.cut {
+		return false
+	}
+	if t.wire.first.IsZero() {
+		t.wire.first = at
+	}
+	t.wire.sentences = max(t.wire.sentences, sentence)
+	return true
+}
+
+// Cut stops the turn's audio from reaching the wire and returns how many of
+// its sentences (counted from the first) already had audio on it.
+func (t *Trace) Cut() int {
+	t.wire.Lock()
+	defer t.wire.Unlock()
+	t.wire.cut = true
+	return t.wire.sentences
 }
 
 // FirstAudioSent returns when the first audio reached the wire, or zero.
 func (t *Trace) FirstAudioSent() time.Time {
-	n := t.audioSent.Load()
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
+	t.wire.Lock()
+	defer t.wire.Unlock()
+	return t.wire.first
 }
 
 // Start returns the moment the turn's clock starts: the end of speech for a
@@ -119,11 +144,12 @@ func (t *Trace) Since(at time.Time) time.Duration {
 }
 
 // Output receives a Session's events. The Session calls Send from several of
-// its goroutines, one call at a time per turn but not serialised across
-// control and turn events, so implementations must be safe for concurrent
-// use. Send must not block for long: a slow client gets the Output's
-// slow-consumer policy (drop or disconnect), never a stalled pipeline.
-// Send must not retain ev.Audio.
+// its goroutines, so implementations must be safe for concurrent use. Send
+// must not block for long: a slow client gets the Output's slow-consumer
+// policy (drop or disconnect), never a stalled pipeline. Send must not
+// retain ev.Audio. An Output that queues audio must call
+// ev.Trace.AudioOnWire just before each EventAudio goes on the wire, and
+// drop the audio when it returns false.
 type Output interface {
 	Send(ev Event)
 }

@@ -22,7 +22,7 @@ type responder struct {
 	mu   sync.Mutex
 	sent strings.Builder // text-only replies: the deltas sent so far
 
-	spoken     []string // sentences whose audio has started going out
+	spoken     []string // sentences whose audio has started going to the Output
 	audioOn    bool     // EventAudioStart sent
 	rs         *resample.Resampler
 	buf        []int16
@@ -152,7 +152,7 @@ func (r *responder) cancelled(cause error) {
 		kept = strings.TrimSpace(r.sent.String())
 		r.mu.Unlock()
 	} else {
-		kept = strings.Join(r.spoken, " ")
+		kept = strings.Join(r.spoken[:min(r.t.trace.Cut(), len(r.spoken))], " ")
 	}
 	if kept != "" {
 		r.s.cfg.Conversation.Append(Message{Role: RoleAssistant, Content: kept})
@@ -213,7 +213,7 @@ func (r *responder) sendAudio(ctx context.Context, pcm []int16) error {
 		if r.firstAudio.IsZero() {
 			r.firstAudio = r.now()
 		}
-		r.send(Event{Kind: EventAudio, Audio: pcm[:n]})
+		r.send(Event{Kind: EventAudio, Audio: pcm[:n], Sentence: len(r.spoken)})
 		r.sentAudio += n
 		pcm = pcm[n:]
 	}

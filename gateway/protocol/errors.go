@@ -17,6 +17,8 @@ const (
 	CodeUnsupportedVersion Code = "unsupported_version"
 	CodeUnsupportedRate    Code = "unsupported_sample_rate"
 	CodeNotStarted         Code = "session_not_started"
+	CodeStartTimeout       Code = "session_start_timeout"
+	CodeBusy               Code = "session_busy"
 	CodeAlreadyStarted     Code = "session_already_started"
 	CodeOddFrame           Code = "odd_frame_length"
 	CodeFrameTooLarge      Code = "frame_too_large"
@@ -39,7 +41,8 @@ const (
 	CodeInternal           Code = "internal_error"
 )
 
-// ProtocolError is a message the client got wrong. Decode returns it; the
+// ProtocolError is an error with a wire Code: a message the client got wrong
+// (Decode returns it) or a condition the gateway reports to its client. The
 // gateway turns it into an Error event.
 type ProtocolError struct {
 	Code    Code

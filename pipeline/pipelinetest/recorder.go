@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/voicegate/voicegate/pipeline"
 )
 
 // Recorder is a pipeline.Output that keeps every event (audio copied) and
-// lets a test wait for one.
+// lets a test wait for one. It puts audio "on the wire" at once, so audio
+// of a cut turn is dropped as a connection would drop it.
 type Recorder struct {
 	mu     sync.Mutex
 	events []pipeline.Event
@@ -24,7 +26,10 @@ func NewRecorder() *Recorder { return &Recorder{signal: make(chan struct{})} }
 
 // Send records ev.
 func (r *Recorder) Send(ev pipeline.Event) {
-	if ev.Audio != nil {
+	if ev.Kind == pipeline.EventAudio {
+		if ev.Trace != nil && !ev.Trace.AudioOnWire(ev.Sentence, time.Now()) {
+			return
+		}
 		ev.Audio = append([]int16(nil), ev.Audio...)
 	}
 	r.mu.Lock()

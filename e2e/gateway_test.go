@@ -1,0 +1,196 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binary builds the module's commands once per test run and returns the path
+// of the one named (voicegate, voicegate-mic, voicegate-load).
+func binary(t testing.TB, name string) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "voicegate-e2e-bin")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "../cmd/...")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ../cmd/...: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, name)
+}
+
+// freeAddr returns a loopback address nobody listens on.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// gatewayProc is a running voicegate server.
+type gatewayProc struct {
+	t      testing.TB
+	Addr   string
+	config string
+	cmd    *exec.Cmd
+	log    *lockedBuffer
+	done   chan struct{}
+}
+
+// startGateway runs the voicegate binary on a free port with configYAML
+// ("" for the built-in offline default) and waits until it is ready.
+func startGateway(t testing.TB, configYAML string) *gatewayProc {
+	t.Helper()
+	g := &gatewayProc{t: t, Addr: freeAddr(t)}
+	if configYAML != "" {
+		g.config = filepath.Join(t.TempDir(), "voicegate.yaml")
+		if err := os.WriteFile(g.config, []byte(configYAML), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.start()
+	t.Cleanup(g.Stop)
+	return g
+}
+
+func (g *gatewayProc) start() {
+	t := g.t
+	t.Helper()
+	args := []string{"-addr", g.Addr}
+	if g.config != "" {
+		args = append(args, "-config", g.config)
+	}
+	g.cmd = exec.Command(binary(t, "voicegate"), args...)
+	g.log = &lockedBuffer{}
+	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	g.done = make(chan struct{})
+	go func() { g.cmd.Wait(); close(g.done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(g.URL("/readyz"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-g.done:
+			t.Fatalf("voicegate exited during startup:\n%s", g.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("voicegate not ready after 30s:\n%s", g.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// URL returns http://addr + path.
+func (g *gatewayProc) URL(path string) string { return "http://" + g.Addr + path }
+
+// WS returns the WebSocket URL.
+func (g *gatewayProc) WS() string { return "ws://" + g.Addr + "/ws" }
+
+// Stop sends SIGTERM and waits for a drained exit (SIGKILL after 15 s).
+func (g *gatewayProc) Stop() {
+	if g.cmd == nil || g.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-g.done:
+		return
+	default:
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.done:
+	case <-time.After(15 * time.Second):
+		g.cmd.Process.Kill()
+		<-g.done
+		g.t.Errorf("voicegate did not exit within 15s of SIGTERM:\n%s", g.log.String())
+	}
+}
+
+// Restart stops the server and starts it again on the same address.
+func (g *gatewayProc) Restart() {
+	g.t.Helper()
+	g.Stop()
+	g.start()
+}
+
+// Log returns what the server printed so far.
+func (g *gatewayProc) Log() string { return g.log.String() }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// need skips the test when a tool the Makefile installs is absent, so a bare
+// `go test -tags e2e` outside make explains itself.
+func need(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is not installed: make test installs it (scripts/deps.sh)", tool)
+			}
+			t.Skipf("%s is not installed; run `make deps-test`", tool)
+		}
+	}
+}
+
+// flite synthesises text with flite's slt voice into a 16 kHz WAV in dir.
+func flite(t testing.TB, dir, name, text string) string {
+	t.Helper()
+	need(t, "flite")
+	path := filepath.Join(dir, name+".wav")
+	out, err := exec.Command("flite", "-voice", "slt", "-t", text, "-o", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("flite: %v\n%s", err, out)
+	}
+	return path
+}

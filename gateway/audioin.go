@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"io"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/gateway/protocol"
+)
+
+// audioSink is where decoded client audio goes: a *pipeline.Session, which
+// resamples and copies it into its inbox. WriteAudio must not retain
+// samples.
+type audioSink interface {
+	WriteAudio(samples []int16)
+	DroppedFrames() uint64
+}
+
+// audioIn is the per-frame hot path: PCM16 bytes → samples → the session.
+// It reuses one sample buffer, so a frame costs no allocation once the
+// buffer has grown to the largest frame. It is used by the reader only.
+type audioIn struct {
+	sink     audioSink
+	samples  []int16
+	framesIn prometheus.Counter // shared by all connections
+	dropped  prometheus.Counter
+
+	frames      uint64 // frames accepted on this connection
+	seenDropped uint64 // sink.DroppedFrames() last time it was read
+}
+
+// dropCheckEvery is how many frames pass between reads of the sink's drop
+// count (it takes a lock); at 20 ms frames, about once a second.
+const dropCheckEvery = 50
+
+// errOddFrame is returned (and reported as odd_frame_length) for a frame
+// that does not split into whole samples. A preallocated error keeps the
+// reject path allocation-free too.
+var errOddFrame = &protocol.ProtocolError{Code: protocol.CodeOddFrame, Message: "binary frame has an odd number of bytes; PCM16 samples are 2 bytes each; frame dropped"}
+
+// write decodes frame and hands it to the sink. frame is not retained.
+func (a *audioIn) write(frame []byte) error {
+	s, err := audio.DecodePCM16(a.samples[:0], frame)
+	if err != nil {
+		return errOddFrame
+	}
+	a.samples = s
+	a.sink.WriteAudio(s)
+	a.framesIn.Inc()
+	a.frames++
+	if a.frames%dropCheckEvery == 0 {
+		a.syncDropped()
+	}
+	return nil
+}
+
+// syncDropped moves the sink's new drops into the shared counter.
+func (a *audioIn) syncDropped() {
+	if a.sink == nil {
+		return
+	}
+	if d := a.sink.DroppedFrames(); d > a.seenDropped {
+		a.dropped.Add(float64(d - a.seenDropped))
+		a.seenDropped = d
+	}
+}
+
+// readMessage reads one WebSocket message into buf and returns its length.
+// buf should be one byte longer than the largest message accepted: a
+// return of len(buf) means the message is larger, and was not read to its
+// end. It reads with io.ReadFull into the caller's buffer, allocating
+// nothing (unlike websocket.Conn.Read).
+func readMessage(r io.Reader, buf []byte) (int, error) {
+	n, err := io.ReadFull(r, buf)
+	if err == io.EOF || err == io.ErrUnexpectedEOF { // the message ended: not an error
+		return n, nil
+	}
+	return n, err
+}

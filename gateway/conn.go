@@ -1,0 +1,530 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/pipeline"
+)
+
+// connection is one WebSocket client and, once it sends session.start, its
+// session. Its goroutines, all waited for by serve before it returns:
+//
+//   - the reader: serve's own goroutine (the HTTP handler's), the only one
+//     that calls ws.Reader; it parses messages and feeds the session;
+//   - the writer (writeLoop): the only one that writes data messages, from
+//     two bounded lanes, and the one that closes the socket;
+//   - the watchdog: session.start timeout and WebSocket pings;
+//   - the session's Run, started by the reader on session.start.
+//
+// Anything that ends the connection calls fail; the first reason wins and
+// reaches the client as an error event and a close status.
+type connection struct {
+	srv     *Server
+	id      uint64
+	ws      *websocket.Conn
+	netConn net.Conn // the hijacked transport; closed by kill
+	opened  time.Time
+	log     atomic.Pointer[zap.Logger]
+
+	// ctx ends when the connection is killed; every read and write is bound
+	// to it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	closing   chan struct{} // closed by fail
+	reason    closeReason   // written by fail before closing is closed
+
+	// The session. runCtx is cancelled by fail, so a superseded or closing
+	// connection's turns stop at once; runDone closes when Run has returned
+	// (or at teardown if it never started).
+	runCtx     context.Context
+	runCancel  context.CancelFunc
+	runDone    chan struct{}
+	runStarted bool // reader only
+	started    atomic.Bool
+	state      *sessionState     // reader only, then teardown
+	session    *pipeline.Session // reader only, then teardown
+	in         audioIn           // reader only
+
+	// Reader buffers, reused for every message.
+	frame   []byte // MaxFrameBytes+1
+	text    []byte // textFrameLimit+1
+	lastErr map[protocol.Code]time.Time
+
+	heardAt atomic.Int64 // unix nanoseconds of the last message or pong
+
+	// Write lanes; see Send.
+	control       chan outItem
+	stream        chan outItem
+	cancelledTurn atomic.Uint64 // audio of turns ≤ this is stale
+
+	wg sync.WaitGroup // writer and watchdog
+
+	// For the close log.
+	turns      atomic.Int64
+	errorsSent atomic.Int64
+}
+
+// closeReason is why a connection ends.
+type closeReason struct {
+	class errorClass // Code "" when the client is told nothing
+	msg   string
+	peer  bool  // the client closed or the transport failed: send nothing
+	err   error // for the log
+}
+
+func newConnection(s *Server, remote string) *connection {
+	c := &connection{
+		srv:     s,
+		id:      s.connIDs.Add(1),
+		opened:  s.opts.Now(),
+		closing: make(chan struct{}),
+		runDone: make(chan struct{}),
+		frame:   make([]byte, s.opts.MaxFrameBytes+1),
+		text:    make([]byte, s.opts.textFrameLimit()+1),
+		lastErr: make(map[protocol.Code]time.Time),
+		control: make(chan outItem, s.opts.ControlQueue),
+		stream:  make(chan outItem, s.opts.StreamQueue),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.runCtx, c.runCancel = context.WithCancel(c.ctx)
+	c.log.Store(s.log.With(zap.Uint64("conn", c.id), zap.String("remote", remote)))
+	c.heard()
+	return c
+}
+
+func (c *connection) logger() *zap.Logger { return c.log.Load() }
+
+func (c *connection) heard() { c.heardAt.Store(c.srv.opts.Now().UnixNano()) }
+
+func (c *connection) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail starts closing the connection for r, unless it is already closing.
+// It never blocks. It reports whether r is the reason that counts.
+func (c *connection) fail(r closeReason) bool {
+	first := false
+	c.closeOnce.Do(func() {
+		first = true
+		c.reason = r
+		close(c.closing)
+		c.runCancel()
+	})
+	return first
+}
+
+// failCode ends the connection with a gateway-raised error of code.
+func (c *connection) failCode(code protocol.Code, format string, args ...any) bool {
+	return c.fail(reasonFor(protocol.Errorf(code, format, args...)))
+}
+
+// reasonFor turns the error that ended the reader into a closeReason: a
+// fatal *protocol.ProtocolError is told to the client; anything else is the
+// transport ending (the library has already answered a protocol violation).
+func reasonFor(err error) closeReason {
+	var pe *protocol.ProtocolError
+	if errors.As(err, &pe) {
+		cl, _ := classify(err)
+		return closeReason{class: cl, msg: pe.Message, err: err}
+	}
+	return closeReason{peer: true, err: err}
+}
+
+// kill closes the transport at once, without a close handshake: the end of
+// a drain's grace period, or a close that takes too long.
+func (c *connection) kill() {
+	c.cancel()
+	if c.netConn != nil {
+		c.netConn.Close()
+	}
+}
+
+// serve runs the connection until it ends and everything it started has
+// returned. overLimit connections are told session_limit and closed.
+func (c *connection) serve(overLimit bool) {
+	s := c.srv
+	s.register(c)
+	defer s.unregister(c)
+	defer c.kill() // releases ctx; the socket is closed by now
+
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.writeLoop()
+	}()
+	if overLimit {
+		s.metrics.rejected.WithLabelValues(string(protocol.CodeSessionLimit)).Inc()
+		c.failCode(protocol.CodeSessionLimit, "the server is at its limit of %d sessions; try again later", s.opts.MaxSessions)
+		c.wg.Wait()
+		c.logger().Info("connection refused: session limit", zap.Int("max_sessions", s.opts.MaxSessions))
+		return
+	}
+
+	s.metrics.sessionsActive.Inc()
+	defer s.metrics.sessionsActive.Dec()
+	c.logger().Debug("connection accepted")
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.watchdog()
+	}()
+
+	err := c.readLoop()
+	c.fail(reasonFor(err))
+	c.wg.Wait() // the writer has closed the socket
+	if c.runStarted {
+		<-c.runDone
+	} else {
+		close(c.runDone)
+	}
+	c.teardown()
+}
+
+// teardown detaches the session, so it can be resumed, and logs the close.
+func (c *connection) teardown() {
+	s := c.srv
+	r := c.reason
+	log := c.logger()
+	if c.state != nil {
+		s.sessions.detach(c.state, c, s.opts.Now())
+	}
+	if c.session != nil {
+		c.in.syncDropped()
+	}
+	if r.peer {
+		if ce := log.Check(zap.DebugLevel, "client closed"); ce != nil {
+			ce.Write(zap.Int("status", int(websocket.CloseStatus(r.err))), quietErr(r.err))
+		}
+	}
+	if c.session == nil {
+		log.Debug("connection closed before session.start", zap.Duration("duration", s.opts.Now().Sub(c.opened)), zap.String("code", string(r.class.Code)))
+		return
+	}
+	fields := []zap.Field{
+		zap.Duration("duration", s.opts.Now().Sub(c.opened)),
+		zap.Uint64("frames_in", c.in.frames),
+		zap.Uint64("frames_dropped", c.in.seenDropped),
+		zap.Int64("turns", c.turns.Load()),
+		zap.Int64("errors", c.errorsSent.Load()),
+	}
+	if r.class.Code != "" {
+		fields = append(fields, zap.String("code", string(r.class.Code)), zap.Int("status", int(r.class.Status)))
+	} else if st := websocket.CloseStatus(r.err); st != -1 {
+		fields = append(fields, zap.Int("client_status", int(st)))
+	}
+	log.Info("connection closed", fields...)
+}
+
+// quietErr logs err unless it is an ordinary end.
+func quietErr(err error) zap.Field {
+	if isQuiet(err) {
+		return zap.Skip()
+	}
+	return zap.Error(err)
+}
+
+// readLoop reads messages until the connection fails or the socket closes.
+// It returns the error that ended it: a transport error, or a fatal
+// *protocol.ProtocolError to report.
+func (c *connection) readLoop() error {
+	for {
+		typ, r, err := c.ws.Reader(c.ctx)
+		if err != nil {
+			return err
+		}
+		c.heard()
+		if c.isClosing() {
+			// Closing: read on only to let the close handshake through.
+			if _, err := io.CopyBuffer(io.Discard, r, c.frame); err != nil {
+				return err
+			}
+			continue
+		}
+		if typ == websocket.MessageBinary {
+			err = c.onBinary(r)
+		} else {
+			err = c.onText(r)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (c *connection) onBinary(r io.Reader) error {
+	n, err := readMessage(r, c.frame)
+	if err != nil {
+		return err
+	}
+	if n > c.srv.opts.MaxFrameBytes {
+		return protocol.Errorf(protocol.CodeFrameTooLarge, "binary frame larger than %d bytes", c.srv.opts.MaxFrameBytes)
+	}
+	switch {
+	case c.session == nil:
+		c.reportOnce(protocol.Errorf(protocol.CodeNotStarted, "send session.start before audio; frame dropped"))
+	case c.state.textOnly:
+		c.reportOnce(protocol.Errorf(protocol.CodeAudioInTextOnly, "this session is text-only; audio frame dropped"))
+	default:
+		if err := c.in.write(c.frame[:n]); err != nil {
+			c.reportOnce(err)
+		}
+	}
+	return nil
+}
+
+func (c *connection) onText(r io.Reader) error {
+	n, err := readMessage(r, c.text)
+	if err != nil {
+		return err
+	}
+	if n > c.srv.opts.textFrameLimit() {
+		return protocol.Errorf(protocol.CodeMessageTooLarge, "text frame larger than %d bytes", c.srv.opts.textFrameLimit())
+	}
+	msg, err := protocol.Decode(c.text[:n], c.srv.opts.MaxTextBytes)
+	if err != nil {
+		return c.report(err)
+	}
+	switch m := msg.(type) {
+	case *protocol.Ping:
+		c.sendControl(&protocol.Pong{Type: protocol.TypePong, ID: m.ID, ClientTime: m.ClientTime, ServerTimeMS: c.srv.opts.Now().UnixMilli()})
+	case *protocol.SessionStart:
+		if c.session != nil {
+			return c.report(protocol.Errorf(protocol.CodeAlreadyStarted, "session already started"))
+		}
+		return c.start(m)
+	case *protocol.InputText:
+		if c.session == nil {
+			return c.report(protocol.Errorf(protocol.CodeNotStarted, "send session.start first"))
+		}
+		if ce := c.logger().Check(zap.DebugLevel, "text input"); ce != nil {
+			ce.Write(contentField("text", m.Text, c.srv.opts.LogContent))
+		}
+		if err := c.session.SubmitText(m.Text); err != nil {
+			return c.report(err)
+		}
+	case *protocol.Interrupt:
+		if c.session == nil {
+			return c.report(protocol.Errorf(protocol.CodeNotStarted, "send session.start first"))
+		}
+		c.session.Interrupt()
+	}
+	return nil
+}
+
+// report tells the client about a non-fatal error and returns nil, or
+// returns a fatal one for the reader to end the connection with.
+func (c *connection) report(err error) error {
+	cl, ok := classify(err)
+	if !ok {
+		return nil
+	}
+	if cl.Fatal {
+		return err
+	}
+	c.sendError(protocol.NewError(cl.Code, errMessage(err), false))
+	return nil
+}
+
+// reportOnce reports a per-frame error at most once a second per code, so a
+// client streaming bad audio gets told without being flooded.
+func (c *connection) reportOnce(err error) {
+	code, _ := protocol.CodeOf(err)
+	now := c.srv.opts.Now()
+	if last, ok := c.lastErr[code]; ok && now.Sub(last) < time.Second {
+		return
+	}
+	c.lastErr[code] = now
+	c.report(err)
+}
+
+func errMessage(err error) string {
+	var pe *protocol.ProtocolError
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return err.Error()
+}
+
+// start opens the session: a resumed one if the token is good, else a new
+// one with the requested formats.
+func (c *connection) start(m *protocol.SessionStart) error {
+	s := c.srv
+	now := s.opts.Now()
+	var (
+		st      *sessionState
+		token   string
+		resumed bool
+	)
+	if m.ResumeToken != "" {
+		var prev *connection
+		var ok bool
+		st, token, prev, ok = s.sessions.resume(m.ResumeToken, c, now)
+		if ok {
+			resumed = true
+			c.state = st
+			if prev != nil {
+				prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
+				c.waitRun(prev)
+			}
+		} else {
+			c.sendError(protocol.NewError(protocol.CodeResumeFailed, "unknown or expired resume token; starting a new session", false))
+		}
+	}
+	if st == nil {
+		var err error
+		if st, err = c.newState(m); err != nil {
+			return err
+		}
+	}
+
+	sess, err := pipeline.NewSession(pipeline.Config{
+		Stages:       s.opts.Stages,
+		Conversation: st.conv,
+		Input:        st.input,
+		Output:       st.output,
+		TextOnly:     st.textOnly,
+		VAD:          s.opts.VAD,
+		MaxTextBytes: s.opts.MaxTextBytes,
+		PlayoutLead:  s.opts.PlayoutLead,
+		Now:          s.opts.Now,
+	})
+	if err != nil {
+		c.logger().Error("cannot start session", zap.Error(err))
+		return protocol.Errorf(protocol.CodeInternal, "the session could not be started")
+	}
+	if !resumed {
+		token = s.sessions.create(st, c, now)
+		c.state = st
+	}
+	c.session = sess
+	c.in = audioIn{sink: sess, samples: make([]int16, 0, 2048), framesIn: s.metrics.framesIn, dropped: s.metrics.framesDropped}
+	log := c.logger().With(zap.String("session", st.id))
+	c.log.Store(log)
+	c.started.Store(true)
+
+	started := &protocol.SessionStarted{
+		Type:           protocol.TypeSessionStarted,
+		Version:        protocol.Version,
+		SessionID:      st.id,
+		ResumeToken:    token,
+		Resumed:        resumed,
+		InputAudio:     protocol.AudioFormat{SampleRate: st.input.SampleRate},
+		OutputAudio:    protocol.AudioFormat{SampleRate: st.output.SampleRate},
+		TextOnly:       st.textOnly,
+		Providers:      s.providers(),
+		Limits:         protocol.Limits{MaxFrameBytes: s.opts.MaxFrameBytes, MaxTextBytes: s.opts.MaxTextBytes},
+		HeartbeatMS:    s.opts.HeartbeatInterval.Milliseconds(),
+		ResumeWindowMS: s.opts.ResumeWindow.Milliseconds(),
+	}
+	if resumed {
+		for _, msg := range st.conv.History() {
+			started.History = append(started.History, protocol.HistoryEntry{Role: string(msg.Role), Text: msg.Content})
+		}
+	}
+	c.sendControl(started)
+	s.metrics.sessionsTotal.WithLabelValues(fmt.Sprint(resumed)).Inc()
+	log.Info("connection opened", zap.Bool("resumed", resumed), zap.Int("input_rate", st.input.SampleRate),
+		zap.Int("output_rate", st.output.SampleRate), zap.Bool("text_only", st.textOnly))
+
+	c.runStarted = true
+	go func() {
+		defer close(c.runDone)
+		sess.Run(c.runCtx, c)
+	}()
+	return nil
+}
+
+// newState checks the requested formats and makes a new session's state.
+func (c *connection) newState(m *protocol.SessionStart) (*sessionState, error) {
+	o := &c.srv.opts
+	in, out := audio.Mono16k, audio.Format{SampleRate: o.OutputRate, Channels: 1}
+	if m.InputAudio != nil {
+		in.SampleRate = m.InputAudio.SampleRate
+	}
+	if m.OutputAudio != nil {
+		out.SampleRate = m.OutputAudio.SampleRate
+	}
+	for _, f := range []struct {
+		dir  string
+		rate int
+	}{{"input", in.SampleRate}, {"output", out.SampleRate}} {
+		if !audio.IsSupportedRate(f.rate) {
+			return nil, protocol.Errorf(protocol.CodeUnsupportedRate, "%s sample rate %d Hz is not supported (supported: %v)", f.dir, f.rate, audio.SupportedRates)
+		}
+	}
+	return &sessionState{
+		id:       randomToken(12),
+		conv:     pipeline.NewConversation(o.SystemPrompt, o.MaxHistory),
+		input:    in,
+		output:   out,
+		textOnly: m.TextOnly || o.Stages.TTS == nil,
+	}, nil
+}
+
+// supersededWait bounds how long a resuming connection waits for the old
+// connection's turn to stop, so the conversation is not written by both.
+const supersededWait = 5 * time.Second
+
+func (c *connection) waitRun(prev *connection) {
+	t := time.NewTimer(supersededWait)
+	defer t.Stop()
+	select {
+	case <-prev.runDone:
+	case <-t.C:
+		c.logger().Warn("superseded connection's session did not stop in time")
+	case <-c.ctx.Done():
+	}
+}
+
+// watchdog closes a connection that does not start a session in time, and
+// pings the client every HeartbeatInterval, closing it when nothing has been
+// heard for HeartbeatTimeout.
+func (c *connection) watchdog() {
+	o := &c.srv.opts
+	start := time.NewTimer(o.StartTimeout)
+	defer start.Stop()
+	tick := time.NewTicker(o.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.closing:
+			return
+		case <-start.C:
+			if !c.started.Load() {
+				c.failCode(protocol.CodeStartTimeout, "no session.start within %s", o.StartTimeout)
+				return
+			}
+		case <-tick.C:
+			silent := o.Now().Sub(time.Unix(0, c.heardAt.Load()))
+			if silent >= o.HeartbeatTimeout {
+				c.failCode(protocol.CodeHeartbeatTimeout, "nothing heard from the client for %s", silent.Round(time.Millisecond))
+				return
+			}
+			// Ping blocks until the pong (read by the reader) or the timeout.
+			ctx, cancel := context.WithTimeout(c.ctx, o.HeartbeatInterval)
+			if err := c.ws.Ping(ctx); err == nil {
+				c.heard()
+			}
+			cancel()
+		}
+	}
+}

@@ -1,0 +1,30 @@
+// Package gateway serves voicegate's WebSocket protocol (gateway/protocol,
+// described for clients in docs/protocol.md): it authenticates and upgrades
+// connections, runs one pipeline.Session per connection, and carries audio
+// and events between the two.
+//
+// Start with New and Options (every field says its default), then
+// Server.Handler, which serves /ws, /healthz, /readyz and /metrics, and
+// Server.Shutdown, which drains. cmd/voicegate wires it:
+//
+//	gw, err := gateway.New(gateway.Options{Logger: log, Registry: reg, Stages: stages})
+//	mux := http.NewServeMux()
+//	mux.Handle("/", web.Handler())
+//	for _, p := range []string{gateway.PathWS, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
+//		mux.Handle(p, gw.Handler())
+//	}
+//	// on the first signal: gw.Shutdown(ctx), then httpServer.Shutdown(ctx).
+//
+// Inside, conn.go is a connection's life: the reader (the handler's own
+// goroutine) parses messages and feeds the session; writer.go is its Output
+// and its single writer, with a control lane drained before the stream
+// lane and a slow-consumer policy instead of back-pressure; audioin.go is
+// the per-frame hot path (no allocation; see BenchmarkFrameHotPath);
+// errors.go is the one map from errors to error codes and close statuses;
+// resume.go keeps sessions across dropped connections; metrics.go holds the
+// Prometheus collectors and the turn latency trace.
+//
+// Concurrency: a connection owns exactly one reader, one writer, a watchdog
+// (session.start timeout, pings) and its session's Run; it waits for all of
+// them before its handler returns, and Shutdown waits for every handler.
+package gateway

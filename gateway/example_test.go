@@ -1,0 +1,64 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/gateway"
+	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+)
+
+// Mount the gateway beside a web page, serve, and drain on the way out.
+func Example() {
+	reg := prometheus.NewRegistry() // cmd may add Go and process collectors to it
+	gw, err := gateway.New(gateway.Options{
+		Logger:   zap.NewNop(),
+		Registry: reg,
+		Stages: pipeline.Stages{
+			ASR: pipelinetest.NewScripted("hello"), LLM: &pipelinetest.Echo{}, TTS: &pipelinetest.Tone{},
+			ASRName: "scripted", LLMName: "echo", TTSName: "tone",
+		},
+		APIKeys: []string{"secret"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", http.NotFoundHandler()) // cmd: web.Handler()
+	for _, p := range []string{gateway.PathWS, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
+		mux.Handle(p, gw.Handler())
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + gateway.PathReadyz)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fmt.Println("readyz:", resp.StatusCode)
+
+	// First signal: drain the WebSockets (http.Server.Shutdown will not),
+	// then shut the HTTP server down.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := gw.Shutdown(ctx); err != nil {
+		fmt.Println("forced:", err)
+	}
+	resp, err = http.Get(srv.URL + gateway.PathReadyz)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fmt.Println("readyz:", resp.StatusCode)
+	// Output:
+	// readyz: 200
+	// readyz: 503
+}

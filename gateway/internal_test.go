@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+)
+
+func TestClassify(t *testing.T) {
+	stage := func(err error) error {
+		return &pipeline.StageError{Stage: pipeline.StageLLM, Provider: "x", Turn: 3, Err: err}
+	}
+	tests := []struct {
+		err    error
+		code   protocol.Code
+		fatal  bool
+		status websocket.StatusCode
+	}{
+		{stage(fmt.Errorf("dial: %w", pipeline.ErrTimeout)), protocol.CodeProviderTimeout, false, 0},
+		{stage(fmt.Errorf("429: %w", pipeline.ErrRateLimited)), protocol.CodeProviderRateLimit, false, 0},
+		{stage(pipeline.ErrUnavailable), protocol.CodeProviderDown, false, 0},
+		{stage(pipeline.ErrRejected), protocol.CodeProviderRejected, false, 0},
+		{stage(pipeline.ErrBadResponse), protocol.CodeProviderError, false, 0},
+		{stage(errors.New("boom")), protocol.CodeProviderError, false, 0},
+		{fmt.Errorf("x: %w", pipeline.ErrRateLimited), protocol.CodeProviderRateLimit, false, 0},
+		{pipeline.ErrTextTooLong, protocol.CodeTextTooLong, false, 0},
+		{pipeline.ErrBusy, protocol.CodeBusy, false, 0},
+		{protocol.Errorf(protocol.CodeInvalidJSON, "x"), protocol.CodeInvalidJSON, false, 0},
+		{protocol.Errorf(protocol.CodeFrameTooLarge, "x"), protocol.CodeFrameTooLarge, true, websocket.StatusMessageTooBig},
+		{protocol.Errorf(protocol.CodeUnsupportedRate, "x"), protocol.CodeUnsupportedRate, true, websocket.StatusUnsupportedData},
+		{protocol.Errorf(protocol.CodeSlowConsumer, "x"), protocol.CodeSlowConsumer, true, websocket.StatusPolicyViolation},
+		{protocol.Errorf(protocol.CodeHeartbeatTimeout, "x"), protocol.CodeHeartbeatTimeout, true, websocket.StatusGoingAway},
+		{protocol.Errorf(protocol.CodeShuttingDown, "x"), protocol.CodeShuttingDown, true, websocket.StatusServiceRestart},
+		{protocol.Errorf(protocol.CodeSessionLimit, "x"), protocol.CodeSessionLimit, true, websocket.StatusTryAgainLater},
+		{protocol.Errorf(protocol.CodeSuperseded, "x"), protocol.CodeSuperseded, true, websocket.StatusNormalClosure},
+		{errors.New("surprise"), protocol.CodeInternal, true, websocket.StatusInternalError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.err.Error(), func(t *testing.T) {
+			got, ok := classify(tt.err)
+			if !ok || got != (errorClass{tt.code, tt.fatal, tt.status}) {
+				t.Errorf("classify = %+v, %v; want %v %v %v", got, ok, tt.code, tt.fatal, tt.status)
+			}
+		})
+	}
+	for _, err := range []error{nil, context.Canceled, fmt.Errorf("read: %w", context.Canceled),
+		websocket.CloseError{Code: websocket.StatusNormalClosure}, websocket.CloseError{Code: websocket.StatusGoingAway}} {
+		if _, ok := classify(err); ok {
+			t.Errorf("classify(%v) is an error to report", err)
+		}
+	}
+}
+
+func TestSessionStoreExpiry(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s := newSessionStore(time.Minute)
+	c1, c2 := &connection{}, &connection{}
+	st := &sessionState{id: "a"}
+	tok := s.create(st, c1, now)
+	if _, _, _, ok := s.resume("nope", c2, now); ok {
+		t.Fatal("unknown token resumed")
+	}
+	got, tok2, prev, ok := s.resume(tok, c2, now)
+	if !ok || got != st || prev != c1 || tok2 == tok {
+		t.Fatalf("resume = %v %v %v", got, prev, ok)
+	}
+	s.detach(st, c1, now) // stale: st is on c2 now
+	if st.conn != c2 {
+		t.Fatal("stale detach took effect")
+	}
+	s.detach(st, c2, now)
+	if _, _, _, ok := s.resume(tok2, c1, now.Add(2*time.Minute)); ok {
+		t.Fatal("expired session resumed")
+	}
+	if s.len() != 0 {
+		t.Fatalf("expired session not swept: %d left", s.len())
+	}
+}
+
+// BenchmarkFrameHotPath drives the reader's per-frame path — read the
+// message into the reused buffer, decode PCM16, resample to 16 kHz and
+// queue for the pipeline — over an in-memory 20 ms frame, at the pipeline's
+// own rate (no resampling) and at 48 kHz. It must not allocate.
+func BenchmarkFrameHotPath(b *testing.B) {
+	for _, rate := range []int{16000, 48000} {
+		b.Run(fmt.Sprintf("%dHz", rate), func(b *testing.B) {
+			sess, err := pipeline.NewSession(pipeline.Config{
+				Stages:       pipeline.Stages{LLM: &pipelinetest.Echo{}, TTS: &pipelinetest.Tone{}},
+				Conversation: pipeline.NewConversation("", 0),
+				Input:        audio.Format{SampleRate: rate, Channels: 1},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pcm := audio.EncodePCM16(nil, pipelinetest.Voice(20*time.Millisecond, rate))
+			in := audioIn{sink: sess, samples: make([]int16, 0, DefaultMaxFrameBytes/2),
+				framesIn: prometheus.NewCounter(prometheus.CounterOpts{Name: "f"}), dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "d"})}
+			buf := make([]byte, DefaultMaxFrameBytes+1)
+			frame := &frameReader{}
+			var r io.Reader = frame
+			b.SetBytes(int64(len(pcm)))
+			b.ReportAllocs()
+			for b.Loop() {
+				frame.reset(pcm)
+				n, err := readMessage(r, buf)
+				if err != nil || n != len(pcm) {
+					b.Fatal(n, err)
+				}
+				if err := in.write(buf[:n]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// frameReader is a reusable in-memory message, read like a WebSocket
+// message reader: data, then io.EOF.
+type frameReader struct {
+	data []byte
+	off  int
+}
+
+func (f *frameReader) reset(b []byte) { f.data, f.off = b, 0 }
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	if f.off >= len(f.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, f.data[f.off:])
+	f.off += n
+	return n, nil
+}

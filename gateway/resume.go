@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"sync"
+	"time"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/pipeline"
+)
+
+// sessionState is what survives a dropped connection: the conversation and
+// the settings a resumed session gets back.
+type sessionState struct {
+	id       string
+	conv     *pipeline.Conversation
+	input    audio.Format
+	output   audio.Format
+	textOnly bool
+
+	// Guarded by sessionStore.mu.
+	key      [sha256.Size]byte // digest of the current resume token
+	conn     *connection       // attached connection; nil while detached
+	detached time.Time
+}
+
+// sessionStore indexes sessions by the digest of their resume token, so a
+// lookup compares digests, never the token itself. Expiry is lazy: a
+// detached session older than the window is refused on lookup, and the
+// whole store is swept at most twice per window when sessions are created
+// or resumed. No goroutine runs per idle session, or at all.
+type sessionStore struct {
+	window time.Duration
+
+	mu        sync.Mutex
+	byKey     map[[sha256.Size]byte]*sessionState
+	lastSweep time.Time
+}
+
+func newSessionStore(window time.Duration) *sessionStore {
+	return &sessionStore{window: window, byKey: make(map[[sha256.Size]byte]*sessionState)}
+}
+
+// randomToken returns n random bytes, base64url-encoded.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never returns an error (crypto/rand, Go ≥ 1.24)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// create registers st attached to c and returns its resume token (256 bits).
+func (s *sessionStore) create(st *sessionState, c *connection, now time.Time) string {
+	token := randomToken(32)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked(now)
+	st.key = sha256.Sum256([]byte(token))
+	st.conn = c
+	s.byKey[st.key] = st
+	return token
+}
+
+// resume attaches the session holding token to c. It returns the session, a
+// fresh token (the old one stops working) and the connection the session was
+// attached to, if any, which the caller must close as superseded. ok is
+// false for an unknown or expired token.
+func (s *sessionStore) resume(token string, c *connection, now time.Time) (st *sessionState, newToken string, prev *connection, ok bool) {
+	key := sha256.Sum256([]byte(token))
+	fresh := randomToken(32)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked(now)
+	st, ok = s.byKey[key]
+	if !ok || s.expiredLocked(st, now) {
+		return nil, "", nil, false
+	}
+	delete(s.byKey, key)
+	st.key = sha256.Sum256([]byte(fresh))
+	s.byKey[st.key] = st
+	prev, st.conn = st.conn, c
+	return st, fresh, prev, true
+}
+
+// detach marks st as having lost its connection c, starting the resume
+// window. It does nothing if st has since been resumed elsewhere.
+func (s *sessionStore) detach(st *sessionState, c *connection, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.conn != c {
+		return
+	}
+	st.conn = nil
+	st.detached = now
+}
+
+// len returns how many sessions are held, attached or not.
+func (s *sessionStore) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byKey)
+}
+
+func (s *sessionStore) expiredLocked(st *sessionState, now time.Time) bool {
+	return st.conn == nil && now.Sub(st.detached) > s.window
+}
+
+func (s *sessionStore) sweepLocked(now time.Time) {
+	if now.Sub(s.lastSweep) < s.window/2 {
+		return
+	}
+	s.lastSweep = now
+	for k, st := range s.byKey {
+		if s.expiredLocked(st, now) {
+			delete(s.byKey, k)
+		}
+	}
+}

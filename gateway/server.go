@@ -1,0 +1,270 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/gateway/protocol"
+)
+
+// Paths the Handler serves. The web page is not among them: cmd mounts it
+// at "/" beside these.
+const (
+	PathWS      = "/ws"
+	PathHealthz = "/healthz"
+	PathReadyz  = "/readyz"
+	PathMetrics = "/metrics"
+)
+
+// Server is the WebSocket gateway. Its methods are safe for concurrent use.
+type Server struct {
+	opts     Options
+	log      *zap.Logger
+	metrics  *metrics
+	gatherer prometheus.Gatherer
+	keys     *keyring
+	sessions *sessionStore
+	handler  http.Handler
+	bufs     sync.Pool // *[]byte for outgoing audio frames
+
+	active  atomic.Int64 // open WebSocket connections, the over-limit ones too
+	connIDs atomic.Uint64
+
+	mu       sync.Mutex
+	draining bool
+	conns    map[*connection]struct{}
+	wg       sync.WaitGroup // one per upgraded connection's handler
+}
+
+// New returns a Server for opts (see Options for the defaults). It
+// registers the gateway's metrics; registering twice on one Registry fails.
+func New(opts Options) (*Server, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		keys:     newKeyring(opts.APIKeys),
+		sessions: newSessionStore(opts.ResumeWindow),
+		conns:    make(map[*connection]struct{}),
+	}
+	reg, gatherer := opts.Registry, opts.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg = r
+		if gatherer == nil {
+			gatherer = r
+		}
+	}
+	if gatherer == nil {
+		gatherer, _ = reg.(prometheus.Gatherer)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics, s.gatherer = m, gatherer
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathWS, s.serveWS)
+	mux.HandleFunc("GET "+PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET "+PathReadyz, s.serveReadyz)
+	if gatherer != nil {
+		mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	}
+	s.handler = mux
+	return s, nil
+}
+
+// Handler serves /ws (the WebSocket), /healthz (200 while the process
+// lives), /readyz (200 until Shutdown begins, then 503) and /metrics.
+// Any other path is 404.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("draining\n"))
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// Shutdown drains the gateway: /readyz turns 503, new upgrades get 503, and
+// every connected client is told shutting_down and closed with 1012
+// (service restart). It waits for the connections to end until ctx is
+// done, then cuts off those left, and returns once every goroutine the
+// gateway started has exited: ctx.Err() if it had to cut, else nil.
+//
+// http.Server.Shutdown does not close hijacked connections: call this
+// first (or alongside it), for the WebSockets.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	conns := s.snapshotLocked()
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.failCode(protocol.CodeShuttingDown, "the server is shutting down; reconnect and resume shortly")
+	}
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	conns = s.snapshotLocked()
+	s.mu.Unlock()
+	s.log.Warn("drain timed out; closing connections", zap.Int("connections", len(conns)))
+	for _, c := range conns {
+		c.kill()
+	}
+	<-done
+	return ctx.Err()
+}
+
+func (s *Server) snapshotLocked() []*connection {
+	out := make([]*connection, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *Server) register(c *connection) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		c.failCode(protocol.CodeShuttingDown, "the server is shutting down")
+	}
+}
+
+func (s *Server) unregister(c *connection) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// serveWS checks the request (origin, key, drain), upgrades it and serves
+// the connection until it ends.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !originAllowed(r, s.opts.AllowedOrigins) {
+		s.refuse(w, http.StatusForbidden, protocol.CodeForbiddenOrigin, "origin not allowed")
+		return
+	}
+	if !s.keys.allow(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
+		s.refuse(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "missing or invalid API key")
+		return
+	}
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		s.refuse(w, http.StatusServiceUnavailable, protocol.CodeShuttingDown, "the server is shutting down")
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	overLimit := s.active.Add(1) > int64(s.opts.MaxSessions)
+	defer s.active.Add(-1)
+
+	c := newConnection(s, r.RemoteAddr)
+	rec := &hijackRecorder{ResponseWriter: w}
+	ws, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
+		OriginPatterns: s.opts.AllowedOrigins,
+		OnPongReceived: func(context.Context, []byte) { c.heard() },
+	})
+	if err != nil {
+		// Accept has answered the request.
+		c.logger().Debug("upgrade failed", zap.Error(err))
+		c.cancel()
+		return
+	}
+	// The library's limit sits above the gateway's own, so an oversized
+	// message gets the typed error, not the library's close.
+	ws.SetReadLimit(int64(max(s.opts.MaxFrameBytes, s.opts.textFrameLimit()) + 1))
+	c.ws, c.netConn = ws, rec.conn
+	c.serve(overLimit)
+}
+
+// refuse answers a request that will not be upgraded with a JSON error.
+func (s *Server) refuse(w http.ResponseWriter, status int, code protocol.Code, msg string) {
+	s.metrics.rejected.WithLabelValues(string(code)).Inc()
+	s.metrics.errors.WithLabelValues(string(code)).Inc()
+	s.log.Debug("upgrade refused", zap.Int("status", status), zap.String("code", string(code)))
+	b, _ := protocol.Encode(protocol.NewError(code, msg, true))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func (s *Server) providers() protocol.Providers {
+	st := s.opts.Stages
+	return protocol.Providers{VAD: s.opts.VADName, ASR: st.ASRName, LLM: st.LLMName, TTS: st.TTSName}
+}
+
+// getBuf returns a buffer for one outgoing audio frame; putBuf recycles it.
+func (s *Server) getBuf() *[]byte {
+	if b, ok := s.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4096)
+	return &b
+}
+
+func (s *Server) putBuf(b *[]byte) { s.bufs.Put(b) }
+
+// hijackRecorder keeps the net.Conn that websocket.Accept hijacks, so a
+// drain can cut a connection off without waiting for a close handshake.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	h.conn = c
+	return c, brw, err
+}
+
+// Unwrap lets http.ResponseController reach the original writer.
+func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// contentField logs user content (a transcript, typed text) as a short
+// SHA-256 hash and its length, or in clear when LogContent is set.
+func contentField(key, text string, clear bool) zap.Field {
+	if clear {
+		return zap.String(key, text)
+	}
+	sum := sha256.Sum256([]byte(text))
+	return zap.String(key+"_sha256", hex.EncodeToString(sum[:6])+" len="+strconv.Itoa(len(text)))
+}

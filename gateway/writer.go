@@ -1,0 +1,250 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/pipeline"
+)
+
+// outItem is one entry of a write lane.
+type outItem struct {
+	ev  pipeline.Event // a pipeline event to encode (Audio is nil: see pcm)
+	pcm *[]byte        // EventAudio: its samples as PCM16LE, from the Server's pool
+	msg any            // a protocol message built already (pong, error, session.started)
+}
+
+var _ pipeline.Output = (*connection)(nil)
+
+// Send is the session's Output. It never blocks: it copies what it needs and
+// queues it on one of two bounded lanes for the writer.
+//
+// The control lane carries what must not wait behind audio: speech.started
+// (the client stops playback at once), response.cancelled, errors, pongs.
+// The stream lane carries the rest, in order. A full lane means the client
+// is not reading fast enough: the connection is closed as a slow consumer
+// (error slow_consumer, close 1008) rather than the pipeline waiting.
+//
+// EventAudio's samples are encoded into a pooled buffer here, because the
+// Session reuses ev.Audio once Send returns. On EventResponseCancelled for
+// turn N, queued audio of turn N is dropped unsent.
+func (c *connection) Send(ev pipeline.Event) {
+	if c.isClosing() {
+		return
+	}
+	switch ev.Kind {
+	case pipeline.EventAudio:
+		if ev.Turn <= c.cancelledTurn.Load() {
+			return
+		}
+		buf := c.srv.getBuf()
+		*buf = audio.EncodePCM16((*buf)[:0], ev.Audio)
+		ev.Audio = nil
+		c.push(c.stream, outItem{ev: ev, pcm: buf})
+	case pipeline.EventSpeechStarted:
+		c.push(c.control, outItem{ev: ev})
+	case pipeline.EventResponseCancelled:
+		for {
+			cur := c.cancelledTurn.Load()
+			if ev.Turn <= cur || c.cancelledTurn.CompareAndSwap(cur, ev.Turn) {
+				break
+			}
+		}
+		c.push(c.control, outItem{ev: ev})
+	case pipeline.EventError:
+		c.sendError(c.stageError(ev))
+	case pipeline.EventTranscriptFinal:
+		if ce := c.logger().Check(zap.DebugLevel, "transcript"); ce != nil {
+			ce.Write(zap.Uint64("turn", ev.Turn), contentField("text", ev.Text, c.srv.opts.LogContent))
+		}
+		c.push(c.stream, outItem{ev: ev})
+	default:
+		c.push(c.stream, outItem{ev: ev})
+	}
+}
+
+// stageError builds the error event for a pipeline EventError. The session
+// goes on after it, whatever the error.
+func (c *connection) stageError(ev pipeline.Event) *protocol.Error {
+	cl, _ := classify(ev.Err)
+	e := protocol.NewError(cl.Code, "internal error", false)
+	e.Turn = ev.Turn
+	var se *pipeline.StageError
+	if errors.As(ev.Err, &se) {
+		e.Message = stageMessage(se)
+		e.Stage = string(se.Stage)
+		c.logger().Warn("stage failed", zap.String("stage", string(se.Stage)), zap.String("provider", se.Provider),
+			zap.Uint64("turn", ev.Turn), zap.String("code", string(cl.Code)), zap.Error(se.Err))
+	} else {
+		c.logger().Error("session error", zap.Uint64("turn", ev.Turn), zap.Error(ev.Err))
+	}
+	return e
+}
+
+// sendControl queues a prebuilt message on the control lane.
+func (c *connection) sendControl(msg any) { c.push(c.control, outItem{msg: msg}) }
+
+// sendError queues a non-fatal error event.
+func (c *connection) sendError(e *protocol.Error) {
+	c.srv.metrics.errors.WithLabelValues(string(e.Code)).Inc()
+	c.errorsSent.Add(1)
+	if ce := c.logger().Check(zap.DebugLevel, "error event"); ce != nil {
+		ce.Write(zap.String("code", string(e.Code)), zap.String("message", e.Message))
+	}
+	c.sendControl(e)
+}
+
+func (c *connection) push(lane chan outItem, it outItem) {
+	select {
+	case lane <- it:
+		return
+	default:
+	}
+	if it.pcm != nil {
+		c.srv.putBuf(it.pcm)
+	}
+	c.slowConsumer("write queue full")
+}
+
+func (c *connection) slowConsumer(why string) {
+	if c.failCode(protocol.CodeSlowConsumer, "the client is not reading fast enough (%s)", why) {
+		c.srv.metrics.slowConsumer.Inc()
+		c.logger().Warn("slow consumer: closing", zap.String("why", why))
+	}
+}
+
+// writeLoop is the connection's only writer of data messages. The control
+// lane is always drained first. When the connection fails it stops, tells
+// the client why and closes the socket.
+func (c *connection) writeLoop() {
+	defer c.closeSocket()
+	for {
+		var it outItem
+		select {
+		case <-c.closing:
+			return
+		case it = <-c.control:
+		default:
+			select {
+			case <-c.closing:
+				return
+			case it = <-c.control:
+			case it = <-c.stream:
+			}
+		}
+		if err := c.write(it); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				c.slowConsumer("write timed out")
+			} else {
+				c.fail(closeReason{peer: true, err: err})
+			}
+			return
+		}
+	}
+}
+
+func (c *connection) write(it outItem) error {
+	if it.pcm != nil {
+		defer c.srv.putBuf(it.pcm)
+		if it.ev.Turn <= c.cancelledTurn.Load() {
+			return nil // the turn was cut while this waited: flush
+		}
+		if it.ev.Trace != nil && !it.ev.Trace.AudioOnWire(it.ev.Sentence, c.srv.opts.Now()) {
+			return nil // cut just now; the history will not count it
+		}
+		return c.writeMessage(websocket.MessageBinary, *it.pcm)
+	}
+	msg := it.msg
+	if msg == nil {
+		msg = c.eventMessage(it.ev)
+	}
+	return c.writeJSON(msg)
+}
+
+func (c *connection) writeJSON(msg any) error {
+	b, err := protocol.Encode(msg)
+	if err != nil {
+		return err
+	}
+	return c.writeMessage(websocket.MessageText, b)
+}
+
+// writeMessage writes one message within WriteTimeout. A timeout closes the
+// socket (the library's rule) and counts as a slow consumer.
+func (c *connection) writeMessage(typ websocket.MessageType, b []byte) error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.WriteTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, typ, b)
+}
+
+// eventMessage encodes a pipeline event as its protocol message.
+func (c *connection) eventMessage(ev pipeline.Event) any {
+	switch ev.Kind {
+	case pipeline.EventSpeechStarted:
+		return &protocol.Speech{Type: protocol.TypeSpeechStarted, Turn: ev.Turn, AudioMS: ev.Offset.Milliseconds()}
+	case pipeline.EventSpeechStopped:
+		return &protocol.Speech{Type: protocol.TypeSpeechStopped, Turn: ev.Turn, AudioMS: ev.Offset.Milliseconds()}
+	case pipeline.EventTranscriptPartial:
+		return &protocol.Transcript{Type: protocol.TypeTranscriptPartial, Turn: ev.Turn, Text: ev.Text}
+	case pipeline.EventTranscriptFinal:
+		return &protocol.Transcript{Type: protocol.TypeTranscriptFinal, Turn: ev.Turn, Text: ev.Text}
+	case pipeline.EventTextDelta:
+		return &protocol.TextDelta{Type: protocol.TypeTextDelta, Turn: ev.Turn, Delta: ev.Text}
+	case pipeline.EventAudioStart:
+		return &protocol.AudioStart{Type: protocol.TypeAudioStart, Turn: ev.Turn, SampleRate: ev.Format.SampleRate}
+	case pipeline.EventAudioDone:
+		return &protocol.AudioDone{Type: protocol.TypeAudioDone, Turn: ev.Turn}
+	case pipeline.EventResponseDone:
+		return &protocol.ResponseDone{Type: protocol.TypeResponseDone, Turn: ev.Turn, Text: ev.Text}
+	case pipeline.EventResponseCancelled:
+		return &protocol.ResponseCancelled{Type: protocol.TypeResponseCancelled, Turn: ev.Turn, Reason: ev.Reason, Text: ev.Text}
+	case pipeline.EventTurnLatency:
+		c.turns.Add(1)
+		msg := c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
+		if ce := c.logger().Check(zap.DebugLevel, "turn done"); ce != nil {
+			ce.Write(zap.Uint64("turn", ev.Turn), zap.Bool("cancelled", msg.Cancelled), msField("first_audio_sent_ms", msg.FirstAudioMS))
+		}
+		return msg
+	}
+	return protocol.NewError(protocol.CodeInternal, "unknown event "+ev.Kind.String(), false)
+}
+
+func msField(key string, v *float64) zap.Field {
+	if v == nil {
+		return zap.Skip()
+	}
+	return zap.Float64(key, *v)
+}
+
+// closeSocket ends the connection once it has failed: it tells the client
+// why (an error event), then closes with the reason's status. A client that
+// does not answer the close handshake within WriteTimeout is cut off.
+func (c *connection) closeSocket() {
+	<-c.closing
+	r := c.reason
+	if r.peer {
+		c.ws.CloseNow()
+		return
+	}
+	stop := time.AfterFunc(c.srv.opts.WriteTimeout, c.kill)
+	defer stop.Stop()
+	if r.class.Code != "" {
+		c.srv.metrics.errors.WithLabelValues(string(r.class.Code)).Inc()
+		c.errorsSent.Add(1)
+		c.writeJSON(protocol.NewError(r.class.Code, r.msg, true))
+	}
+	status := r.class.Status
+	if status == 0 {
+		status = websocket.StatusInternalError
+	}
+	c.ws.Close(status, string(r.class.Code))
+	if ce := c.logger().Check(zap.DebugLevel, "closed by server"); ce != nil {
+		ce.Write(zap.String("code", string(r.class.Code)), zap.Int("status", int(status)))
+	}
+}

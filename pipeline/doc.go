@@ -1,0 +1,33 @@
+// Package pipeline turns a stream of microphone audio into a spoken
+// conversation: voice activity detection and speech recognition on the way
+// in, a language model and speech synthesis on the way out.
+//
+// Start with the stage contracts in stages.go — Recognizer (ASR), Generator
+// (LLM) and Synthesizer (TTS) — which providers implement, and Session, which
+// runs one conversation:
+//
+//	sess, err := pipeline.NewSession(pipeline.Config{Stages: stages, Conversation: conv})
+//	go sess.Run(ctx, out)     // events go to out: transcripts, text, audio, latency
+//	sess.WriteAudio(samples)  // from the connection's reader; never blocks
+//
+// A Session has two goroutines, both owned by Run. The input loop feeds
+// audio through the voice activity detector and into the recogniser, and
+// starts a turn when the user stops speaking. The turn worker runs turns one
+// at a time: it finishes recognition, streams the model's reply through a
+// sentence Chunker into synthesis, and paces the audio out no more than
+// PlayoutLead ahead of real time.
+//
+// Queues are bounded and each has a policy: audio from the client goes
+// through a drop-oldest inbox (the reader never blocks), typed text through a
+// small queue that reports ErrBusy, and Interrupt through a one-slot signal
+// the input loop checks before any queued audio.
+//
+// Barge-in is a context cancellation: when the user starts speaking during a
+// reply, the turn's context is cancelled with the reason, every stage stops,
+// the client is told (EventResponseCancelled), and the Conversation keeps
+// only the sentences whose audio had started going out.
+//
+// Every turn carries a Trace — end of speech, endpoint, ASR final, LLM first
+// token, first sentence, TTS first audio, first audio on the wire — sent as
+// EventTurnLatency when the turn ends.
+package pipeline
