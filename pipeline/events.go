@@ -51,17 +51,17 @@ func (k EventKind) String() string {
 // Event is one thing a Session tells its client. Which fields are set depends
 // on Kind.
 type Event struct {
-	Kind   EventKind
-	Turn   uint64        // the turn this event belongs to; 0 for none
-	Text   string        // transcript, reply delta or whole reply
-	Audio  []int16       // EventAudio: owned by the Session, valid only during Send
+	Kind  EventKind
+	Turn  uint64  // the turn this event belongs to; 0 for none
+	Text  string  // transcript, reply delta or whole reply
+	Audio []int16 // EventAudio: owned by the Session, valid only during Send
 	// Sentence numbers the reply sentence an EventAudio belongs to, from 1.
 	Sentence int
-	Format audio.Format  // EventAudioStart: the format of the audio that follows
-	Offset time.Duration // speech events: position in the input stream
-	Reason string        // EventResponseCancelled: "barge_in", "interrupt", "error"
-	Trace  *Trace        // set on every event of a turn
-	Err    error         // EventError: a *StageError or a session-level error
+	Format   audio.Format  // EventAudioStart: the format of the audio that follows
+	Offset   time.Duration // speech events: position in the input stream
+	Reason   string        // EventResponseCancelled: "barge_in", "interrupt", "error"
+	Trace    *Trace        // set on every event of a turn
+	Err      error         // EventError: a *StageError or a session-level error
 }
 
 // Trace is the latency record of one turn. Times are zero when a stage did not

@@ -1,0 +1,179 @@
+// Package fallback chains providers of one stage: each call tries them in
+// order and moves on when one fails before it has produced anything. Build a
+// chain from the config's per-stage list, e.g. OpenAI first, Groq second, a
+// local server last.
+//
+// A provider that fails fast (an open circuit breaker, pipeline.ErrUnavailable)
+// costs the chain almost nothing, so the usual arrangement is a resilient
+// client per provider (providers/httpx) and this package on top.
+package fallback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/audio/resample"
+	"github.com/voicegate/voicegate/pipeline"
+)
+
+// Named is a provider and the name logs and errors give it.
+type Named[T any] struct {
+	Name     string
+	Provider T
+}
+
+// errEmpty is returned for a chain with no providers.
+var errEmpty = errors.New("fallback: empty chain")
+
+// switchable reports whether a failure may move on to the next provider:
+// anything but the caller giving up. Every kind qualifies — a rejection by
+// one vendor (bad key, unknown model) says nothing about the next.
+func switchable(ctx context.Context) bool { return ctx.Err() == nil }
+
+// failed collects why each provider failed, for the final error.
+type failed []string
+
+func (f *failed) add(name string, err error) { *f = append(*f, name+": "+err.Error()) }
+
+// final wraps the last provider's error, so errors.Is sees its kind, and
+// names the earlier failures.
+func (f failed) final(last error) error {
+	if len(f) <= 1 {
+		return last
+	}
+	return fmt.Errorf("fallback: every provider failed (%s); last: %w", strings.Join(f[:len(f)-1], "; "), last)
+}
+
+// Generator returns a Generator that tries chain in order. It moves to the
+// next provider on any error, but never once emit has been called: then the
+// error is returned as is, since the listener already heard part of a reply.
+// A chain of one is returned unwrapped. A nil logger logs nothing.
+func Generator(logger *zap.Logger, chain ...Named[pipeline.Generator]) (pipeline.Generator, error) {
+	if len(chain) == 0 {
+		return nil, errEmpty
+	}
+	if len(chain) == 1 {
+		return chain[0].Provider, nil
+	}
+	return &generator{chain: chain, log: nopIfNil(logger)}, nil
+}
+
+type generator struct {
+	chain []Named[pipeline.Generator]
+	log   *zap.Logger
+}
+
+func (g *generator) Generate(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
+	var why failed
+	for i, p := range g.chain {
+		var emitted atomic.Bool
+		err := p.Provider.Generate(ctx, msgs, func(d string) error {
+			emitted.Store(true)
+			return emit(d)
+		})
+		if err == nil || emitted.Load() || !switchable(ctx) {
+			return err
+		}
+		why.add(p.Name, err)
+		if i == len(g.chain)-1 {
+			return why.final(err)
+		}
+		logSwitch(g.log, pipeline.StageLLM, p.Name, g.chain[i+1].Name, err)
+	}
+	panic("unreachable")
+}
+
+// Synthesizer returns a Synthesizer that tries chain in order, with the same
+// rule as Generator: never after audio was emitted. Its Format is the first
+// provider's; audio from a provider with another sample rate is resampled to
+// it. Every provider must be mono. A chain of one is returned unwrapped.
+func Synthesizer(logger *zap.Logger, chain ...Named[pipeline.Synthesizer]) (pipeline.Synthesizer, error) {
+	if len(chain) == 0 {
+		return nil, errEmpty
+	}
+	for _, p := range chain {
+		if f := p.Provider.Format(); f.Channels != 1 || f.SampleRate <= 0 {
+			return nil, fmt.Errorf("fallback: %s produces %v; the chain needs mono", p.Name, f)
+		}
+	}
+	if len(chain) == 1 {
+		return chain[0].Provider, nil
+	}
+	return &synthesizer{chain: chain, format: chain[0].Provider.Format(), log: nopIfNil(logger)}, nil
+}
+
+type synthesizer struct {
+	chain  []Named[pipeline.Synthesizer]
+	format audio.Format
+	log    *zap.Logger
+}
+
+func (s *synthesizer) Format() audio.Format { return s.format }
+
+func (s *synthesizer) Synthesize(ctx context.Context, text string, emit func([]int16) error) error {
+	var why failed
+	for i, p := range s.chain {
+		var emitted atomic.Bool
+		err := s.one(ctx, p.Provider, text, func(pcm []int16) error {
+			emitted.Store(true)
+			return emit(pcm)
+		})
+		if err == nil || emitted.Load() || !switchable(ctx) {
+			return err
+		}
+		why.add(p.Name, err)
+		if i == len(s.chain)-1 {
+			return why.final(err)
+		}
+		logSwitch(s.log, pipeline.StageTTS, p.Name, s.chain[i+1].Name, err)
+	}
+	panic("unreachable")
+}
+
+// one runs a provider, resampling its audio to s.format when it differs.
+func (s *synthesizer) one(ctx context.Context, p pipeline.Synthesizer, text string, emit func([]int16) error) error {
+	from := p.Format().SampleRate
+	if from == s.format.SampleRate {
+		return p.Synthesize(ctx, text, emit)
+	}
+	rs, err := resample.New(from, s.format.SampleRate)
+	if err != nil {
+		return err
+	}
+	var buf []int16 // reused across emits, as the contract allows
+	err = p.Synthesize(ctx, text, func(pcm []int16) error {
+		buf = rs.Process(buf[:0], pcm)
+		if len(buf) == 0 {
+			return nil
+		}
+		return emit(buf)
+	})
+	if err != nil {
+		return err
+	}
+	if buf = rs.Flush(buf[:0]); len(buf) > 0 {
+		return emit(buf)
+	}
+	return nil
+}
+
+func logSwitch(log *zap.Logger, stage pipeline.Stage, from, to string, err error) {
+	log.Warn("provider failed; falling back",
+		zap.String("stage", string(stage)),
+		zap.String("from", from),
+		zap.String("to", to),
+		zap.Error(err))
+}
+
+func nopIfNil(l *zap.Logger) *zap.Logger {
+	if l == nil {
+		return zap.NewNop()
+	}
+	return l
+}

@@ -1,0 +1,200 @@
+// Package openai is a streaming pipeline.Generator for any server that speaks
+// OpenAI's chat-completions API: OpenAI, Ollama, vLLM, llama.cpp, Groq,
+// DeepSeek, Doubao (Volcengine Ark). It uses github.com/sashabaranov/go-openai
+// over the shared resilience layer, providers/httpx.
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	goopenai "github.com/sashabaranov/go-openai"
+	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/providers/httpx"
+)
+
+// Config configures a Generator. The httpx.Config keys (name, base_url,
+// api_key_env, timeout, ...) sit inline beside model, temperature and
+// max_tokens.
+type Config struct {
+	httpx.Config `yaml:",inline"`
+	// Model is the model name the server knows, e.g. gpt-4o-mini,
+	// llama3.2:3b, deepseek-chat. Required.
+	Model string `yaml:"model"`
+	// Temperature is sent when set (0 included); nil leaves the server's
+	// default. Reasoning models (o1, o3, gpt-5...) reject it.
+	Temperature *float32 `yaml:"temperature"`
+	// MaxTokens caps the reply; 0 leaves the server's default. Sent as
+	// max_completion_tokens to OpenAI reasoning models, max_tokens elsewhere.
+	MaxTokens int `yaml:"max_tokens"`
+}
+
+// Generator streams chat completions. It is safe for concurrent use.
+type Generator struct {
+	cfg    Config
+	http   *httpx.Client
+	client *goopenai.Client
+	log    *zap.Logger
+}
+
+var _ pipeline.Generator = (*Generator)(nil)
+
+// New returns a Generator for cfg. A nil logger logs nothing; opts are passed
+// to httpx.New (tests inject a clock).
+func New(cfg Config, logger *zap.Logger, opts ...httpx.Option) (*Generator, error) {
+	if cfg.Name == "" {
+		cfg.Name = "openai"
+	}
+	if cfg.Model == "" {
+		return nil, fmt.Errorf("provider %s: model is required", cfg.Name)
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	hc, err := httpx.New(cfg.Config, logger, opts...)
+	if err != nil {
+		return nil, err
+	}
+	// The key travels through httpx, which also does OAuth2; go-openai gets
+	// none so that it sets no Authorization header of its own.
+	oc := goopenai.DefaultConfig("")
+	oc.BaseURL = hc.BaseURL()
+	oc.HTTPClient = hc
+	return &Generator{
+		cfg:    cfg,
+		http:   hc,
+		client: goopenai.NewClientWithConfig(oc),
+		log:    logger.With(zap.String("provider", cfg.Name), zap.String("model", cfg.Model)),
+	}, nil
+}
+
+// Name is "<name>:<model>", e.g. "openai:gpt-4o-mini".
+func (g *Generator) Name() string { return g.cfg.Name + ":" + g.cfg.Model }
+
+// Prewarm opens connections to the server ahead of the first turn.
+func (g *Generator) Prewarm(ctx context.Context) error { return g.http.Prewarm(ctx) }
+
+// Close releases idle connections. The Generator stays usable.
+func (g *Generator) Close() error {
+	g.http.CloseIdleConnections()
+	return nil
+}
+
+// chunk is the part of a chat.completion.chunk event we read. Content stays
+// raw so that deltaDecoder sees the bytes the server sent.
+type chunk struct {
+	Choices []struct {
+		Index int `json:"index"`
+		Delta struct {
+			Content json.RawMessage `json:"content"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+}
+
+// Generate streams the reply to msgs, calling emit with each whole-rune
+// piece as it arrives. A stream that ends without a finish_reason (a dropped
+// connection the transport could not tell from a clean end) is an error
+// wrapping pipeline.ErrBadResponse, also when some text was already emitted.
+func (g *Generator) Generate(ctx context.Context, msgs []pipeline.Message, emit func(delta string) error) error {
+	req := goopenai.ChatCompletionRequest{
+		Model:    g.cfg.Model,
+		Messages: make([]goopenai.ChatCompletionMessage, len(msgs)),
+		Stream:   true,
+	}
+	for i, m := range msgs {
+		req.Messages[i] = goopenai.ChatCompletionMessage{Role: string(m.Role), Content: m.Content}
+	}
+	if t := g.cfg.Temperature; t != nil {
+		req.Temperature = *t
+		if *t == 0 {
+			// go-openai omits a zero temperature; this is its documented
+			// way to send "0".
+			req.Temperature = math.SmallestNonzeroFloat32
+		}
+	}
+	if n := g.cfg.MaxTokens; n > 0 {
+		req.MaxTokens = n
+		if errors.Is(goopenai.NewReasoningValidator().Validate(req), goopenai.ErrReasoningModelMaxTokensDeprecated) {
+			req.MaxTokens, req.MaxCompletionTokens = 0, n
+		}
+	}
+
+	stream, err := g.client.CreateChatCompletionStream(ctx, req)
+	if err != nil {
+		return g.fail(ctx, "starting stream", err, pipeline.ErrRejected)
+	}
+	defer stream.Close()
+
+	var dec deltaDecoder
+	finished := false
+	for {
+		raw, err := stream.RecvRaw()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return g.fail(ctx, "reading stream", err, pipeline.ErrBadResponse)
+		}
+		var c chunk
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return g.fail(ctx, "decoding stream event", err, pipeline.ErrBadResponse)
+		}
+		for _, ch := range c.Choices {
+			if ch.Index != 0 {
+				continue
+			}
+			text, err := dec.decode(ch.Delta.Content)
+			if err != nil {
+				return g.fail(ctx, "decoding delta", err, pipeline.ErrBadResponse)
+			}
+			if text != "" {
+				if err := emit(text); err != nil {
+					return err
+				}
+			}
+			if ch.FinishReason != nil && *ch.FinishReason != "" {
+				finished = true
+			}
+		}
+	}
+	if dec.pending() {
+		g.log.Debug("stream ended inside a UTF-8 sequence; dropped the partial rune")
+	}
+	if !finished {
+		return g.fail(ctx, "reading stream", errors.New("stream ended without a finish_reason"), pipeline.ErrBadResponse)
+	}
+	return nil
+}
+
+// fail returns ctx's error when the caller gave up, else err with context
+// and, unless err already carries one, the pipeline error kind def.
+func (g *Generator) fail(ctx context.Context, what string, err, def error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var apiErr *goopenai.APIError
+	switch {
+	case hasKind(err):
+		return fmt.Errorf("%s: %s: %w", g.Name(), what, err)
+	case errors.As(err, &apiErr):
+		// An error event inside a 200 stream: the server gave up mid-way.
+		return fmt.Errorf("%s: %s: %w: %w", g.Name(), what, pipeline.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %s: %w: %w", g.Name(), what, def, err)
+}
+
+func hasKind(err error) bool {
+	for _, k := range []error{pipeline.ErrTimeout, pipeline.ErrRateLimited, pipeline.ErrUnavailable, pipeline.ErrRejected, pipeline.ErrBadResponse} {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
+}
