@@ -341,4 +341,3 @@ func (s *wsSession) waitTypeFrom(t *testing.T, from int, typ string) wsMessage {
 		}
 	}
 }
-
