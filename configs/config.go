@@ -62,6 +62,7 @@ type Server struct {
 	HeartbeatInterval Duration `yaml:"heartbeat_interval"` // default 15s
 	HeartbeatTimeout  Duration `yaml:"heartbeat_timeout"`  // default 45s
 	ResumeWindow      Duration `yaml:"resume_window"`      // default 2m
+	SessionFile       string   `yaml:"session_file"`       // save sessions here on shutdown, resume them after a restart; default none
 	DrainTimeout      Duration `yaml:"drain_timeout"`      // default 10s
 	MaxFrameBytes     int      `yaml:"max_frame_bytes"`    // default 32768
 	MaxTextBytes      int      `yaml:"max_text_bytes"`     // default 4096

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -480,5 +482,43 @@ func TestAppPing(t *testing.T) {
 	m, _ := c.expect(protocol.TypePong)
 	if m.str("id") != "7" || m.num("client_time") != 12.5 || m.num("server_time_ms") == 0 {
 		t.Fatalf("pong %s", m.Raw)
+	}
+}
+
+// TestResumeAcrossRestart: with a SessionFile, a session saved by one
+// server's drain is resumed on the next server, history and settings intact;
+// the file holds no resume token.
+func TestResumeAcrossRestart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sessions.json")
+	withFile := func(o *gateway.Options) { o.SessionFile = file }
+	first := newServer(t, withFile)
+	c := first.dial(t, dialOpts{})
+	st := c.start(map[string]any{"text_only": true})
+	c.sendJSON(map[string]any{"type": "input.text", "text": "remember me"})
+	c.expect(protocol.TypeTurnLatency)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := first.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.expectError(protocol.CodeShuttingDown)
+	saved, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(saved), st.ResumeToken) {
+		t.Fatal("the session file holds the resume token")
+	}
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
+		t.Errorf("session file mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	second := newServer(t, withFile)
+	c2 := second.dial(t, dialOpts{})
+	defer c2.close()
+	st2 := c2.start(map[string]any{"resume_token": st.ResumeToken})
+	want := []protocol.HistoryEntry{{Role: "user", Text: "remember me"}, {Role: "assistant", Text: "You said: remember me."}}
+	if !st2.Resumed || st2.SessionID != st.SessionID || !st2.TextOnly || fmt.Sprint(st2.History) != fmt.Sprint(want) {
+		t.Fatalf("after restart: %+v", st2)
 	}
 }

@@ -68,6 +68,10 @@ type Options struct {
 	// ResumeWindow is how long a session outlives its connection, waiting
 	// to be resumed with its token. Default 2m.
 	ResumeWindow time.Duration
+	// SessionFile, when set, is where resumable sessions are saved on
+	// Shutdown and restored by New, so clients resume across a restart.
+	// Default "" (sessions live in memory only).
+	SessionFile string
 	// MaxSessions caps concurrent WebSocket connections; one more gets
 	// error session_limit and close 1013. Default 1000.
 	MaxSessions int

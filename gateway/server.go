@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/pipeline"
 )
 
 // Paths the Handler serves. The web page is not among them: cmd mounts it
@@ -77,6 +78,17 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.metrics, s.gatherer = m, gatherer
+	if opts.SessionFile != "" {
+		n, err := s.sessions.load(opts.SessionFile, opts.Now(), func() *pipeline.Conversation {
+			return pipeline.NewConversation(opts.SystemPrompt, opts.MaxHistory)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			s.log.Info("sessions restored for resume", zap.Int("sessions", n), zap.String("file", opts.SessionFile))
+		}
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathWS, s.serveWS)
@@ -134,6 +146,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.saveSessions()
 		return nil
 	case <-ctx.Done():
 	}
@@ -145,7 +158,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.kill()
 	}
 	<-done
+	s.saveSessions()
 	return ctx.Err()
+}
+
+// saveSessions writes the resumable sessions to Options.SessionFile, so
+// clients can resume them on the next start.
+func (s *Server) saveSessions() {
+	if s.opts.SessionFile == "" {
+		return
+	}
+	n, err := s.sessions.save(s.opts.SessionFile, s.opts.Now())
+	if err != nil {
+		s.log.Error("sessions not saved; clients will start new ones after the restart", zap.Error(err))
+		return
+	}
+	s.log.Info("sessions saved for resume after restart", zap.Int("sessions", n), zap.String("file", s.opts.SessionFile))
 }
 
 func (s *Server) snapshotLocked() []*connection {

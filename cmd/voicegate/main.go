@@ -87,6 +87,7 @@ func run(args []string, getenv func(string) string) error {
 		HeartbeatInterval: cfg.Server.HeartbeatInterval.D(),
 		HeartbeatTimeout:  cfg.Server.HeartbeatTimeout.D(),
 		ResumeWindow:      cfg.Server.ResumeWindow.D(),
+		SessionFile:       cfg.Server.SessionFile,
 		MaxSessions:       cfg.Server.MaxSessions,
 		APIKeys:           cfg.Server.APIKeys,
 		AllowedOrigins:    cfg.Server.AllowedOrigins,
