@@ -5,10 +5,13 @@ import "sync"
 // inbox is the bounded queue between a connection's reader and a session's
 // audio loop. Its policy is drop-oldest: a reader never blocks, and when the
 // loop falls behind the stalest audio is lost first, keeping latency bounded.
-// Slots are preallocated, so push and pop allocate nothing.
+// Slot memory is allocated on the first push (an idle session costs
+// nothing) and reused after, so push and pop allocate nothing in the steady
+// state.
 type inbox struct {
-	mu      sync.Mutex
-	slots   [][]int16
+	mu          sync.Mutex
+	slotSamples int
+	slots       [][]int16
 	head    int // index of the oldest frame
 	n       int // frames queued
 	dropped uint64
@@ -16,12 +19,14 @@ type inbox struct {
 }
 
 func newInbox(frames, slotSamples int) *inbox {
-	in := &inbox{slots: make([][]int16, frames), ready: make(chan struct{}, 1)}
-	backing := make([]int16, frames*slotSamples)
+	return &inbox{slotSamples: slotSamples, slots: make([][]int16, frames), ready: make(chan struct{}, 1)}
+}
+
+func (in *inbox) allocate() {
+	backing := make([]int16, len(in.slots)*in.slotSamples)
 	for i := range in.slots {
-		in.slots[i] = backing[i*slotSamples : i*slotSamples : (i+1)*slotSamples]
+		in.slots[i] = backing[i*in.slotSamples : i*in.slotSamples : (i+1)*in.slotSamples]
 	}
-	return in
 }
 
 // push copies samples in, splitting them across slots as needed.
@@ -30,6 +35,9 @@ func (in *inbox) push(samples []int16) {
 		return
 	}
 	in.mu.Lock()
+	if cap(in.slots[0]) == 0 {
+		in.allocate()
+	}
 	for len(samples) > 0 {
 		if in.n == len(in.slots) {
 			in.head = (in.head + 1) % len(in.slots)

@@ -21,7 +21,7 @@ type Config struct {
 	TextOnly     bool          // reply with text only, no synthesis
 	VAD          vad.Config
 	MaxTextBytes int           // cap on SubmitText; default 4096
-	InboxFrames  int           // audio frames queued before the oldest is dropped; default 100
+	InboxFrames  int           // 20 ms slots of audio queued before the oldest is dropped; default 50 (1 s)
 	PlayoutLead  time.Duration // how far reply audio may run ahead of real time; default 500ms; <0 sends unpaced
 	OutputChunk  time.Duration // reply audio is sent in chunks of at most this; default 40ms
 	Now          func() time.Time
@@ -50,7 +50,7 @@ func (c *Config) setDefaults() error {
 		c.MaxTextBytes = 4096
 	}
 	if c.InboxFrames <= 0 {
-		c.InboxFrames = 100
+		c.InboxFrames = 50
 	}
 	if c.PlayoutLead == 0 {
 		c.PlayoutLead = 500 * time.Millisecond
@@ -90,8 +90,8 @@ type Session struct {
 	interrupt chan struct{}
 }
 
-// slotSamples is one inbox slot: 40 ms at 16 kHz. Larger frames span slots.
-const slotSamples = 640
+// slotSamples is one inbox slot: 20 ms at 16 kHz. Larger frames span slots.
+const slotSamples = 320
 
 // NewSession checks cfg and returns a Session ready to Run.
 func NewSession(cfg Config) (*Session, error) {
@@ -105,7 +105,6 @@ func NewSession(cfg Config) (*Session, error) {
 	return &Session{
 		cfg:        cfg,
 		toPipeline: rs,
-		scratch:    make([]int16, 0, 4096),
 		inbox:      newInbox(cfg.InboxFrames, slotSamples),
 		texts:      make(chan string, 4),
 		interrupt:  make(chan struct{}, 1),
@@ -196,8 +195,7 @@ type loop struct {
 }
 
 func (l *loop) run(ctx context.Context) error {
-	l.frame = make([]int16, 0, slotSamples)
-	l.prefix = make([]int16, 0, audio.Mono16k.Samples(l.s.cfg.VAD.PrefixPadding+l.s.cfg.VAD.MinSpeech+time.Second))
+	l.frame = make([]int16, 0, slotSamples) // l.prefix grows on the first utterance
 	for {
 		// Control first: an interrupt never waits behind queued audio.
 		select {
