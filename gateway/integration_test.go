@@ -521,4 +521,9 @@ func TestResumeAcrossRestart(t *testing.T) {
 	if !st2.Resumed || st2.SessionID != st.SessionID || !st2.TextOnly || fmt.Sprint(st2.History) != fmt.Sprint(want) {
 		t.Fatalf("after restart: %+v", st2)
 	}
+	// Turn numbers go on where they stopped.
+	c2.sendJSON(map[string]any{"type": "input.text", "text": "and now"})
+	if done, _ := c2.expect(protocol.TypeResponseDone); done.num("turn") != 2 {
+		t.Fatalf("first turn after the restart is %v, want 2", done.num("turn"))
+	}
 }

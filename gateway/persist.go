@@ -24,6 +24,7 @@ type savedSession struct {
 	Output   int                `json:"output_rate"`
 	TextOnly bool               `json:"text_only,omitempty"`
 	Detached time.Time          `json:"detached"`
+	Turns    uint64             `json:"turns"`
 	History  []pipeline.Message `json:"history"`
 }
 
@@ -47,7 +48,7 @@ func (s *sessionStore) save(path string, now time.Time) (int, error) {
 		}
 		out.Sessions = append(out.Sessions, savedSession{
 			ID: st.id, Key: append([]byte(nil), key[:]...), Input: st.input.SampleRate, Output: st.output.SampleRate,
-			TextOnly: st.textOnly, Detached: detached, History: st.conv.History(),
+			TextOnly: st.textOnly, Detached: detached, Turns: st.conv.Turns(), History: st.conv.History(),
 		})
 	}
 	s.mu.Unlock()
@@ -104,6 +105,7 @@ func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline
 		}
 		conv := newConv()
 		conv.Append(saved.History...)
+		conv.SkipTurns(saved.Turns)
 		st := &sessionState{id: saved.ID, conv: conv, input: in, output: out, textOnly: saved.TextOnly, detached: saved.Detached}
 		copy(st.key[:], saved.Key)
 		s.byKey[st.key] = st

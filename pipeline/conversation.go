@@ -10,6 +10,31 @@ type Conversation struct {
 	system string
 	max    int
 	msgs   []Message
+	turns  uint64 // turn numbers handed out; they go on across reconnects
+}
+
+// NextTurn returns the next turn number, counting from 1 over the
+// conversation's whole life.
+func (c *Conversation) NextTurn() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.turns++
+	return c.turns
+}
+
+// Turns returns how many turn numbers have been handed out.
+func (c *Conversation) Turns() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.turns
+}
+
+// SkipTurns makes the next turn number at least n+1, e.g. when a saved
+// conversation is restored.
+func (c *Conversation) SkipTurns(n uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.turns = max(c.turns, n)
 }
 
 // NewConversation returns an empty conversation. maxMessages ≤ 0 means 40.

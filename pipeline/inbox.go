@@ -12,10 +12,10 @@ type inbox struct {
 	mu          sync.Mutex
 	slotSamples int
 	slots       [][]int16
-	head    int // index of the oldest frame
-	n       int // frames queued
-	dropped uint64
-	ready   chan struct{} // one token: "something was pushed"
+	head        int // index of the oldest frame
+	n           int // frames queued
+	dropped     uint64
+	ready       chan struct{} // one token: "something was pushed"
 }
 
 func newInbox(frames, slotSamples int) *inbox {

@@ -180,11 +180,10 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 // loop is the session's input side: it owns the VAD and the utterance being
 // recognised, and starts and cuts turns.
 type loop struct {
-	s      *Session
-	out    Output
-	det    *vad.Detector
-	turns  chan *turn
-	nextID uint64
+	s     *Session
+	out   Output
+	det   *vad.Detector
+	turns chan *turn
 
 	frame   []int16
 	prefix  []int16
@@ -238,11 +237,11 @@ func (l *loop) cutTurn(cause error) {
 }
 
 func (l *loop) newTurn(ctx context.Context) *turn {
-	l.nextID++
+	id := l.s.cfg.Conversation.NextTurn()
 	tctx, cancel := context.WithCancelCause(ctx)
 	st := l.s.cfg.Stages
-	return &turn{ctx: tctx, cancel: cancel, id: l.nextID,
-		trace: &Trace{Turn: l.nextID, ASR: st.ASRName, LLM: st.LLMName, TTS: st.TTSName}}
+	return &turn{ctx: tctx, cancel: cancel, id: id,
+		trace: &Trace{Turn: id, ASR: st.ASRName, LLM: st.LLMName, TTS: st.TTSName}}
 }
 
 func (l *loop) enqueue(ctx context.Context, t *turn) {
