@@ -105,29 +105,13 @@ func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm
 	return nil
 }
 
-// pump reads PCM16LE from r and emits it as it comes, carrying an odd byte
-// over to the next read. It returns emit's error; read errors end the pump
-// (Wait reports why the process failed).
+// pump reads PCM16LE from r and emits it as it comes. It returns emit's
+// error; read errors end the pump (Wait reports why the process failed).
 func pump(r io.Reader, emit func([]int16) error) error {
-	buf := make([]byte, 4097)
-	pcm := make([]int16, 0, 2048)
-	carry := 0
-	for {
-		n, err := r.Read(buf[carry:])
-		n += carry
-		whole := n &^ 1
-		if whole > 0 {
-			pcm, _ = audio.DecodePCM16(pcm[:0], buf[:whole])
-			if err := emit(pcm); err != nil {
-				return err
-			}
-		}
-		carry = n - whole
-		if carry == 1 {
-			buf[0] = buf[whole]
-		}
-		if err != nil {
-			return nil
-		}
-	}
+	var emitErr error
+	audio.ReadPCM16(r, 4096, func(pcm []int16) error {
+		emitErr = emit(pcm)
+		return emitErr
+	})
+	return emitErr
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -137,33 +136,20 @@ func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm
 		return fmt.Errorf("%s: %w: %w", s.Name(), pipeline.ErrBadResponse, err)
 	}
 
-	buf := make([]byte, readSize+1)
-	pcm := make([]int16, 0, readSize/2)
-	carry := 0 // 1 when buf[0] holds the first byte of a split sample
-	for {
-		n, rerr := resp.Body.Read(buf[carry:])
-		n += carry
-		whole := n &^ 1
-		if whole > 0 {
-			pcm, _ = audio.DecodePCM16(pcm[:0], buf[:whole])
-			if err := emit(pcm); err != nil {
-				return err
-			}
-		}
-		carry = n - whole
-		if carry == 1 {
-			buf[0] = buf[whole]
-		}
-		if rerr != nil {
-			if rerr == io.EOF {
-				if carry == 1 {
-					s.log.Debug("speech ended on half a sample; dropped it")
-				}
-				return nil
-			}
-			return s.fail(ctx, rerr)
-		}
+	var emitErr error
+	half, err := audio.ReadPCM16(resp.Body, readSize, func(pcm []int16) error {
+		emitErr = emit(pcm)
+		return emitErr
+	})
+	switch {
+	case emitErr != nil:
+		return emitErr
+	case err != nil:
+		return s.fail(ctx, err)
+	case half:
+		s.log.Debug("speech ended on half a sample; dropped it")
 	}
+	return nil
 }
 
 // checkContentType refuses bodies that are clearly not raw PCM: an error in
