@@ -30,7 +30,7 @@ func TestHandlerServesAssets(t *testing.T) {
 		{"/index.html", "text/html; charset=utf-8", `src="app.js"`},
 		{"/app.js", "text/javascript; charset=utf-8", "window.voicegate"},
 		{"/client.js", "text/javascript; charset=utf-8", "resume_token"},
-		{"/audio.js", "text/javascript; charset=utf-8", "echoCancellation: true"},
+		{"/audio.js", "text/javascript; charset=utf-8", "echoCancellation: processing.echoCancellation !== false"},
 		{"/worklet.js", "text/javascript; charset=utf-8", "registerProcessor('vg-capture'"},
 		{"/scope.js", "text/javascript; charset=utf-8", "export function startScope"},
 		{"/style.css", "text/css; charset=utf-8", "prefers-color-scheme: dark"},

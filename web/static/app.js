@@ -1,5 +1,10 @@
 // voicegate's page: wires the protocol client (client.js) and the audio
 // engine (audio.js) to the DOM. Start reading at main() at the bottom.
+//
+// Query parameters: token=<API key> is passed on to the WebSocket (browsers
+// cannot set its headers); ec=0, ns=0, agc=0 turn off the browser's echo
+// cancellation, noise suppression and automatic gain control (all on by
+// default).
 
 import { VoiceClient } from './client.js'
 import { AudioEngine, micProblem } from './audio.js'
@@ -41,6 +46,10 @@ const ui = {
   awaiting: null, // {turn|null, since} while a reply is expected
   playing: null, // turn whose audio is audible, until drained or flushed
   audioTurn: null, // turn whose binary frames are being accepted
+  // Turns below minAudioTurn were cut (by speech or typed text): their
+  // audio may still be in flight behind the control message that cut them.
+  minAudioTurn: 0,
+  maxTurn: 0, // the highest turn number seen in this session
   muted: false,
   everReady: false,
 }
@@ -49,6 +58,7 @@ const turns = new Map() // turn → {user, assistant, stoppedAt, textSentAt, lat
 const pendingTyped = [] // typed messages not yet tied to a turn: {el, sentAt, text}
 const latencyHistory = []
 let lastLatency = null
+const timeline = [] // the last events, for diagnostics: "ms event turn"
 
 const counters = {
   playedSamples: 0,
@@ -69,7 +79,7 @@ let rttMs = null
 function turnOf(n) {
   let t = turns.get(n)
   if (!t) {
-    t = { user: null, assistant: null, stoppedAt: 0, textSentAt: 0, latency: null, firstSoundAt: 0, speech: false }
+    t = { user: null, assistant: null, stoppedAt: 0, textSentAt: 0, latency: null, firstSoundAt: 0, speech: false, cut: false }
     turns.set(n, t)
     if (turns.size > 200) turns.delete(turns.keys().next().value)
   }
@@ -96,7 +106,7 @@ function renderState() {
   }
   let label = STATE_LABELS[s]
   if (s === 'listening' && ui.muted) label = 'Muted'
-  if (s === 'listening' && !engine.hasMic) label = 'Ready — type a message'
+  if (s === 'listening' && !engine.hasMic) label = micFailure ? 'Ready — type a message' : 'Ready'
   $('state-label').textContent = label
   $('stop').hidden = !(ui.phase === 'ready' && (ui.awaiting || ui.playing !== null))
   $('send').disabled = ui.phase !== 'ready'
@@ -168,6 +178,7 @@ function userMessage(n, create = true) {
     t.user = typed.el
     t.textSentAt = typed.sentAt
     t.user.dataset.turn = n
+    if (ui.awaiting && ui.awaiting.turn === null) ui.awaiting.turn = n
   }
   if (!t.user && create) t.user = addMessage('user', '…', { turn: n, classes: ['pending'] })
   return t.user
@@ -201,7 +212,20 @@ function redrawHistory(history) {
 
 // ------------------------------------------------------------- protocol
 
+// mark appends to the diagnostic timeline.
+function mark(what, turn) {
+  timeline.push(`${performance.now().toFixed(0)} ${what}${turn != null ? ` ${turn}` : ''}`)
+  if (timeline.length > 200) timeline.shift()
+}
+
 function onMessage(m) {
+  if (m.type !== 'response.text.delta' && m.type !== 'transcript.partial') mark(m.type === 'response.cancelled' ? `${m.type}(${m.reason})` : m.type, m.turn)
+  if (typeof m.turn === 'number' && m.turn > 0) {
+    if (m.turn > ui.maxTurn) ui.maxTurn = m.turn
+    // A typed message learns its turn from the first event of a turn
+    // that did not start with speech.
+    if (pendingTyped.length > 0 && m.type !== 'speech.started') userMessage(m.turn, false)
+  }
   switch (m.type) {
     case 'session.started':
       return onSessionStarted(m)
@@ -213,6 +237,7 @@ function onMessage(m) {
         counters.bargeIns++
       }
       ui.userSpeaking = true
+      ui.minAudioTurn = Math.max(ui.minAudioTurn, m.turn)
       const t = turnOf(m.turn)
       t.speech = true
       userMessage(m.turn)
@@ -242,6 +267,7 @@ function onMessage(m) {
       break
     }
     case 'response.text.delta': {
+      if (turnOf(m.turn).cut) break // in flight when the turn was cut; not kept
       const li = assistantMessage(m.turn)
       const p = li.querySelector('.text')
       const stick = isScrolledDown()
@@ -251,6 +277,7 @@ function onMessage(m) {
       break
     }
     case 'response.audio.start':
+      if (m.turn < ui.minAudioTurn || turnOf(m.turn).cut) break
       userMessage(m.turn, false)
       awaitTurn(m.turn)
       ui.audioTurn = m.turn
@@ -264,18 +291,26 @@ function onMessage(m) {
       const li = assistantMessage(m.turn)
       if (m.text) setText(li, m.text)
       else li.classList.remove('streaming')
-      if (!li.querySelector('.text').textContent) li.remove()
+      if (!li.querySelector('.text').textContent) {
+        li.remove()
+        turnOf(m.turn).assistant = null
+      }
       if (ui.awaiting && ui.awaiting.turn === m.turn) ui.awaiting = null
       break
     }
     case 'response.cancelled': {
       if (ui.audioTurn === m.turn || ui.playing === m.turn) bargeIn()
       const t = turnOf(m.turn)
-      if (t.assistant || m.text) {
+      t.cut = true
+      // Only the kept text stays in the conversation (a resume's history
+      // shows the same); a reply cut before any of it was spoken goes.
+      if (m.text) {
         const li = assistantMessage(m.turn)
-        setText(li, m.text || li.querySelector('.text').textContent, 'interrupted')
+        setText(li, m.text, 'interrupted')
         setMeta(li, m.reason === 'barge_in' ? 'Interrupted' : m.reason === 'interrupt' ? 'Stopped' : 'Failed')
-        if (!li.querySelector('.text').textContent) li.querySelector('.text').textContent = '…'
+      } else if (t.assistant) {
+        t.assistant.remove()
+        t.assistant = null
       }
       if (ui.awaiting && ui.awaiting.turn === m.turn) ui.awaiting = null
       break
@@ -309,15 +344,17 @@ function onSessionStarted(m) {
     redrawHistory(m.history)
     systemNote('Reconnected — conversation resumed', 'divider')
   } else if (client.stats.sessions > 1) {
-    // Turn numbers start again in a new session.
     settleDangling('Connection lost')
     turns.clear()
     pendingTyped.length = 0
     if ($('conversation').childElementCount > 0) systemNote('New session — the previous one could not be resumed', 'divider')
   }
+  // Turn numbers start again at 1 on every connection, resumed or not.
   ui.userSpeaking = false
   ui.awaiting = null
   ui.audioTurn = null
+  ui.minAudioTurn = 0
+  ui.maxTurn = 0
   if (ui.playing !== null) bargeIn()
 
   const rate = (m.input_audio && m.input_audio.sample_rate) || INPUT_RATE
@@ -338,14 +375,14 @@ function onServerError(m) {
   if (m.stage) {
     // A provider failed on this turn; the session goes on.
     const who = STAGE_NAMES[m.stage] || m.stage
-    const name = client.session && client.session.providers ? client.session.providers[m.stage] : ''
     const what = {
       provider_timeout: 'did not answer in time',
       provider_rate_limited: 'is rate-limited right now',
       provider_unavailable: 'is unavailable',
       provider_rejected: 'rejected the request',
     }[m.code] || 'failed'
-    systemNote(`${who}${name ? ` (${name})` : ''} ${what}: ${m.message}`, 'error')
+    const li = systemNote(`${who} ${what}, so this reply was lost. Try again.`, 'error')
+    setMeta(li, m.message) // names the stage, the provider and the failure
     if (m.turn && ui.awaiting && ui.awaiting.turn === m.turn) ui.awaiting = null
     return
   }
@@ -371,6 +408,7 @@ function onServerError(m) {
 }
 
 function onPhase(p) {
+  mark(`phase:${p.phase}`)
   ui.phase = p.phase
   if (p.phase !== 'ready') {
     // No socket, no session: whatever was playing or pending is over.
@@ -438,6 +476,7 @@ async function explainRefusal(where) {
 // ------------------------------------------------------------- playback
 
 function bargeIn() {
+  mark('flush', ui.playing ?? ui.audioTurn)
   engine.flush()
   ui.playing = null
   ui.audioTurn = null
@@ -453,6 +492,7 @@ function onAudio(buf) {
 }
 
 function onFirstSound(turn, at) {
+  mark('first-sound', turn)
   // A report that crossed a flush in flight is stale.
   if (engine.replyTurn !== turn) return
   ui.playing = turn
@@ -463,6 +503,7 @@ function onFirstSound(turn, at) {
 }
 
 function onDrained(turn) {
+  mark('drained', turn)
   if (ui.playing === turn || ui.playing === null) ui.playing = null
   renderState()
 }
@@ -515,6 +556,11 @@ function renderLatency(n) {
   if (!m) return
   const values = {}
   for (const k of WATERFALL_KEYS) if (typeof m[k] === 'number') values[k] = m[k]
+  if (m.text_input) {
+    // A typed turn's clock starts when it arrives: no endpoint, no ASR.
+    delete values.endpoint_ms
+    delete values.asr_final_ms
+  }
   const fs = firstSoundMs(t)
   if (fs !== null) values.first_sound_ms = fs
   lastLatency = { turn: n, text_input: !!m.text_input, cancelled: !!m.cancelled, ...values }
@@ -595,7 +641,12 @@ let micFailure = null
 async function startMic() {
   try {
     await engine.resume()
-    const label = await engine.startMic(engine.inputRate)
+    const q = new URLSearchParams(location.search)
+    const label = await engine.startMic(engine.inputRate, {
+      echoCancellation: q.get('ec') !== '0',
+      noiseSuppression: q.get('ns') !== '0',
+      autoGainControl: q.get('agc') !== '0',
+    })
     micFailure = null
     $('mic-info').textContent = label || 'on'
     $('mute').disabled = false
@@ -610,6 +661,7 @@ async function startMic() {
 }
 
 function setMuted(muted) {
+  mark(muted ? 'mute' : 'unmute')
   ui.muted = muted
   engine.setMuted(muted)
   const b = $('mute')
@@ -624,6 +676,7 @@ function setMuted(muted) {
 
 function sendText(e) {
   e.preventDefault()
+  mark('input.text')
   const input = $('text-input')
   const text = input.value.trim()
   if (!text) return
@@ -633,6 +686,7 @@ function sendText(e) {
   }
   // The server cuts the reply in progress; do not wait for it to say so.
   if (ui.playing !== null || ui.audioTurn !== null) bargeIn()
+  ui.minAudioTurn = ui.maxTurn + 1
   input.value = ''
   const el = addMessage('user', text, { classes: ['typed'] })
   pendingTyped.push({ el, sentAt: performance.now(), text })
@@ -642,7 +696,14 @@ function sendText(e) {
 }
 
 function interrupt() {
-  if (client.send({ type: 'interrupt' })) bargeIn()
+  if (!client.send({ type: 'interrupt' })) return
+  const n = ui.audioTurn ?? ui.playing ?? (ui.awaiting ? ui.awaiting.turn : null)
+  if (n !== null) {
+    turnOf(n).cut = true
+    ui.minAudioTurn = Math.max(ui.minAudioTurn, n + 1)
+  }
+  bargeIn()
+  ui.awaiting = null
   renderState()
 }
 
@@ -675,6 +736,7 @@ function wsURL() {
 //   lastLatency     the last turn.latency as shown, with first_sound_ms
 //   rttMs           the last heartbeat round trip
 //   micError        why the microphone is off, or null
+//   timeline        the last 200 events as "page-ms event turn" lines
 //   messages        the conversation as shown: [{role, text, turn}]
 //   dropSocket()    force-drop the WebSocket (resume is kept)
 function exposeTestHook() {
@@ -703,6 +765,9 @@ function exposeTestHook() {
     },
     get rttMs() {
       return rttMs
+    },
+    get timeline() {
+      return [...timeline]
     },
     get micError() {
       return micFailure ? micFailure.kind : null

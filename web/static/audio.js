@@ -52,7 +52,9 @@ export class AudioEngine {
   // startMic asks for the microphone (the browser may prompt) and starts
   // sending frames at rate Hz. It throws the getUserMedia error, which
   // micProblem explains.
-  async startMic(rate) {
+  // processing selects the browser's echoCancellation, noiseSuppression and
+  // autoGainControl (all on unless set false).
+  async startMic(rate, processing = {}) {
     this.inputRate = rate
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       const err = new Error('getUserMedia is not available')
@@ -61,7 +63,12 @@ export class AudioEngine {
     }
     this.stopMic()
     const stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
+      audio: {
+        echoCancellation: processing.echoCancellation !== false,
+        noiseSuppression: processing.noiseSuppression !== false,
+        autoGainControl: processing.autoGainControl !== false,
+        channelCount: 1,
+      },
     })
     this.stream = stream
     const track = stream.getAudioTracks()[0]

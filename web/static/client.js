@@ -12,7 +12,7 @@ const PROTOCOL_VERSION = 1
 const BACKOFF_BASE_MS = 500
 const BACKOFF_CAP_MS = 15000
 const PING_EVERY_MS = 5000
-const DEAD_AFTER_MS = 3 * PING_EVERY_MS + 2000 // no pong for this long: the socket is dead
+const DEAD_AFTER_MS = 3 * PING_EVERY_MS + 2000 // a ping unanswered this long: the socket is dead
 const MAX_BUFFERED_BYTES = 64 * 1024 // ~2 s of 16 kHz audio; beyond it frames are dropped
 
 // Fatal error codes after which reconnecting cannot help (the gateway closes
@@ -47,7 +47,7 @@ export class VoiceClient {
     this.retryTimer = 0
     this.pingTimer = 0
     this.pingSeq = 0
-    this.lastPong = 0
+    this.unanswered = 0 // when the oldest ping without a pong was sent, or 0
     this.final = false
     this.lastError = null
     this.stats = { connects: 0, reconnects: 0, sessions: 0, resumes: 0, pongs: 0, framesSent: 0, framesDropped: 0 }
@@ -116,7 +116,7 @@ export class VoiceClient {
         this.on.phase({ phase: 'ready', resumed: !!msg.resumed })
         break
       case 'pong':
-        this.lastPong = performance.now()
+        this.unanswered = 0
         this.stats.pongs++
         if (typeof msg.client_time === 'number' && msg.client_time > 0) {
           this.on.rtt(performance.now() - msg.client_time)
@@ -193,10 +193,12 @@ export class VoiceClient {
 
   startHeartbeat() {
     this.stopHeartbeat()
-    this.lastPong = performance.now()
+    this.unanswered = 0
+    // Timers of a background tab may fire only once a minute, so the test
+    // is on the age of an unanswered ping, not on the time since a pong.
     const ping = () => {
       if (!this.ws) return
-      if (performance.now() - this.lastPong > DEAD_AFTER_MS) {
+      if (this.unanswered && performance.now() - this.unanswered > DEAD_AFTER_MS) {
         // A silently dead connection (sleeping laptop, lost Wi-Fi) may take
         // minutes to report close: abandon it and reconnect now.
         const ws = this.ws
@@ -205,7 +207,9 @@ export class VoiceClient {
         this.closed({ code: 1006, reason: 'no answer to heartbeat' }, true)
         return
       }
-      this.send({ type: 'ping', id: String(++this.pingSeq), client_time: performance.now() })
+      if (this.send({ type: 'ping', id: String(++this.pingSeq), client_time: performance.now() }) && !this.unanswered) {
+        this.unanswered = performance.now()
+      }
     }
     ping()
     this.pingTimer = setInterval(ping, PING_EVERY_MS)

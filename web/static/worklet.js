@@ -16,6 +16,14 @@
 // does not image. The kernel is tabulated at KERNEL_RES points per input
 // sample and interpolated linearly, which works for any rate ratio
 // (44.1 kHz → 16 kHz included). State carries across calls.
+// The wire is little-endian; typed arrays use the platform's order, which is
+// little-endian on every platform browsers ship on. swap16 covers the rest.
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+function swap16(a) {
+  for (let i = 0; i < a.length; i++) a[i] = ((a[i] & 0xff) << 8) | ((a[i] >> 8) & 0xff)
+}
+
 const KERNEL_ZEROS = 16 // zero crossings of the sinc on each side
 const KERNEL_RES = 64 // table points per input sample
 const KAISER_BETA = 8.6 // ~85 dB stopband
@@ -155,6 +163,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
       s = s > 1 ? 1 : s < -1 ? -1 : s
       this.frame[this.fill++] = s < 0 ? s * 0x8000 : s * 0x7fff
       if (this.fill === this.frameLen) {
+        if (!LITTLE_ENDIAN) swap16(this.frame)
         const buf = this.frame.buffer
         this.port.postMessage(buf, [buf])
         const next = this.pool.pop()
@@ -223,10 +232,13 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         this.heard = false
         this.state = 'buffering'
         break
-      case 'pcm':
+      case 'pcm': {
         if (this.state === 'idle') return // after a flush or end: stale audio
-        this.push(new Int16Array(m.buf))
+        const pcm = new Int16Array(m.buf)
+        if (!LITTLE_ENDIAN) swap16(pcm)
+        this.push(pcm)
         break
+      }
       case 'end':
         this.ended = true
         if (this.state === 'buffering' && this.count === 0) this.finish()
