@@ -302,7 +302,8 @@ func (c *client) start(fields map[string]any) protocol.SessionStarted {
 }
 
 // speak sends an utterance (silence, voice, silence) at rate in 20 ms frames,
-// faster than real time: the VAD counts samples, not wall time.
+// four times faster than real time: the VAD counts samples, not wall time,
+// and the session's drop-oldest inbox holds a second of audio.
 func (c *client) speak(rate int, voice time.Duration) {
 	c.t.Helper()
 	c.sendPCM(rate, pipelinetest.Concat(
@@ -320,6 +321,7 @@ func (c *client) sendPCM(rate int, sig []int16) {
 		buf = audio.EncodePCM16(buf[:0], sig[:n])
 		c.sendBinary(buf)
 		sig = sig[n:]
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
