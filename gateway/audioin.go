@@ -66,15 +66,29 @@ func (a *audioIn) syncDropped() {
 	}
 }
 
-// readMessage reads one WebSocket message into buf and returns its length.
-// buf should be one byte longer than the largest message accepted: a
-// return of len(buf) means the message is larger, and was not read to its
-// end. It reads with io.ReadFull into the caller's buffer, allocating
-// nothing (unlike websocket.Conn.Read).
-func readMessage(r io.Reader, buf []byte) (int, error) {
-	n, err := io.ReadFull(r, buf)
-	if err == io.EOF || err == io.ErrUnexpectedEOF { // the message ended: not an error
-		return n, nil
+// readMessage reads the rest of a message into *buf and returns its length.
+// The buffer grows as needed, to at most limit+1 bytes: one more than a
+// message may have, so an oversized one shows without being read whole.
+// Buffers start small, so an idle connection holds little.
+func readMessage(r io.Reader, buf *[]byte, limit int) (int, error) {
+	b := *buf
+	n := 0
+	for {
+		if n == len(b) {
+			if n > limit {
+				return n, nil
+			}
+			grown := make([]byte, min(max(2*len(b), 1024), limit+1))
+			copy(grown, b[:n])
+			b, *buf = grown, grown
+		}
+		m, err := r.Read(b[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
 	}
-	return n, err
 }

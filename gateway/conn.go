@@ -93,8 +93,8 @@ func newConnection(s *Server, remote string) *connection {
 		opened:  s.opts.Now(),
 		closing: make(chan struct{}),
 		runDone: make(chan struct{}),
-		frame:   make([]byte, s.opts.MaxFrameBytes+1),
-		text:    make([]byte, s.opts.textFrameLimit()+1),
+		frame:   make([]byte, 2048), // 20 ms at 48 kHz; grows to MaxFrameBytes
+		text:    make([]byte, 1024),
 		lastErr: make(map[protocol.Code]time.Time),
 		control: make(chan outItem, s.opts.ControlQueue),
 		stream:  make(chan outItem, s.opts.StreamQueue),
@@ -155,6 +155,8 @@ func (c *connection) kill() {
 	c.cancel()
 	if c.netConn != nil {
 		c.netConn.Close()
+	} else {
+		c.ws.CloseNow()
 	}
 }
 
@@ -247,7 +249,9 @@ func quietErr(err error) zap.Field {
 // *protocol.ProtocolError to report.
 func (c *connection) readLoop() error {
 	for {
-		typ, r, err := c.ws.Reader(c.ctx)
+		// A context that is never done: the library would otherwise arm
+		// and disarm a timer per message. kill closes the socket instead.
+		typ, r, err := c.ws.Reader(context.Background())
 		if err != nil {
 			return err
 		}
@@ -271,7 +275,7 @@ func (c *connection) readLoop() error {
 }
 
 func (c *connection) onBinary(r io.Reader) error {
-	n, err := readMessage(r, c.frame)
+	n, err := readMessage(r, &c.frame, c.srv.opts.MaxFrameBytes)
 	if err != nil {
 		return err
 	}
@@ -292,7 +296,7 @@ func (c *connection) onBinary(r io.Reader) error {
 }
 
 func (c *connection) onText(r io.Reader) error {
-	n, err := readMessage(r, c.text)
+	n, err := readMessage(r, &c.text, c.srv.opts.textFrameLimit())
 	if err != nil {
 		return err
 	}

@@ -106,14 +106,14 @@ func BenchmarkFrameHotPath(b *testing.B) {
 			pcm := audio.EncodePCM16(nil, pipelinetest.Voice(20*time.Millisecond, rate))
 			in := audioIn{sink: sess, samples: make([]int16, 0, DefaultMaxFrameBytes/2),
 				framesIn: prometheus.NewCounter(prometheus.CounterOpts{Name: "f"}), dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "d"})}
-			buf := make([]byte, DefaultMaxFrameBytes+1)
+			buf := make([]byte, 2048)
 			frame := &frameReader{}
 			var r io.Reader = frame
 			b.SetBytes(int64(len(pcm)))
 			b.ReportAllocs()
 			for b.Loop() {
 				frame.reset(pcm)
-				n, err := readMessage(r, buf)
+				n, err := readMessage(r, &buf, DefaultMaxFrameBytes)
 				if err != nil || n != len(pcm) {
 					b.Fatal(n, err)
 				}

@@ -99,8 +99,8 @@ type Options struct {
 	// ControlQueue and StreamQueue size a connection's two write lanes:
 	// control (pong, error, speech.started, response.cancelled) and stream
 	// (everything else, audio included). A full lane closes the connection
-	// as a slow consumer. Defaults 32 and 256 (paced audio keeps about
-	// PlayoutLead of audio, a dozen frames, queued at most).
+	// as a slow consumer. Defaults 32 and 128 (paced audio keeps about
+	// PlayoutLead of audio, a handful of chunks, queued at most).
 	ControlQueue int
 	StreamQueue  int
 
@@ -121,7 +121,7 @@ const (
 	DefaultMaxSessions       = 1000
 	DefaultMaxFrameBytes     = 32 << 10
 	DefaultControlQueue      = 32
-	DefaultStreamQueue       = 256
+	DefaultStreamQueue       = 128
 )
 
 func (o *Options) setDefaults() error {

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"time"
 
 	"github.com/coder/websocket"
@@ -175,12 +177,22 @@ func (c *connection) writeJSON(msg any) error {
 	return c.writeMessage(websocket.MessageText, b)
 }
 
-// writeMessage writes one message within WriteTimeout. A timeout closes the
-// socket (the library's rule) and counts as a slow consumer.
+// writeMessage writes one message within WriteTimeout. A timeout counts as
+// a slow consumer. The deadline is the socket's own: a context deadline
+// would cost a timer and an allocation per message.
 func (c *connection) writeMessage(typ websocket.MessageType, b []byte) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.WriteTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, typ, b)
+	if c.netConn == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.WriteTimeout)
+		defer cancel()
+		return c.ws.Write(ctx, typ, b)
+	}
+	c.netConn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+	err := c.ws.Write(context.Background(), typ, b)
+	c.netConn.SetWriteDeadline(time.Time{})
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	}
+	return err
 }
 
 // eventMessage encodes a pipeline event as its protocol message.

@@ -23,7 +23,7 @@ type Config struct {
 	MaxTextBytes int           // cap on SubmitText; default 4096
 	InboxFrames  int           // 20 ms slots of audio queued before the oldest is dropped; default 50 (1 s)
 	PlayoutLead  time.Duration // how far reply audio may run ahead of real time; default 500ms; <0 sends unpaced
-	OutputChunk  time.Duration // reply audio is sent in chunks of at most this; default 40ms
+	OutputChunk  time.Duration // reply audio is sent in chunks of at most this; default 100ms
 	Now          func() time.Time
 }
 
@@ -56,7 +56,9 @@ func (c *Config) setDefaults() error {
 		c.PlayoutLead = 500 * time.Millisecond
 	}
 	if c.OutputChunk <= 0 {
-		c.OutputChunk = 40 * time.Millisecond
+		// Fewer, larger messages cost the gateway less; a barge-in is
+		// unaffected, as the client flushes whatever it has queued.
+		c.OutputChunk = 100 * time.Millisecond
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -115,8 +115,9 @@ const (
 )
 
 // Detector finds utterances in one mono stream. It is not safe for
-// concurrent use. Process allocates nothing; New allocates the buffers it
-// needs (the prefix ring: about PrefixPadding + MinSpeech + 0.5 s of audio).
+// concurrent use. Process allocates nothing once the first frame has
+// allocated the prefix ring (about PrefixPadding + MinSpeech + 0.5 s of
+// audio), so a detector that never hears audio costs little.
 type Detector struct {
 	cfg    Config
 	format audio.Format
@@ -131,8 +132,9 @@ type Detector struct {
 	prefix       int64   // samples
 	floorMin     float64 // the floor never goes below MinLevelDB-ThresholdDB
 
-	hist []bool  // recent windows before a start, voiced or not; len is the span minVoiced must fit in
-	ring []int16 // recent audio, for Prefix
+	hist     []bool  // recent windows before a start, voiced or not; len is the span minVoiced must fit in
+	ring     []int16 // recent audio, for Prefix; allocated on first use
+	ringSize int
 
 	st state
 }
@@ -196,7 +198,7 @@ func New(cfg Config, sampleRate int) *Detector {
 		prefix:       int64(f.Samples(cfg.PrefixPadding)),
 		floorMin:     cfg.MinLevelDB - cfg.ThresholdDB,
 		hist:         make([]bool, span),
-		ring:         make([]int16, f.Samples(cfg.PrefixPadding+longestFrame)+(span+1)*win),
+		ringSize:     f.Samples(cfg.PrefixPadding+longestFrame) + (span+1)*win,
 	}
 	d.Reset()
 	return d
@@ -344,6 +346,9 @@ func (d *Detector) trackSteadiness(level float64) {
 
 // remember keeps the most recent audio for Prefix.
 func (d *Detector) remember(samples []int16) {
+	if d.ring == nil {
+		d.ring = make([]int16, d.ringSize)
+	}
 	if len(samples) >= len(d.ring) {
 		samples = samples[len(samples)-len(d.ring):]
 	}
@@ -365,6 +370,9 @@ func (d *Detector) Prefix(dst []int16) []int16 {
 	st := &d.st
 	from := max(st.start-d.prefix, st.end, st.pos-int64(st.ringLen), 0)
 	n := int(st.pos - from)
+	if n <= 0 {
+		return dst
+	}
 	i := (st.ringNext - n + len(d.ring)) % len(d.ring)
 	if i+n <= len(d.ring) {
 		return append(dst, d.ring[i:i+n]...)
