@@ -199,11 +199,11 @@ func (l *loop) run(ctx context.Context) error {
 	l.frame = make([]int16, 0, slotSamples) // l.prefix grows on the first utterance
 	for {
 		// Control first: an interrupt never waits behind queued audio.
-		select {
-		case <-l.s.interrupt:
+		// (A length check, not a select: this runs for every frame.)
+		if len(l.s.interrupt) > 0 {
+			<-l.s.interrupt
 			l.cutTurn(errInterrupt)
 			continue
-		default:
 		}
 		select {
 		case <-ctx.Done():

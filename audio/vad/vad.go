@@ -146,7 +146,7 @@ type state struct {
 	// The analysis window in progress.
 	hpX, hpY float64 // high-pass memory
 	sum      float64 // energy so far
-	peak     float64 // largest magnitude so far
+	peak2    float64 // largest squared magnitude so far
 	n        int     // samples so far
 
 	level    float64 // last window, dBFS
@@ -219,15 +219,18 @@ func (d *Detector) Process(samples []int16) Event {
 	st := &d.st
 	for len(samples) > 0 {
 		n := min(len(samples), d.win-st.n)
-		x1, y1, sum, peak, r := st.hpX, st.hpY, st.sum, st.peak, d.hpR
+		x1, y1, sum, peak2, r := st.hpX, st.hpY, st.sum, st.peak2, d.hpR
 		for _, s := range samples[:n] {
 			x := float64(s)
 			y := x - x1 + r*y1
 			x1, y1 = x, y
-			sum += y * y
-			peak = max(peak, math.Abs(y))
+			yy := y * y
+			sum += yy
+			if yy > peak2 { // not max(): its NaN handling costs a branch per sample
+				peak2 = yy
+			}
 		}
-		st.hpX, st.hpY, st.sum, st.peak = x1, y1, sum, peak
+		st.hpX, st.hpY, st.sum, st.peak2 = x1, y1, sum, peak2
 		st.n += n
 		st.pos += int64(n)
 		samples = samples[n:]
@@ -235,7 +238,7 @@ func (d *Detector) Process(samples []int16) Event {
 			if e := d.endWindow(ev == None); ev == None {
 				ev = e
 			}
-			st.sum, st.peak, st.n = 0, 0, 0
+			st.sum, st.peak2, st.n = 0, 0, 0
 		}
 	}
 	return ev
@@ -262,7 +265,7 @@ func (d *Detector) endWindow(allow bool) Event {
 	// loudest sample typically holds 3% of it, under 25% in 99 windows of
 	// 100, about 50% at the odd plosive burst); a spike or a glitch puts
 	// nearly all of it in one sample.
-	click := st.peak*st.peak > clickShare*st.sum
+	click := st.peak2 > clickShare*st.sum
 	voiced := level > st.floor+threshold && level > d.cfg.MinLevelDB && !click
 
 	switch {
