@@ -36,7 +36,7 @@ run: build
 
 ## test: what CI runs — lint, unit + integration tests with -race, no-cgo and Windows builds,
 ## the real-browser, real-audio and load smoke tests.
-test: deps-test lint test-unit test-nocgo test-e2e
+test: deps-test lint test-unit test-nocgo test-e2e test-load
 	@echo "make test: all passed"
 
 test-unit:
@@ -55,6 +55,11 @@ test-browser: deps-test
 
 test-mic: deps-test
 	$(GO) test -tags e2e -count=1 -run Mic -v ./e2e/...
+
+## test-load: a short load smoke (200 sessions x 10 s); fails on
+## errors or no completed turns, never on the performance figures (make bench measures those).
+test-load: build-all
+	bin/voicegate-load -spawn bin/voicegate -sessions 200 -duration 10s -baseline=false -check -q
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
