@@ -169,7 +169,7 @@ func (r *responder) cancelled(cause error) {
 func (r *responder) speak(ctx context.Context, sentence string) error {
 	tts := r.s.cfg.Stages.TTS
 	started := false
-	return tts.Synthesize(ctx, sentence, func(pcm []int16) error {
+	err := tts.Synthesize(ctx, sentence, func(pcm []int16) error {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
@@ -195,27 +195,42 @@ func (r *responder) speak(ctx context.Context, sentence string) error {
 			started = true
 			r.spoken = append(r.spoken, sentence)
 		}
-		r.buf = r.rs.Process(r.buf[:0], pcm)
-		return r.sendAudio(ctx, r.buf)
+		r.buf = r.rs.Process(r.buf, pcm)
+		return r.sendAudio(ctx, false)
 	})
+	if err != nil || !started {
+		return err
+	}
+	r.buf = r.rs.Flush(r.buf) // the filter's tail belongs to this sentence
+	return r.sendAudio(ctx, true)
 }
 
-// sendAudio sends pcm in chunks, keeping at most PlayoutLead of audio ahead
-// of real time so a barge-in has little to take back.
-func (r *responder) sendAudio(ctx context.Context, pcm []int16) error {
+// sendAudio sends the sentence audio pending in r.buf in OutputChunk
+// pieces, keeping at most PlayoutLead of audio ahead of real time so a
+// barge-in has little to take back. A shorter remainder waits for more
+// audio, which saves messages, but only while the client holds at least a
+// chunk's worth: the turn's first audio, the sentence's end (final) and a
+// synthesizer that is barely keeping up all send at once.
+func (r *responder) sendAudio(ctx context.Context, final bool) error {
 	out := r.s.cfg.Output
 	chunk := max(out.Samples(r.s.cfg.OutputChunk), 1)
-	for len(pcm) > 0 {
-		n := min(chunk, len(pcm))
+	sent := 0
+	defer func() { r.buf = r.buf[:copy(r.buf, r.buf[sent:])] }()
+	for sent < len(r.buf) {
+		n := min(chunk, len(r.buf)-sent)
+		if n < chunk && !final && !r.firstAudio.IsZero() &&
+			out.Duration(r.sentAudio)-r.now().Sub(r.firstAudio) >= r.s.cfg.OutputChunk {
+			return nil
+		}
 		if err := r.pace(ctx, out); err != nil {
 			return err
 		}
 		if r.firstAudio.IsZero() {
 			r.firstAudio = r.now()
 		}
-		r.send(Event{Kind: EventAudio, Audio: pcm[:n], Sentence: len(r.spoken)})
+		r.send(Event{Kind: EventAudio, Audio: r.buf[sent : sent+n], Sentence: len(r.spoken)})
 		r.sentAudio += n
-		pcm = pcm[n:]
+		sent += n
 	}
 	return nil
 }
