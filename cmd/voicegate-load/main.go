@@ -3,7 +3,7 @@
 // time in speech/silence turns against a gateway running zero-cost test
 // providers with fixed latencies, and the same load is then put on a bare
 // coder/websocket server as a baseline. It prints one markdown table with
-// issue 7's targets and PASS/MISS beside them; docs/benchmarks.md describes
+// the performance targets and PASS/MISS beside them; docs/benchmarks.md describes
 // the method.
 //
 //	voicegate-load -spawn bin/voicegate -sessions 1000,2000 -duration 20s,60s

@@ -54,7 +54,7 @@ type Report struct {
 	Targets []*Verdict `json:"targets"`
 }
 
-// goal is one of issue 7's targets: the runs at its scale, and the test.
+// goal is one of the performance targets: the runs at its scale, and the test.
 type goal struct {
 	key    string // the table row it belongs to
 	short  string // its target as the table shows it
@@ -185,7 +185,7 @@ func fmtDist2(d Dist) string {
 }
 
 // writeMarkdown prints the report as one table: a column per run, and
-// beside the rows that issue 7 sets a target for, the target and verdict.
+// beside the rows that have a performance target, the target and verdict.
 func (rep *Report) writeMarkdown(w io.Writer) {
 	m := rep.Machine
 	fmt.Fprintf(w, "voicegate load: %d CPUs (%s), Linux %s, %s; %s\n\n", m.CPUs, m.Model, m.Kernel, m.Go, rep.When.Format(time.RFC3339))

@@ -48,7 +48,7 @@ type Side struct {
 	SkippedFrames int64          `json:"skipped_frames"` // not sent: the client was more than -max-lag behind
 	CPUCores      float64        `json:"cpu_cores"`
 	ClientCores   float64        `json:"client_cpu_cores"`
-	OtherCores    float64        `json:"other_cpu_cores"` // everything else on the machine: colleagues, the kernel
+	OtherCores    float64        `json:"other_cpu_cores"` // everything else on the machine: other processes, the kernel
 	RSSPeakMiB    float64        `json:"rss_peak_mib"`
 	Errors        map[string]int `json:"errors,omitempty"`
 	Crashed       string         `json:"crashed,omitempty"`
@@ -484,7 +484,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // waitQuiet waits, up to o.quietWait, until the machine has been nearly
 // idle (under a quarter of a core busy) for two seconds: on a shared box a
-// colleague's build would otherwise be measured as the gateway's latency.
+// someone else's build would otherwise be measured as the gateway's latency.
 func (o *options) waitQuiet(ctx context.Context) {
 	if o.quietWait <= 0 {
 		return
