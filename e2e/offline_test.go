@@ -260,8 +260,8 @@ func printLatencyTable(t *testing.T, results []*turnResult, silence time.Duratio
 		}
 		sort.Float64s(v)
 		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.0f |\n", c.name, v[len(v)/2], v[(len(v)*95+99)/100-1], v[len(v)-1])
-		if c.name == "first audio byte at client" {
-			worst = v[len(v)-1]
+		if c.name == "first audio frame sent" || c.name == "first audio byte at client" {
+			worst = max(worst, v[len(v)-1]) // judge on the less flattering clock
 		}
 	}
 	target := float64(silence/time.Millisecond) + 150

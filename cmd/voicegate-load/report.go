@@ -69,7 +69,9 @@ const hopTarget = 2.0 // ms, p99 per stage hop
 var pipelineHops = []string{"asr", "llm", "chunker", "tts", "send"}
 
 func goals(cfg latencies) []goal {
-	at1000 := func(r *Result) bool { return r.Sessions >= 1000 }
+	// The latency and drop targets are set for 1,000 sessions; a larger run
+	// is shown beside them but judged only on the targets set for its scale.
+	at1000 := func(r *Result) bool { return r.Sessions >= 1000 && r.Sessions < 2000 }
 	e2eLimit := float64(cfg.Silence+cfg.providers())/float64(time.Millisecond) + 10
 	gs := []goal{{
 		key: "e2e", short: fmt.Sprintf("p99 ≤ %.0f ms @ 1k", e2eLimit),
