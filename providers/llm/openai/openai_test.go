@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 	"github.com/voicegate/voicegate/providers/httpx"
 )
 
@@ -444,4 +445,20 @@ func TestReasoningModelMaxTokens(t *testing.T) {
 	if _, err := collect(t, context.Background(), g); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestConformance runs the checks every Generator passes, against a server
+// that streams its reply a few bytes at a time, slowly enough that a cancel
+// lands mid-stream.
+func TestConformance(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		sseHeaders(w)
+		for _, d := range []string{"Sunny ", "skies, ", "a light ", "breeze — ", "and 22 °C ☀️."} {
+			writeSplit(w, event(rawQuote(d), ""), 5)
+			time.Sleep(20 * time.Millisecond)
+		}
+		writeSplit(w, event(`""`, "stop"), 5)
+		writeSplit(w, done, 5)
+	})
+	pipelinetest.TestGenerator(t, newGenerator(t, Config{Config: httpx.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-test"}}))
 }

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"math"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 	"github.com/voicegate/voicegate/providers/tts/espeakng"
 )
 
@@ -171,49 +171,6 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-func TestEmitError(t *testing.T) {
-	s := newSynth(t, espeakng.Config{})
-	stop := errors.New("client went away")
-	calls := 0
-	err := s.Synthesize(context.Background(), paragraph, func([]int16) error {
-		calls++
-		return stop
-	})
-	if !errors.Is(err, stop) {
-		t.Fatalf("got %v, want emit's error", err)
-	}
-	if calls != 1 {
-		t.Errorf("emit called %d times, want 1", calls)
-	}
-}
-
-func TestConcurrent(t *testing.T) {
-	s := newSynth(t, espeakng.Config{})
-	want := len(synth(t, s, sentence).pcm)
-	const n = 4
-	lens := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := s.Synthesize(context.Background(), sentence, func(pcm []int16) error {
-				lens[i] += len(pcm)
-				return nil
-			})
-			if err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	for i, l := range lens {
-		if !near(l, want) {
-			t.Errorf("goroutine %d: %d samples, want about %d", i, l, want)
-		}
-	}
-}
-
 func TestConfigErrors(t *testing.T) {
 	for _, cfg := range []espeakng.Config{{Voice: "no-such-voice"}, {Rate: 20}, {Pitch: 200}} {
 		if _, err := espeakng.New(cfg); err == nil {
@@ -240,4 +197,10 @@ func BenchmarkSynthesize(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/22050*float64(b.N)/b.Elapsed().Seconds(), "audio-s/s")
+}
+
+// TestConformance runs the checks every Synthesizer passes: emit errors and
+// cancellation stop it, blank text is fine, concurrent calls are safe.
+func TestConformance(t *testing.T) {
+	pipelinetest.TestSynthesizer(t, newSynth(t, espeakng.Config{}))
 }

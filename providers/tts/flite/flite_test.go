@@ -7,13 +7,13 @@ import (
 	"errors"
 	"math"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 	"github.com/voicegate/voicegate/providers/tts/flite"
 )
 
@@ -158,68 +158,6 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-func TestEmitError(t *testing.T) {
-	s := newSynth(t, flite.Config{})
-	stop := errors.New("client went away")
-	calls := 0
-	err := s.Synthesize(context.Background(), paragraph, func([]int16) error {
-		calls++
-		if calls == 2 {
-			return stop
-		}
-		return nil
-	})
-	if !errors.Is(err, stop) {
-		t.Fatalf("got %v, want emit's error", err)
-	}
-	if calls != 2 {
-		t.Errorf("emit called %d times, want 2", calls)
-	}
-}
-
-func TestBlankText(t *testing.T) {
-	s := newSynth(t, flite.Config{})
-	err := s.Synthesize(context.Background(), " \n\t", func([]int16) error {
-		t.Error("emit called for blank text")
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestConcurrent runs synthesis from several goroutines; Flite is serialised
-// underneath, so each gets the same audio as a lone call.
-func TestConcurrent(t *testing.T) {
-	s := newSynth(t, flite.Config{})
-	want := len(synth(t, s, sentence).pcm)
-	const n = 4
-	lens := make([]int, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := s.Synthesize(context.Background(), sentence, func(pcm []int16) error {
-				lens[i] += len(pcm)
-				time.Sleep(time.Millisecond) // a slow consumer does not hold up the others
-				return nil
-			})
-			if err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	t.Logf("%d concurrent syntheses in %v", n, time.Since(start).Round(time.Millisecond))
-	for i, l := range lens {
-		if l != want {
-			t.Errorf("goroutine %d: %d samples, want %d", i, l, want)
-		}
-	}
-}
-
 func TestConfigErrors(t *testing.T) {
 	for _, cfg := range []flite.Config{{Voice: "kal"}, {Rate: -1}, {Rate: 10}} {
 		if _, err := flite.New(cfg); err == nil {
@@ -240,4 +178,10 @@ func BenchmarkSynthesize(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/16000*float64(b.N)/b.Elapsed().Seconds(), "audio-s/s")
+}
+
+// TestConformance runs the checks every Synthesizer passes: emit errors and
+// cancellation stop it, blank text is fine, concurrent calls are safe.
+func TestConformance(t *testing.T) {
+	pipelinetest.TestSynthesizer(t, newSynth(t, flite.Config{}))
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 	"github.com/voicegate/voicegate/providers/httpx"
 )
 
@@ -224,4 +225,28 @@ func TestBlankTextMakesNoRequest(t *testing.T) {
 	if err := s.Synthesize(context.Background(), "  \n", func([]int16) error { return nil }); err != nil || calls.Load() != 0 {
 		t.Fatalf("%v, %d calls", err, calls.Load())
 	}
+}
+
+// TestConformance runs the checks every Synthesizer passes, against a server
+// that says 60 ms of tone per character, streamed in pieces over time.
+func TestConformance(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Input string }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			t.Error(err)
+		}
+		body := audio.EncodePCM16(nil, tone(24000*len([]rune(req.Input))*6/100))
+		w.Header().Set("Content-Type", "audio/pcm")
+		f := w.(http.Flusher)
+		for len(body) > 0 {
+			n := min(4801, len(body))
+			if _, err := w.Write(body[:n]); err != nil {
+				return
+			}
+			f.Flush()
+			body = body[n:]
+			time.Sleep(time.Millisecond)
+		}
+	})
+	pipelinetest.TestSynthesizer(t, newSynth(t, Config{Config: httpx.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-tts"}}))
 }
