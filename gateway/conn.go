@@ -67,9 +67,8 @@ type connection struct {
 	heardAt atomic.Int64 // unix nanoseconds of the last message or pong
 
 	// Write lanes; see Send.
-	control       chan outItem
-	stream        chan outItem
-	cancelledTurn atomic.Uint64 // audio of turns ≤ this is stale
+	control chan outItem
+	stream  chan outItem
 
 	wg sync.WaitGroup // writer and watchdog
 

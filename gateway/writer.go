@@ -34,15 +34,16 @@ var _ pipeline.Output = (*connection)(nil)
 // (error slow_consumer, close 1008) rather than the pipeline waiting.
 //
 // EventAudio's samples are encoded into a pooled buffer here, because the
-// Session reuses ev.Audio once Send returns. On EventResponseCancelled for
-// turn N, queued audio of turn N is dropped unsent.
+// Session reuses ev.Audio once Send returns. Once a turn is cut (its Trace
+// says so; the Session cuts it before it sends EventResponseCancelled), the
+// turn's queued audio and reply text are dropped unsent.
 func (c *connection) Send(ev pipeline.Event) {
 	if c.isClosing() {
 		return
 	}
 	switch ev.Kind {
 	case pipeline.EventAudio:
-		if ev.Turn <= c.cancelledTurn.Load() {
+		if ev.Trace != nil && ev.Trace.IsCut() {
 			return
 		}
 		buf := c.srv.getBuf()
@@ -52,12 +53,6 @@ func (c *connection) Send(ev pipeline.Event) {
 	case pipeline.EventSpeechStarted:
 		c.push(c.control, outItem{ev: ev})
 	case pipeline.EventResponseCancelled:
-		for {
-			cur := c.cancelledTurn.Load()
-			if ev.Turn <= cur || c.cancelledTurn.CompareAndSwap(cur, ev.Turn) {
-				break
-			}
-		}
 		c.push(c.control, outItem{ev: ev})
 	case pipeline.EventError:
 		c.sendError(c.stageError(ev))
@@ -154,13 +149,13 @@ func (c *connection) writeLoop() {
 func (c *connection) write(it outItem) error {
 	if it.pcm != nil {
 		defer c.srv.putBuf(it.pcm)
-		if it.ev.Turn <= c.cancelledTurn.Load() {
-			return nil // the turn was cut while this waited: flush
-		}
 		if it.ev.Trace != nil && !it.ev.Trace.AudioOnWire(it.ev.Sentence, c.srv.opts.Now()) {
 			return nil // cut just now; the history will not count it
 		}
 		return c.writeMessage(websocket.MessageBinary, *it.pcm)
+	}
+	if stale(it.ev) {
+		return nil
 	}
 	msg := it.msg
 	if msg == nil {
@@ -259,4 +254,15 @@ func (c *connection) closeSocket() {
 	if ce := c.logger().Check(zap.DebugLevel, "closed by server"); ce != nil {
 		ce.Write(zap.String("code", string(r.class.Code)), zap.Int("status", int(status)))
 	}
+}
+
+// stale reports whether ev is reply output of a turn that has been cut since
+// it was queued: response.cancelled has gone ahead on the control lane, so
+// the client must not see more of that reply.
+func stale(ev pipeline.Event) bool {
+	switch ev.Kind {
+	case pipeline.EventTextDelta, pipeline.EventAudioStart, pipeline.EventAudioDone:
+		return ev.Trace != nil && ev.Trace.IsCut()
+	}
+	return false
 }

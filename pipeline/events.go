@@ -117,6 +117,14 @@ func (t *Trace) Cut() int {
 	return t.wire.sentences
 }
 
+// IsCut reports whether the turn has been cut: its queued audio and text
+// are stale.
+func (t *Trace) IsCut() bool {
+	t.wire.Lock()
+	defer t.wire.Unlock()
+	return t.wire.cut
+}
+
 // FirstAudioSent returns when the first audio reached the wire, or zero.
 func (t *Trace) FirstAudioSent() time.Time {
 	t.wire.Lock()

@@ -45,9 +45,11 @@ func (r *responder) run() {
 		text, err := r.t.utt.Finish(ctx)
 		r.t.utt.Close()
 		if err != nil {
-			if ctx.Err() == nil {
-				r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: cfg.Stages.ASRName, Turn: r.t.id, Err: err}})
+			if ctx.Err() != nil {
+				r.cancelled(context.Cause(ctx)) // the client still hears how the turn ended
+				return
 			}
+			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: cfg.Stages.ASRName, Turn: r.t.id, Err: err}})
 			return
 		}
 		tr.ASRFinal = r.now()
@@ -146,13 +148,14 @@ func (r *responder) run() {
 
 // cancelled ends a cut turn: what the client got stays in the history.
 func (r *responder) cancelled(cause error) {
+	onWire := r.t.trace.Cut() // nothing more of this turn goes out
 	var kept string
 	if r.s.cfg.TextOnly {
 		r.mu.Lock()
 		kept = strings.TrimSpace(r.sent.String())
 		r.mu.Unlock()
 	} else {
-		kept = strings.Join(r.spoken[:min(r.t.trace.Cut(), len(r.spoken))], " ")
+		kept = strings.Join(r.spoken[:min(onWire, len(r.spoken))], " ")
 	}
 	if kept != "" {
 		r.s.cfg.Conversation.Append(Message{Role: RoleAssistant, Content: kept})

@@ -176,7 +176,18 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 	cancel()
 	wg.Wait()
 	l.abandonUtterance()
-	return err
+	// The worker is gone; close the utterances of turns it never took.
+	for {
+		select {
+		case t := <-turns:
+			t.cancel(ctx.Err())
+			if t.utt != nil {
+				t.utt.Close()
+			}
+		default:
+			return err
+		}
+	}
 }
 
 // loop is the session's input side: it owns the VAD and the utterance being
@@ -246,7 +257,11 @@ func (l *loop) newTurn(ctx context.Context) *turn {
 		trace: &Trace{Turn: id, ASR: st.ASRName, LLM: st.LLMName, TTS: st.TTSName}}
 }
 
+// enqueue hands t to the worker. A turn still running is cut first: a turn
+// spoken while a typed one ran must not leave that one beyond reach of the
+// next interrupt.
 func (l *loop) enqueue(ctx context.Context, t *turn) {
+	l.cutTurn(errBargeIn)
 	l.cur = t
 	select {
 	case l.turns <- t:
@@ -354,18 +369,7 @@ func (s *Session) turnWorker(ctx context.Context, turns <-chan *turn, out Output
 	for {
 		select {
 		case <-ctx.Done():
-			// Close utterances of turns that will never run.
-			for {
-				select {
-				case t := <-turns:
-					t.cancel(ctx.Err())
-					if t.utt != nil {
-						t.utt.Close()
-					}
-				default:
-					return
-				}
-			}
+			return // Run closes what is left in turns
 		case t := <-turns:
 			r := responder{s: s, t: t, out: out}
 			r.run()

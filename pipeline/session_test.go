@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,5 +312,118 @@ func BenchmarkWriteAudio(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		sess.WriteAudio(frame)
+	}
+}
+
+// feed writes samples in 20 ms frames.
+func (h *harness) feed(sig []int16) {
+	for len(sig) > 0 {
+		n := min(320, len(sig))
+		h.sess.WriteAudio(sig[:n])
+		sig = sig[n:]
+	}
+}
+
+// TestTypedWhileSpeaking: text typed while the user is still speaking runs
+// at once; when the spoken turn follows, the typed one is cut, and a later
+// interrupt reaches the spoken one.
+func TestTypedWhileSpeaking(t *testing.T) {
+	asr := pipelinetest.NewScripted("spoken words")
+	h := start(t, pipeline.Config{Stages: stages(asr, &pipelinetest.Tone{Latency: 2 * time.Second})})
+	h.feed(pipelinetest.Concat(pipelinetest.Silence(300*time.Millisecond, 16000), pipelinetest.Voice(600*time.Millisecond, 16000)))
+	started, _ := h.wait(0, pipeline.EventSpeechStarted)
+	if err := h.sess.SubmitText("typed words"); err != nil {
+		t.Fatal(err)
+	}
+	typed, _ := h.wait(0, pipeline.EventTextDelta)
+	h.feed(pipelinetest.Silence(400*time.Millisecond, 16000))
+	cut, i := h.wait(0, pipeline.EventResponseCancelled)
+	if cut.Turn != typed.Turn || cut.Reason != "barge_in" {
+		t.Fatalf("cancelled %+v, want the typed turn %d cut by speech", cut, typed.Turn)
+	}
+	h.wait(0, pipeline.EventTranscriptFinal)
+	h.sess.Interrupt()
+	cut2, _, err := h.rec.Wait(h.ctx, i+1, pipelinetest.Kind(pipeline.EventResponseCancelled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cut2.Turn != started.Turn || cut2.Reason != "interrupt" {
+		t.Fatalf("interrupt cut %+v, want the spoken turn %d", cut2, started.Turn)
+	}
+}
+
+// TestCutDuringRecognition: a barge-in while the recogniser is finishing
+// still ends the turn with response.cancelled and its latency report.
+func TestCutDuringRecognition(t *testing.T) {
+	asr := pipelinetest.NewScripted("first", "second")
+	asr.Latency = 3 * time.Second
+	h := start(t, pipeline.Config{Stages: stages(asr, &pipelinetest.Tone{})})
+	h.speak(16000, 600*time.Millisecond)
+	h.wait(0, pipeline.EventSpeechStopped)
+	h.speak(16000, 600*time.Millisecond)
+	cut, _ := h.wait(0, pipeline.EventResponseCancelled)
+	if cut.Turn != 1 || cut.Reason != "barge_in" || cut.Text != "" {
+		t.Fatalf("cancelled %+v", cut)
+	}
+	lat, _, err := h.rec.Wait(h.ctx, 0, func(ev pipeline.Event) bool { return ev.Kind == pipeline.EventTurnLatency && ev.Turn == 1 })
+	if err != nil || lat.Reason != "barge_in" {
+		t.Fatalf("latency for the cut turn: %+v %v", lat, err)
+	}
+}
+
+// counting wraps a Recognizer and counts utterances not yet closed.
+type counting struct {
+	pipeline.Recognizer
+	open atomic.Int64
+}
+
+func (c *counting) Start(ctx context.Context) (pipeline.Utterance, error) {
+	u, err := c.Recognizer.Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.open.Add(1)
+	return &countedUtterance{Utterance: u, c: c}, nil
+}
+
+type countedUtterance struct {
+	pipeline.Utterance
+	c    *counting
+	once sync.Once
+}
+
+func (u *countedUtterance) Close() error {
+	u.once.Do(func() { u.c.open.Add(-1) })
+	return u.Utterance.Close()
+}
+
+// TestRunClosesUtterances: however Run is stopped, every utterance it
+// started is closed by the time it returns.
+func TestRunClosesUtterances(t *testing.T) {
+	speech := pipelinetest.Concat(pipelinetest.Voice(300*time.Millisecond, 16000), pipelinetest.Silence(250*time.Millisecond, 16000))
+	for i := range 30 {
+		asr := &counting{Recognizer: pipelinetest.NewScripted("a", "b")}
+		sess, err := pipeline.NewSession(pipeline.Config{
+			Conversation: pipeline.NewConversation("", 0),
+			Stages:       pipeline.Stages{ASR: asr, LLM: &pipelinetest.Echo{}, TTS: &pipelinetest.Tone{}},
+			VAD:          vad.Config{Silence: 200 * time.Millisecond}, InboxFrames: 2000,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- sess.Run(ctx, pipeline.OutputFunc(func(pipeline.Event) {})) }()
+		for range 4 {
+			for f := speech; len(f) > 0; f = f[min(320, len(f)):] {
+				sess.WriteAudio(f[:min(320, len(f))])
+			}
+		}
+		time.Sleep(time.Duration(i%5) * time.Millisecond)
+		cancel()
+		<-done
+		if n := asr.open.Load(); n != 0 {
+			t.Fatalf("run %d: %d utterances left open", i, n)
+		}
 	}
 }
