@@ -1,4 +1,4 @@
-package vad_test
+package vad
 
 import (
 	"fmt"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/voicegate/voicegate/audio"
-	"github.com/voicegate/voicegate/audio/vad"
 	"github.com/voicegate/voicegate/audio/wav"
 )
 
@@ -58,14 +57,14 @@ func TestFliteSpeech(t *testing.T) {
 				}
 				want := [2]time.Duration{time.Second + truth[0], time.Second + truth[1]}
 
-				d := vad.New(vad.Config{}, rate)
+				d := New(Config{}, rate)
 				var got []time.Duration
 				frame := rate / 50
 				for pos := 0; pos+frame <= len(pcm); pos += frame {
 					switch d.Process(pcm[pos : pos+frame]) {
-					case vad.SpeechStart:
+					case SpeechStart:
 						got = append(got, d.StartPosition())
-					case vad.SpeechEnd:
+					case SpeechEnd:
 						got = append(got, d.Position()-d.TrailingSilence())
 					}
 				}
@@ -131,30 +130,15 @@ func speechSpan(x []int16, rate int) [2]time.Duration {
 }
 
 func addWhite(rng *rand.Rand, x []float64, dbfs float64) {
-	a := 32768 * math.Pow(10, dbfs/20)
+	a := amplitude(dbfs)
 	for i := range x {
 		x[i] += a * rng.NormFloat64()
 	}
 }
 
-// addPink adds 1/f noise (Paul Kellet's filter) at dbfs.
+// addPink adds 1/f noise at dbfs (see pink).
 func addPink(rng *rand.Rand, x []float64, dbfs float64) {
-	n := make([]float64, len(x))
-	var b0, b1, b2, b3, b4, b5, b6, sum float64
-	for i := range n {
-		w := rng.NormFloat64()
-		b0 = 0.99886*b0 + w*0.0555179
-		b1 = 0.99332*b1 + w*0.0750759
-		b2 = 0.96900*b2 + w*0.1538520
-		b3 = 0.86650*b3 + w*0.3104856
-		b4 = 0.55000*b4 + w*0.5329522
-		b5 = -0.7616*b5 - w*0.0168980
-		n[i] = b0 + b1 + b2 + b3 + b4 + b5 + b6 + w*0.5362
-		b6 = w * 0.115926
-		sum += n[i] * n[i]
-	}
-	k := 32768 * math.Pow(10, dbfs/20) / math.Sqrt(sum/float64(len(n)))
-	for i := range x {
-		x[i] += k * n[i]
+	for i, v := range pink(rng, len(x), dbfs) {
+		x[i] += v
 	}
 }
