@@ -173,28 +173,33 @@ providers:
 		t.Fatalf("upstream chat saw %d requests, want 3 (a try and two retries)", 3-n)
 	}
 
-	// Turn 2: a full voice turn through all three remote stages.
-	mark := s.count()
+	// Turn 2: a full voice turn through all three remote stages. Turn 1's
+	// closing messages (response.cancelled, turn.latency) may still be on
+	// their way, so every wait below is for turn 2's own messages.
 	speak()
-	final := s.waitTypeFrom(t, mark, protocol.TypeTranscriptFinal)
+	if ev.Turn == 0 {
+		t.Fatalf("error event without a turn: %s", e.data)
+	}
+	turn := ev.Turn + 1
+	final := s.waitTurn(t, turn, protocol.TypeTranscriptFinal)
 	if !strings.Contains(string(final.data), up.transcript) {
 		t.Fatalf("final %s", final.data)
 	}
-	done := s.waitTypeFrom(t, mark, protocol.TypeResponseDone)
+	done := s.waitTurn(t, turn, protocol.TypeResponseDone)
 	var rd protocol.ResponseDone
 	json.Unmarshal(done.data, &rd)
 	want := "Sure — you asked about “" + up.transcript + "”. Here is a second sentence, with ünïcode. Done."
 	if rd.Text != want {
 		t.Fatalf("reply %q, want %q", rd.Text, want)
 	}
-	lat := s.waitTypeFrom(t, mark, protocol.TypeTurnLatency)
+	lat := s.waitTurn(t, turn, protocol.TypeTurnLatency)
 	var tl protocol.TurnLatency
 	json.Unmarshal(lat.data, &tl)
 	if tl.ASRFinalMS == nil || tl.LLMFirstMS == nil || tl.TTSFirstMS == nil || tl.FirstAudioMS == nil {
 		t.Fatalf("latency %s", lat.data)
 	}
 	deltas, firstAudio, lastDelta, audioBytes := "", -1, -1, 0
-	for i, m := range s.since(mark) {
+	for i, m := range s.ofTurn(turn) {
 		if m.binary {
 			audioBytes += len(m.data)
 			if firstAudio < 0 {
@@ -247,6 +252,7 @@ providers:
 type wsMessage struct {
 	binary bool
 	typ    string
+	turn   uint64 // the JSON "turn"; for audio, the turn whose response.audio.start came before it
 	data   []byte
 }
 
@@ -270,6 +276,7 @@ func dialSession(t *testing.T, ctx context.Context, g *gatewayProc, in, out int)
 	c.SetReadLimit(1 << 20)
 	s := &wsSession{c: c, signal: make(chan struct{})}
 	go func() {
+		var audioTurn uint64 // the turn whose audio is playing
 		for {
 			typ, data, err := c.Read(ctx)
 			s.mu.Lock()
@@ -279,11 +286,17 @@ func dialSession(t *testing.T, ctx context.Context, g *gatewayProc, in, out int)
 				s.mu.Unlock()
 				return
 			}
-			m := wsMessage{binary: typ == websocket.MessageBinary, data: data}
+			m := wsMessage{binary: typ == websocket.MessageBinary, data: data, turn: audioTurn}
 			if !m.binary {
-				var env struct{ Type string }
+				var env struct {
+					Type string
+					Turn uint64
+				}
 				json.Unmarshal(data, &env)
-				m.typ = env.Type
+				m.typ, m.turn = env.Type, env.Turn
+				if m.typ == protocol.TypeAudioStart {
+					audioTurn = m.turn
+				}
 			}
 			s.msgs = append(s.msgs, m)
 			close(s.signal)
@@ -298,27 +311,41 @@ func dialSession(t *testing.T, ctx context.Context, g *gatewayProc, in, out int)
 	return s
 }
 
-func (s *wsSession) count() int {
+// ofTurn returns the messages of one turn received so far: its events and
+// the audio that followed its response.audio.start.
+func (s *wsSession) ofTurn(turn uint64) []wsMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.msgs)
+	var out []wsMessage
+	for _, m := range s.msgs {
+		if m.turn == turn {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
-func (s *wsSession) since(i int) []wsMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]wsMessage(nil), s.msgs[i:]...)
+// waitType waits for the first message of type typ, whatever its turn.
+func (s *wsSession) waitType(t *testing.T, typ string) wsMessage {
+	t.Helper()
+	return s.wait(t, typ, func(m wsMessage) bool { return m.typ == typ })
 }
 
-func (s *wsSession) waitType(t *testing.T, typ string) wsMessage { return s.waitTypeFrom(t, 0, typ) }
+// waitTurn waits for the message of type typ that belongs to turn. Tests
+// wait by turn number, never "from the n-th message": an earlier turn's
+// closing events can arrive after a later turn has begun.
+func (s *wsSession) waitTurn(t *testing.T, turn uint64, typ string) wsMessage {
+	t.Helper()
+	return s.wait(t, fmt.Sprintf("%s of turn %d", typ, turn), func(m wsMessage) bool { return m.typ == typ && m.turn == turn })
+}
 
-func (s *wsSession) waitTypeFrom(t *testing.T, from int, typ string) wsMessage {
+func (s *wsSession) wait(t *testing.T, what string, match func(wsMessage) bool) wsMessage {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
 		s.mu.Lock()
-		for _, m := range s.msgs[min(from, len(s.msgs)):] {
-			if m.typ == typ {
+		for _, m := range s.msgs {
+			if !m.binary && match(m) {
 				s.mu.Unlock()
 				return m
 			}
@@ -326,18 +353,20 @@ func (s *wsSession) waitTypeFrom(t *testing.T, from int, typ string) wsMessage {
 		sig, err := s.signal, s.err
 		s.mu.Unlock()
 		if err != nil {
-			t.Fatalf("waiting for %s: connection ended: %v", typ, err)
+			t.Fatalf("waiting for %s: connection ended: %v", what, err)
 		}
 		select {
 		case <-sig:
 		case <-timeout:
 			var got []string
-			for _, m := range s.since(0) {
+			s.mu.Lock()
+			for _, m := range s.msgs {
 				if !m.binary {
 					got = append(got, string(m.data))
 				}
 			}
-			t.Fatalf("no %s within 20s; received:\n%s", typ, strings.Join(got, "\n"))
+			s.mu.Unlock()
+			t.Fatalf("no %s within 20s; received:\n%s", what, strings.Join(got, "\n"))
 		}
 	}
 }
