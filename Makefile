@@ -59,7 +59,7 @@ test-mic: deps-test
 ## test-load: a short load smoke (200 sessions x 10 s); fails on
 ## errors or no completed turns, never on the performance figures (make bench measures those).
 test-load: build-all
-	bin/voicegate-load -spawn bin/voicegate -sessions 200 -duration 10s -baseline=false -check -q
+	bin/voicegate-load -sessions 200 -duration 10s -baseline=false -check -q
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestExampleLoads(t *testing.T) {
@@ -33,12 +35,13 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "durations", yaml: "vad: {silence: 300ms}\nserver: {resume_window: 1m}", check: func(t *testing.T, c Config) {
-			if c.VAD.Silence.D() != 300*time.Millisecond || c.Server.ResumeWindow.D() != time.Minute {
+			if c.VAD.Silence != 300*time.Millisecond || c.Server.ResumeWindow != time.Minute {
 				t.Fatal(c.VAD.Silence, c.Server.ResumeWindow)
 			}
 		}},
 		{name: "unknown key", yaml: "server: {adress: x}", wantErr: "field adress not found"},
-		{name: "bad duration", yaml: "vad: {silence: 5}", wantErr: "not a duration"},
+		{name: "bad duration", yaml: "vad: {silence: 5}", wantErr: "into time.Duration"},
+		{name: "duration typo", yaml: "vad: {silence: 5 ms}", wantErr: "time.Duration"},
 		{name: "provider without name", yaml: "providers: {llm: [{model: x}]}", wantErr: "no name"},
 		{name: "provider list replaces stage", yaml: "providers: {llm: [{name: openai, model: m}, {name: echo}]}", check: func(t *testing.T, c Config) {
 			if len(c.Providers.LLM) != 2 || c.Providers.LLM[0].Name != "openai" || c.Providers.ASR[0].Name != "pocketsphinx" {
@@ -76,7 +79,7 @@ func TestProviderDecodeStrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s struct {
-		Latency Duration `yaml:"latency"`
+		Latency time.Duration `yaml:"latency"`
 	}
 	err := c.Providers.TTS[0].Decode(&s)
 	if err == nil || !strings.Contains(err.Error(), `provider "tone"`) || !strings.Contains(err.Error(), "latncy") {
@@ -92,10 +95,10 @@ func TestValidate(t *testing.T) {
 	}{
 		{"short api key", func(c *Config) { c.Server.APIKeys = []string{"abc"} }, "at least 16"},
 		{"heartbeat", func(c *Config) { c.Server.HeartbeatTimeout = c.Server.HeartbeatInterval }, "heartbeat_timeout"},
-		{"rate", func(c *Config) { c.Session.OutputSampleRate = 11025 }, "output_sample_rate 11025"},
+		{"rate", func(c *Config) { c.Session.OutputRate = 11025 }, "output_sample_rate 11025"},
 		{"level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"no llm", func(c *Config) { c.Providers.LLM = nil }, "providers.llm is empty"},
-		{"silence", func(c *Config) { c.VAD.Silence = Duration(10 * time.Millisecond) }, "vad.silence"},
+		{"silence", func(c *Config) { c.VAD.Silence = 10 * time.Millisecond }, "vad.silence"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,5 +120,63 @@ func TestEnvOverrides(t *testing.T) {
 	}
 	if c.Server.Addr != "0.0.0.0:9000" || len(c.Server.APIKeys) != 2 || c.Server.APIKeys[1] != "fedcba9876543210" || c.Log.Level != "debug" {
 		t.Fatalf("%+v %+v", c.Server, c.Log)
+	}
+}
+
+// TestExampleMatchesDefault keeps the annotated example and Default() in
+// step key by key: every setting Default() has is documented in the
+// example, the example has no key Default() lacks, and every value the
+// example shows is the default.
+func TestExampleMatchesDefault(t *testing.T) {
+	keys := func(t *testing.T, doc []byte) map[string]bool {
+		var root yaml.Node
+		if err := yaml.Unmarshal(doc, &root); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		var walk func(prefix string, n *yaml.Node)
+		walk = func(prefix string, n *yaml.Node) {
+			if n.Kind == yaml.DocumentNode {
+				walk(prefix, n.Content[0])
+				return
+			}
+			for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+				k := prefix + n.Content[i].Value
+				if k == "providers" {
+					continue // lists of kinds, each with its own settings
+				}
+				out[k] = true
+				walk(k+".", n.Content[i+1])
+			}
+		}
+		walk("", &root)
+		return out
+	}
+	def, err := yaml.Marshal(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inDefault, inExample := keys(t, def), keys(t, Example)
+	for k := range inDefault {
+		if !inExample[k] {
+			t.Errorf("%s has a default but no line in voicegate.example.yaml", k)
+		}
+	}
+	for k := range inExample {
+		if !inDefault[k] {
+			t.Errorf("voicegate.example.yaml documents %s, which Config does not have", k)
+		}
+	}
+
+	var fromExample Config // decoded over zero values: only what the example says
+	if err := Parse(Example, &fromExample); err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	fromExample.Providers, want.Providers = Providers{}, Providers{}
+	got, _ := yaml.Marshal(fromExample)
+	wantYAML, _ := yaml.Marshal(want) // nil and empty lists both read as []
+	if string(got) != string(wantYAML) {
+		t.Errorf("the example's values differ from Default():\nexample:\n%s\ndefault:\n%s", got, wantYAML)
 	}
 }

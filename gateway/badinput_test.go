@@ -114,7 +114,7 @@ func TestOddFramesReportedOnce(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	const key = "vg-test-key-0123456789"
-	s := newServer(t, func(o *gateway.Options) { o.APIKeys = []string{"another-key", key} })
+	s := newServer(t, func(o *gateway.Options) { o.APIKeys = []string{"another-key-0123456", key} })
 	tests := []struct {
 		name   string
 		o      dialOpts

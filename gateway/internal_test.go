@@ -104,7 +104,7 @@ func BenchmarkFrameHotPath(b *testing.B) {
 				b.Fatal(err)
 			}
 			pcm := audio.EncodePCM16(nil, pipelinetest.Voice(20*time.Millisecond, rate))
-			in := audioIn{sink: sess, samples: make([]int16, 0, DefaultMaxFrameBytes/2),
+			in := audioIn{sink: sess, samples: make([]int16, 0, DefaultConfig().MaxFrameBytes/2),
 				framesIn: prometheus.NewCounter(prometheus.CounterOpts{Name: "f"}), dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "d"})}
 			buf := make([]byte, 2048)
 			frame := &frameReader{}
@@ -113,7 +113,7 @@ func BenchmarkFrameHotPath(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				frame.reset(pcm)
-				n, err := readMessage(r, &buf, DefaultMaxFrameBytes)
+				n, err := readMessage(r, &buf, DefaultConfig().MaxFrameBytes)
 				if err != nil || n != len(pcm) {
 					b.Fatal(n, err)
 				}

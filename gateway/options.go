@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"reflect"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,12 +12,14 @@ import (
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/vad"
-	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/pipeline"
 )
 
-// Options configures a Server. Every field documents its default; the zero
-// value of a field selects it. Only Stages.LLM is required.
+// Options configures a Server: the parts a program supplies (logger,
+// metrics registry, providers, clock) beside the operator's settings in
+// Config, SessionConfig and VAD, which voicegate's configuration file
+// decodes into directly. The zero value of every field selects its
+// default. Only Stages.LLM is required.
 type Options struct {
 	// Logger receives connection and session logs. Default: zap.NewNop().
 	// Transcripts, prompts and credentials are never logged in clear unless
@@ -39,70 +42,11 @@ type Options struct {
 	// VADName is the name session.started reports for voice activity
 	// detection. Default "energy".
 	VADName string
-	// SystemPrompt and MaxHistory shape each session's Conversation
-	// (pipeline.NewConversation; MaxHistory ≤ 0 means its default).
-	SystemPrompt string
-	MaxHistory   int
-	// VAD tunes endpointing (vad.Config documents its defaults).
+	// VAD tunes endpointing (vad.DefaultConfig gives its defaults).
 	VAD vad.Config
-	// OutputRate is the reply audio's sample rate when session.start does
-	// not ask for one. Default: the synthesizer's rate.
-	OutputRate int
-	// PlayoutLead is how far reply audio may run ahead of real time
-	// (pipeline.Config.PlayoutLead). Default 500ms; < 0 sends unpaced.
-	PlayoutLead time.Duration
 
-	// HeartbeatInterval is how often the server sends a WebSocket ping.
-	// Default 15s.
-	HeartbeatInterval time.Duration
-	// HeartbeatTimeout closes a connection from which nothing (no message,
-	// no pong) arrived for this long: error heartbeat_timeout, close 1001.
-	// Default 45s.
-	HeartbeatTimeout time.Duration
-	// StartTimeout closes a connection that has not sent session.start
-	// within it: error session_start_timeout, close 1008. Default 10s.
-	StartTimeout time.Duration
-	// WriteTimeout bounds each write to a client; a write that takes
-	// longer ends the connection as a slow consumer. Default 10s.
-	WriteTimeout time.Duration
-	// ResumeWindow is how long a session outlives its connection, waiting
-	// to be resumed with its token. Default 2m.
-	ResumeWindow time.Duration
-	// SessionFile, when set, is where resumable sessions are saved on
-	// Shutdown and restored by New, so clients resume across a restart.
-	// Default "" (sessions live in memory only).
-	SessionFile string
-	// MaxSessions caps concurrent WebSocket connections; one more gets
-	// error session_limit and close 1013. Default 1000.
-	MaxSessions int
-
-	// APIKeys, when not empty, are the credentials a client must present,
-	// as "Authorization: Bearer <key>", "X-API-Key: <key>" or, for
-	// browsers, "?token=<key>" on /ws. Missing or wrong: 401 before the
-	// upgrade. Default: no authentication.
-	APIKeys []string
-	// AllowedOrigins lists the browser origins, besides the request's own
-	// host, allowed to open /ws: host patterns ("app.example.com",
-	// "*.example.com") or scheme://host patterns, matched with path.Match
-	// as websocket.AcceptOptions.OriginPatterns are. Others get 403 before
-	// the upgrade. Requests without an Origin header (non-browser clients)
-	// are allowed. Default: same host only.
-	AllowedOrigins []string
-
-	// MaxFrameBytes caps one binary audio frame. A larger frame is fatal:
-	// error frame_too_large, close 1009. Default 32 KiB.
-	MaxFrameBytes int
-	// MaxTextBytes caps input.text (error text_too_long). A text frame
-	// larger than 6×MaxTextBytes+1 KiB is fatal (message_too_large, 1009).
-	// Default protocol.DefaultMaxTextBytes (4096).
-	MaxTextBytes int
-	// ControlQueue and StreamQueue size a connection's two write lanes:
-	// control (pong, error, speech.started, response.cancelled) and stream
-	// (everything else, audio included). A full lane closes the connection
-	// as a slow consumer. Defaults 32 and 128 (paced audio keeps about
-	// PlayoutLead of audio, a handful of chunks, queued at most).
-	ControlQueue int
-	StreamQueue  int
+	Config        // connections, limits, access (server: in the file)
+	SessionConfig // every conversation (session: in the file)
 
 	// LogContent logs transcripts and typed text in clear. Default false:
 	// they are logged as a short SHA-256 hash.
@@ -111,22 +55,166 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Defaults.
-const (
-	DefaultHeartbeatInterval = 15 * time.Second
-	DefaultHeartbeatTimeout  = 45 * time.Second
-	DefaultStartTimeout      = 10 * time.Second
-	DefaultWriteTimeout      = 10 * time.Second
-	DefaultResumeWindow      = 2 * time.Minute
-	DefaultMaxSessions       = 1000
-	DefaultMaxFrameBytes     = 32 << 10
-	DefaultControlQueue      = 32
-	DefaultStreamQueue       = 128
-)
+// Config is the operator's connection, limit and access settings. A zero
+// field takes its value from DefaultConfig. The yaml keys are those of the
+// server: section of voicegate's configuration file, where every key is
+// documented (configs/voicegate.example.yaml).
+type Config struct {
+	// APIKeys, when not empty, are the credentials a client must present,
+	// as "Authorization: Bearer <key>", "X-API-Key: <key>" or, for
+	// browsers, "?token=<key>" on /ws. Missing or wrong: 401 before the
+	// upgrade. Default: no authentication.
+	APIKeys []string `yaml:"api_keys"`
+	// AllowedOrigins lists the browser origins, besides the request's own
+	// host, allowed to open /ws: host patterns ("app.example.com",
+	// "*.example.com") or scheme://host patterns, matched with path.Match
+	// as websocket.AcceptOptions.OriginPatterns are. Others get 403 before
+	// the upgrade. Requests without an Origin header (non-browser clients)
+	// are allowed. Default: same host only.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// MaxSessions caps concurrent WebSocket connections; one more gets
+	// error session_limit and close 1013.
+	MaxSessions int `yaml:"max_sessions"`
+
+	// HeartbeatInterval is how often the server sends a WebSocket ping.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// HeartbeatTimeout closes a connection from which nothing (no message,
+	// no pong) arrived for this long: error heartbeat_timeout, close 1001.
+	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
+	// StartTimeout closes a connection that has not sent session.start
+	// within it: error session_start_timeout, close 1008.
+	StartTimeout time.Duration `yaml:"start_timeout"`
+	// WriteTimeout bounds each write to a client; a write that takes
+	// longer ends the connection as a slow consumer.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ResumeWindow is how long a session outlives its connection, waiting
+	// to be resumed with its token.
+	ResumeWindow time.Duration `yaml:"resume_window"`
+	// SessionFile, when set, is where resumable sessions are saved on
+	// Shutdown and restored by New, so clients resume across a restart.
+	// Default "" (sessions live in memory only).
+	SessionFile string `yaml:"session_file"`
+
+	// MaxFrameBytes caps one binary audio frame. A larger frame is fatal:
+	// error frame_too_large, close 1009.
+	MaxFrameBytes int `yaml:"max_frame_bytes"`
+	// MaxTextBytes caps input.text (error text_too_long). A text frame
+	// larger than 6×MaxTextBytes+1 KiB is fatal (message_too_large, 1009).
+	MaxTextBytes int `yaml:"max_text_bytes"`
+	// ControlQueue and StreamQueue size a connection's two write lanes:
+	// control (pong, error, speech.started, response.cancelled) and stream
+	// (everything else, audio included). A full lane closes the connection
+	// as a slow consumer. Paced audio keeps about PlayoutLead of audio, a
+	// handful of chunks, queued at most.
+	ControlQueue int `yaml:"control_queue"`
+	StreamQueue  int `yaml:"stream_queue"`
+}
+
+// DefaultConfig returns the defaults of Config.
+func DefaultConfig() Config {
+	return Config{
+		MaxSessions:       1000,
+		HeartbeatInterval: 15 * time.Second,
+		HeartbeatTimeout:  45 * time.Second,
+		StartTimeout:      10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		ResumeWindow:      2 * time.Minute,
+		MaxFrameBytes:     32 << 10,
+		MaxTextBytes:      pipeline.DefaultMaxTextBytes,
+		ControlQueue:      32,
+		StreamQueue:       128,
+	}
+}
+
+// Validate reports every setting the gateway cannot work with, naming its
+// key in the configuration file's server: section.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.MaxSessions < 0 {
+		bad("server.max_sessions cannot be negative (got %d; 0 means the default)", c.MaxSessions)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"heartbeat_interval", c.HeartbeatInterval}, {"heartbeat_timeout", c.HeartbeatTimeout},
+		{"start_timeout", c.StartTimeout}, {"write_timeout", c.WriteTimeout}, {"resume_window", c.ResumeWindow},
+	} {
+		if d.v < 0 {
+			bad("server.%s cannot be negative (got %v)", d.key, d.v)
+		}
+	}
+	if c.HeartbeatInterval > 0 && c.HeartbeatTimeout > 0 && c.HeartbeatTimeout <= c.HeartbeatInterval {
+		bad("server.heartbeat_timeout (%v) must be longer than server.heartbeat_interval (%v)", c.HeartbeatTimeout, c.HeartbeatInterval)
+	}
+	if n := c.MaxFrameBytes; n != 0 && (n < 640 || n > 1<<20) {
+		bad("server.max_frame_bytes must be between 640 (20 ms at 16 kHz) and 1048576 (got %d)", n)
+	}
+	if n := c.MaxTextBytes; n != 0 && (n < 16 || n > 1<<20) {
+		bad("server.max_text_bytes must be between 16 and 1048576 (got %d)", n)
+	}
+	if c.ControlQueue < 0 || c.StreamQueue < 0 {
+		bad("server.control_queue and server.stream_queue cannot be negative")
+	}
+	for _, k := range c.APIKeys {
+		if len(k) < 16 {
+			bad("server.api_keys: a key has %d characters; use at least 16 (e.g. openssl rand -hex 24)", len(k))
+		}
+	}
+	for _, p := range c.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			bad("server.allowed_origins: pattern %q: %v", p, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SessionConfig shapes every conversation. A zero field takes its value
+// from DefaultSessionConfig. The yaml keys are those of the session:
+// section of voicegate's configuration file.
+type SessionConfig struct {
+	// SystemPrompt opens every conversation.
+	SystemPrompt string `yaml:"system_prompt"`
+	// MaxHistory is how many messages a conversation remembers.
+	MaxHistory int `yaml:"max_history"`
+	// OutputRate is the reply audio's sample rate when session.start does
+	// not ask for one. Default 0: the synthesizer's rate.
+	OutputRate int `yaml:"output_sample_rate"`
+	// PlayoutLead is how far reply audio may run ahead of real time
+	// (pipeline.Config.PlayoutLead); < 0 sends unpaced.
+	PlayoutLead time.Duration `yaml:"playout_lead"`
+}
+
+// DefaultSessionConfig returns the defaults of SessionConfig.
+func DefaultSessionConfig() SessionConfig {
+	return SessionConfig{
+		SystemPrompt: "You are a helpful voice assistant. Answer in one to three short, spoken sentences. " +
+			"Do not use markdown, lists or emoji.",
+		MaxHistory:  pipeline.DefaultMaxHistory,
+		PlayoutLead: pipeline.DefaultPlayoutLead,
+	}
+}
+
+// Validate reports settings no session can work with, naming the key in
+// the configuration file's session: section.
+func (c SessionConfig) Validate() error {
+	var errs []error
+	if r := c.OutputRate; r != 0 && !audio.IsSupportedRate(r) {
+		errs = append(errs, fmt.Errorf("session.output_sample_rate %d: use 0 (the synthesizer's rate) or one of %v", r, audio.SupportedRates))
+	}
+	if c.MaxHistory < 0 {
+		errs = append(errs, errors.New("session.max_history cannot be negative"))
+	}
+	return errors.Join(errs...)
+}
 
 func (o *Options) setDefaults() error {
 	if o.Stages.LLM == nil {
 		return errors.New("gateway: Options.Stages.LLM is required")
+	}
+	if err := errors.Join(o.Config.Validate(), o.SessionConfig.Validate(), o.VAD.Validate()); err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -134,6 +222,9 @@ func (o *Options) setDefaults() error {
 	if o.VADName == "" {
 		o.VADName = "energy"
 	}
+	fillZero(&o.Config, DefaultConfig())
+	fillZero(&o.SessionConfig, DefaultSessionConfig())
+	o.VAD = o.VAD.WithDefaults()
 	if o.OutputRate == 0 && o.Stages.TTS != nil {
 		o.OutputRate = o.Stages.TTS.Format().SampleRate
 	}
@@ -143,33 +234,8 @@ func (o *Options) setDefaults() error {
 	if !audio.IsSupportedRate(o.OutputRate) {
 		return fmt.Errorf("gateway: OutputRate %d Hz is not supported (supported: %v)", o.OutputRate, audio.SupportedRates)
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&o.HeartbeatInterval, DefaultHeartbeatInterval)
-	def(&o.HeartbeatTimeout, DefaultHeartbeatTimeout)
-	def(&o.StartTimeout, DefaultStartTimeout)
-	def(&o.WriteTimeout, DefaultWriteTimeout)
-	def(&o.ResumeWindow, DefaultResumeWindow)
-	defInt := func(n *int, v int) {
-		if *n <= 0 {
-			*n = v
-		}
-	}
-	defInt(&o.MaxSessions, DefaultMaxSessions)
-	defInt(&o.MaxFrameBytes, DefaultMaxFrameBytes)
-	defInt(&o.MaxTextBytes, protocol.DefaultMaxTextBytes)
-	defInt(&o.ControlQueue, DefaultControlQueue)
-	defInt(&o.StreamQueue, DefaultStreamQueue)
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	for _, p := range o.AllowedOrigins {
-		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("gateway: AllowedOrigins pattern %q: %w", p, err)
-		}
 	}
 	for _, k := range o.APIKeys {
 		if k == "" {
@@ -177,6 +243,18 @@ func (o *Options) setDefaults() error {
 		}
 	}
 	return nil
+}
+
+// fillZero sets every zero field of the struct *dst to that field of def,
+// so that a settings struct states each default once, in its Default
+// function.
+func fillZero[T any](dst *T, def T) {
+	d, v := reflect.ValueOf(dst).Elem(), reflect.ValueOf(def)
+	for i := range d.NumField() {
+		if f := d.Field(i); f.IsZero() {
+			f.Set(v.Field(i))
+		}
+	}
 }
 
 // textFrameLimit is the largest text frame read: input.text at its limit,

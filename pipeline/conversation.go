@@ -37,10 +37,11 @@ func (c *Conversation) SkipTurns(n uint64) {
 	c.turns = max(c.turns, n)
 }
 
-// NewConversation returns an empty conversation. maxMessages ≤ 0 means 40.
+// NewConversation returns an empty conversation. maxMessages ≤ 0 means
+// DefaultMaxHistory.
 func NewConversation(systemPrompt string, maxMessages int) *Conversation {
 	if maxMessages <= 0 {
-		maxMessages = 40
+		maxMessages = DefaultMaxHistory
 	}
 	return &Conversation{system: systemPrompt, max: maxMessages}
 }

@@ -20,12 +20,19 @@ type Config struct {
 	Output       audio.Format  // the client's playback format; default the synthesizer's
 	TextOnly     bool          // reply with text only, no synthesis
 	VAD          vad.Config
-	MaxTextBytes int           // cap on SubmitText; default 4096
+	MaxTextBytes int           // cap on SubmitText; default DefaultMaxTextBytes
 	InboxFrames  int           // 20 ms slots of audio queued before the oldest is dropped; default 50 (1 s)
-	PlayoutLead  time.Duration // how far reply audio may run ahead of real time; default 500ms; <0 sends unpaced
+	PlayoutLead  time.Duration // how far reply audio may run ahead of real time; default DefaultPlayoutLead; <0 sends unpaced
 	OutputChunk  time.Duration // reply audio is sent in chunks of at most this; default 100ms
 	Now          func() time.Time
 }
+
+// Defaults of Config and NewConversation that callers compose into their own.
+const (
+	DefaultMaxTextBytes = 4096
+	DefaultPlayoutLead  = 500 * time.Millisecond
+	DefaultMaxHistory   = 40
+)
 
 func (c *Config) setDefaults() error {
 	if c.Conversation == nil {
@@ -47,13 +54,13 @@ func (c *Config) setDefaults() error {
 		c.Output = c.Stages.TTS.Format()
 	}
 	if c.MaxTextBytes <= 0 {
-		c.MaxTextBytes = 4096
+		c.MaxTextBytes = DefaultMaxTextBytes
 	}
 	if c.InboxFrames <= 0 {
 		c.InboxFrames = 50
 	}
 	if c.PlayoutLead == 0 {
-		c.PlayoutLead = 500 * time.Millisecond
+		c.PlayoutLead = DefaultPlayoutLead
 	}
 	if c.OutputChunk <= 0 {
 		// Fewer, larger messages cost the gateway less; a barge-in is

@@ -82,7 +82,7 @@ if [[ ${BENCH_LOAD:-1} != 0 ]]; then
 	go build -o "$bin/voicegate-load" ./cmd/voicegate-load
 	mkdir -p "$out/logs"
 	# shellcheck disable=SC2086
-	if ! "$bin/voicegate-load" -spawn "$bin/voicegate" -sessions "$sessions" -duration "$duration" \
+	if ! "$bin/voicegate-load" -sessions "$sessions" -duration "$duration" \
 		-dir "$out/logs" -json "$out/bench.json" "${load_args[@]}" ${BENCH_ARGS:-}; then
 		status=1
 	fi

@@ -22,6 +22,8 @@
 package vad
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -29,37 +31,62 @@ import (
 	"github.com/voicegate/voicegate/audio"
 )
 
-// Config tunes a Detector. The zero value of each field selects its default.
+// Config tunes a Detector. The zero value of each field selects its
+// default, the value DefaultConfig gives it. The yaml keys are those of
+// voicegate's configuration file (vad: section).
 type Config struct {
-	Silence       time.Duration // silence that ends an utterance; default 500ms
-	MinSpeech     time.Duration // voiced audio needed before speech counts as started; default 100ms
-	PrefixPadding time.Duration // audio before the detected start that belongs to the utterance; default 300ms
-	MaxUtterance  time.Duration // an utterance is cut after this long; default 30s
-	ThresholdDB   float64       // how far above the noise floor a frame must be to count as voiced; default 10
-	MinLevelDB    float64       // level (dBFS) below which nothing counts as voiced, however quiet the room; default -55
+	Silence       time.Duration `yaml:"silence"`        // silence that ends an utterance
+	MinSpeech     time.Duration `yaml:"min_speech"`     // voiced audio needed before speech counts as started
+	PrefixPadding time.Duration `yaml:"prefix_padding"` // audio before the detected start that belongs to the utterance
+	MaxUtterance  time.Duration `yaml:"max_utterance"`  // an utterance is cut after this long
+	ThresholdDB   float64       `yaml:"threshold_db"`   // how far above the noise floor a frame must be to count as voiced
+	MinLevelDB    float64       `yaml:"min_level_db"`   // level (dBFS) below which nothing counts as voiced, however quiet the room
+}
+
+// DefaultConfig returns the defaults: tuned for conversation in a room.
+func DefaultConfig() Config {
+	return Config{
+		Silence:       500 * time.Millisecond,
+		MinSpeech:     100 * time.Millisecond,
+		PrefixPadding: 300 * time.Millisecond,
+		MaxUtterance:  30 * time.Second,
+		ThresholdDB:   10,
+		MinLevelDB:    -55,
+	}
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
-	if c.Silence <= 0 {
-		c.Silence = 500 * time.Millisecond
-	}
-	if c.MinSpeech <= 0 {
-		c.MinSpeech = 100 * time.Millisecond
-	}
-	if c.PrefixPadding <= 0 {
-		c.PrefixPadding = 300 * time.Millisecond
-	}
-	if c.MaxUtterance <= 0 {
-		c.MaxUtterance = 30 * time.Second
-	}
-	if c.ThresholdDB <= 0 {
-		c.ThresholdDB = 10
-	}
-	if c.MinLevelDB == 0 {
-		c.MinLevelDB = -55
-	}
+	d := DefaultConfig()
+	orDefault(&c.Silence, d.Silence)
+	orDefault(&c.MinSpeech, d.MinSpeech)
+	orDefault(&c.PrefixPadding, d.PrefixPadding)
+	orDefault(&c.MaxUtterance, d.MaxUtterance)
+	orDefault(&c.ThresholdDB, d.ThresholdDB)
+	orDefault(&c.MinLevelDB, d.MinLevelDB)
 	return c
+}
+
+// Validate reports settings a Detector cannot work with, naming the yaml key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Silence != 0 && (c.Silence < 100*time.Millisecond || c.Silence > 5*time.Second) {
+		errs = append(errs, fmt.Errorf("vad.silence %v: use between 100ms and 5s (500ms suits conversation)", c.Silence))
+	}
+	if c.MinSpeech < 0 || c.PrefixPadding < 0 || c.MaxUtterance < 0 || c.ThresholdDB < 0 {
+		errs = append(errs, errors.New("vad: durations and threshold_db cannot be negative"))
+	}
+	if c.MinLevelDB > 0 {
+		errs = append(errs, fmt.Errorf("vad.min_level_db %v: a level in dBFS is 0 or below", c.MinLevelDB))
+	}
+	return errors.Join(errs...)
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Event is what Process saw in a frame.

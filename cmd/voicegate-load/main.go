@@ -1,12 +1,13 @@
 // Command voicegate-load measures what the voicegate gateway itself costs
 // under realtime voice load: N concurrent sessions stream 16 kHz PCM at real
 // time in speech/silence turns against a gateway running zero-cost test
-// providers with fixed latencies, and the same load is then put on a bare
+// providers with fixed latencies (this binary re-executed as the server,
+// see gateway.go), and the same load is then put on a bare
 // coder/websocket server as a baseline. It prints one markdown table with
 // the performance targets and PASS/MISS beside them; docs/benchmarks.md describes
 // the method.
 //
-//	voicegate-load -spawn bin/voicegate -sessions 1000,2000 -duration 20s,60s
+//	voicegate-load -sessions 1000,2000 -duration 20s,60s
 //	voicegate-load -url ws://127.0.0.1:8080/ws -pid 4242 -sessions 200 -duration 10s
 //
 // The client shares the machine with the server, so it is built to be
@@ -29,9 +30,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/voicegate/voicegate/app"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == gatewayCommand {
+		os.Exit(app.Main(os.Args[2:], loadRegistry()))
+	}
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "voicegate-load:", err)
 		os.Exit(1)
@@ -51,8 +57,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		serve       = fs.String("serve-baseline", "", "run only the baseline echo server on this address (used by the tool itself)")
 		selfProfile = fs.String("client-cpuprofile", "", "write this tool's own CPU profile here (to keep the client cheap)")
 	)
-	fs.StringVar(&o.spawn, "spawn", "", "gateway binary to start for each run with a generated config (and -pprof)")
-	fs.StringVar(&o.url, "url", "", "attach to a running gateway at this WebSocket URL (with -pid) instead of -spawn")
+	fs.StringVar(&o.url, "url", "", "attach to a running gateway at this WebSocket URL (with -pid) instead of starting its own")
 	fs.IntVar(&o.pid, "pid", 0, "pid of the gateway at -url, for its CPU and RSS")
 	fs.StringVar(&o.dir, "dir", "", "directory for the generated config and server logs (default: a temporary one)")
 	fs.DurationVar(&o.cfg.Silence, "vad-silence", 300*time.Millisecond, "VAD silence that ends an utterance (config; must match the gateway's with -url)")
@@ -95,10 +100,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch {
-	case o.spawn == "" && o.url == "":
-		return errors.New("give -spawn PATH (start the gateway) or -url URL -pid PID (attach)")
-	case o.spawn != "" && o.url != "":
-		return errors.New("-spawn and -url exclude each other")
 	case o.url != "" && o.pid == 0:
 		return errors.New("-url needs -pid (the gateway's CPU and RSS are read from /proc)")
 	case o.pauseMax < o.pauseMin || o.voice < frameDur || o.allocWindow < time.Second || o.maxLag < frameDur:

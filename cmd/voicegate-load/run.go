@@ -11,7 +11,6 @@ import (
 
 // options are the settings shared by every run of an invocation.
 type options struct {
-	spawn       string // gateway binary to start per run; "" to attach
 	url         string // attach: WebSocket URL
 	pid         int    // attach: gateway pid
 	dir         string // config and logs
@@ -265,8 +264,8 @@ const (
 func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Gateway, err error) {
 	o.waitQuiet(ctx)
 	var t *target
-	if o.spawn != "" {
-		t, err = spawnGateway(ctx, o.spawn, o.dir, o.cfg, max(5000, 2*n))
+	if o.url == "" {
+		t, err = spawnGateway(ctx, o.dir, o.cfg, max(5000, 2*n))
 	} else {
 		t, err = attach(o.url, o.pid)
 	}

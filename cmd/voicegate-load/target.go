@@ -56,9 +56,14 @@ providers:
 `, maxSessions, d(c.Silence), d(c.ASR), d(c.LLMFirstToken), d(c.TTS))
 }
 
-// spawnGateway starts the gateway binary with a generated config and -pprof
-// and waits until /readyz answers.
-func spawnGateway(ctx context.Context, bin, dir string, c latencies, maxSessions int) (*target, error) {
+// spawnGateway re-executes this binary as the gateway (package app, the
+// same server as cmd/voicegate, with the synthetic providers added) with a
+// generated config and -pprof, and waits until /readyz answers.
+func spawnGateway(ctx context.Context, dir string, c latencies, maxSessions int) (*target, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
 	cfg := filepath.Join(dir, "voicegate-load.yaml")
 	if err := os.WriteFile(cfg, []byte(gatewayConfig(c, maxSessions)), 0o644); err != nil {
 		return nil, err
@@ -69,7 +74,7 @@ func spawnGateway(ctx context.Context, bin, dir string, c latencies, maxSessions
 	}
 	t := &target{name: "gateway", ws: "ws://" + addr + "/ws", http: "http://" + addr,
 		logPath: filepath.Join(dir, "gateway.log")}
-	if err := t.start(exec.Command(bin, "-config", cfg, "-addr", addr, "-pprof")); err != nil {
+	if err := t.start(exec.Command(self, gatewayCommand, "-config", cfg, "-addr", addr, "-pprof")); err != nil {
 		return nil, err
 	}
 	if err := t.waitReady(ctx); err != nil {

@@ -9,19 +9,14 @@ import (
 // Limits on client text messages. A text frame larger than the gateway's
 // read limit never reaches Decode.
 const (
-	// DefaultMaxTextBytes caps input.text.
-	DefaultMaxTextBytes = 4096
-	maxIDBytes          = 128
-	maxTokenBytes       = 256
+	maxIDBytes    = 128
+	maxTokenBytes = 256
 )
 
 // Decode parses one client text frame. It returns *SessionStart, *InputText,
 // *Interrupt or *Ping, or a *ProtocolError that says what is wrong.
-// maxText caps input.text in bytes (DefaultMaxTextBytes if ≤ 0).
+// maxText caps input.text in bytes; ≤ 0 leaves it to the frame limit.
 func Decode(data []byte, maxText int) (any, error) {
-	if maxText <= 0 {
-		maxText = DefaultMaxTextBytes
-	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return nil, Errorf(CodeInvalidJSON, "a text frame must be a JSON object")
@@ -56,7 +51,7 @@ func Decode(data []byte, maxText int) (any, error) {
 		if err := json.Unmarshal(data, &m); err != nil {
 			return nil, Errorf(CodeInvalidMessage, "input.text: %v", err)
 		}
-		if len(m.Text) > maxText {
+		if maxText > 0 && len(m.Text) > maxText {
 			return nil, Errorf(CodeTextTooLong, "input.text is %d bytes; the limit is %d", len(m.Text), maxText)
 		}
 		if len(bytes.TrimSpace([]byte(m.Text))) == 0 {

@@ -36,7 +36,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Decode([]byte(tt.in), 0)
+			got, err := Decode([]byte(tt.in), 4096)
 			if tt.code != "" {
 				code, ok := CodeOf(err)
 				if !ok || code != tt.code {

@@ -18,19 +18,19 @@ const (
 // pocketsphinx-en-us is installed.
 type Config struct {
 	// HMM is the acoustic model directory. Default DefaultHMM.
-	HMM string
+	HMM string `yaml:"hmm"`
 	// LM is the n-gram language model, ARPA or binary. Default DefaultLM.
-	LM string
+	LM string `yaml:"lm"`
 	// Dict is the pronunciation dictionary. Default DefaultDict.
-	Dict string
+	Dict string `yaml:"dict"`
 	// PoolSize caps the decoders, and so the utterances recognised at once.
 	// Each decoder holds its own copy of the models (about 95 MB with the
 	// en-us model). Default 4.
-	PoolSize int
+	PoolSize int `yaml:"pool_size"`
 	// Preload is how many decoders New creates before it returns; the rest
 	// are created when Start first needs them. 0 means 1, so that New reports
 	// unusable models; a negative value creates none. At most PoolSize.
-	Preload int
+	Preload int `yaml:"preload"`
 }
 
 const defaultPoolSize = 4

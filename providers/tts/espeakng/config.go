@@ -9,12 +9,12 @@ import (
 type Config struct {
 	// Voice is an eSpeak NG voice or language name, such as "en-us", "de"
 	// or "fr" (see `espeak-ng --voices`). Default "en-us".
-	Voice string
+	Voice string `yaml:"voice"`
 	// Rate is the speaking rate in words per minute, 80 to 450. Default 175.
-	Rate int
+	Rate int `yaml:"rate"`
 	// Pitch is the base pitch, 1 to 100; 50 is the voice's normal pitch.
 	// 0 means 50.
-	Pitch int
+	Pitch int `yaml:"pitch"`
 }
 
 func (c Config) withDefaults() Config {

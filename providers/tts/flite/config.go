@@ -9,11 +9,11 @@ import (
 type Config struct {
 	// Voice names the Flite voice. Only "slt" (cmu_us_slt) is built in.
 	// Default "slt".
-	Voice string
+	Voice string `yaml:"voice"`
 	// Rate multiplies the speaking rate: 1.25 speaks a quarter faster, 0.8
 	// slower. It scales Flite's duration_stretch by 1/Rate. Default 1; from
 	// 0.25 to 4.
-	Rate float64
+	Rate float64 `yaml:"rate"`
 }
 
 func (c Config) withDefaults() Config {

@@ -1,0 +1,119 @@
+package app
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/configs"
+)
+
+// settings holds, for every kind Builtin registers, the smallest entry that
+// builds it. A kind added without a row here fails TestBuiltinKinds.
+var settings = map[string]map[string]string{
+	"asr": {
+		"pocketsphinx": "{name: pocketsphinx, preload: 1}",
+		"exec":         "{name: exec, command: [cat]}",
+		"openai":       "{name: openai, model: whisper-1, api_key: sk-test-0123456789}",
+		"groq":         "{name: groq, model: whisper-large-v3}",
+		"ollama":       "{name: ollama, model: whisper}",
+		"speaches":     "{name: speaches, model: Systran/faster-whisper-small}",
+	},
+	"llm": {
+		"echo":     "{name: echo, prefix: 'Heard: '}",
+		"openai":   "{name: openai, model: gpt-4o-mini}",
+		"groq":     "{name: groq, model: llama-3.1-8b-instant}",
+		"deepseek": "{name: deepseek, model: deepseek-chat}",
+		"ollama":   "{name: ollama, model: llama3.2}",
+		"vllm":     "{name: vllm, model: qwen}",
+	},
+	"tts": {
+		"flite":    "{name: flite}",
+		"espeakng": "{name: espeakng, voice: en-us}",
+		"exec":     "{name: exec, command: [cat], sample_rate: 16000}",
+		"openai":   "{name: openai, model: tts-1, voice: alloy}",
+		"speaches": "{name: speaches, model: kokoro, voice: af_heart}",
+		"kokoro":   "{name: kokoro, model: kokoro, voice: af_heart}",
+	},
+}
+
+func TestBuiltinKinds(t *testing.T) {
+	reg := Builtin()
+	for stage, kinds := range map[string][]string{
+		"asr": slices.Sorted(maps.Keys(reg.ASR)),
+		"llm": slices.Sorted(maps.Keys(reg.LLM)),
+		"tts": slices.Sorted(maps.Keys(reg.TTS)),
+	} {
+		if got, want := kinds, slices.Sorted(maps.Keys(settings[stage])); !slices.Equal(got, want) {
+			t.Errorf("%s kinds registered %v, tested %v", stage, got, want)
+		}
+		for _, kind := range kinds {
+			t.Run(stage+"/"+kind, func(t *testing.T) {
+				cfg := configs.Default()
+				doc := fmt.Sprintf("providers: {%s: [%s]}", stage, settings[stage][kind])
+				if err := configs.Parse([]byte(doc), &cfg); err != nil {
+					t.Fatal(err)
+				}
+				b, err := buildStages(cfg.Providers, reg, Deps{Log: zap.NewNop()})
+				if err != nil {
+					t.Fatalf("building %s: %v", doc, err)
+				}
+				defer b.Close()
+				name := map[string]string{"asr": b.stages.ASRName, "llm": b.stages.LLMName, "tts": b.stages.TTSName}[stage]
+				if !strings.HasPrefix(name, kind) {
+					t.Errorf("the %s provider calls itself %q, want a name that starts with its kind %q", stage, name, kind)
+				}
+			})
+		}
+	}
+}
+
+func TestExampleConfigBuilds(t *testing.T) {
+	cfg := configs.Default()
+	if err := configs.Parse(configs.Example, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	b, err := buildStages(cfg.Providers, Builtin(), Deps{Log: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := []string{b.stages.ASRName, b.stages.LLMName, b.stages.TTSName}; !slices.Equal(got, []string{"pocketsphinx", "echo", "flite"}) {
+		t.Errorf("the example's stages are %v", got)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"unknown kind", "providers: {llm: [{name: gpt5}]}", []string{`providers.llm[0]: unknown provider "gpt5"`, "known: deepseek, echo, groq"}},
+		{"kind of another stage", "providers: {asr: [{name: flite}]}", []string{`providers.asr[0]: unknown provider "flite"`}},
+		{"unknown key", "providers: {tts: [{name: flite, voise: slt}]}", []string{"providers.tts[0] flite", "voise"}},
+		{"bad setting", "providers: {tts: [{name: flite, voice: kal}]}", []string{"providers.tts[0] flite", `unknown voice "kal"`}},
+		{"second of a chain", "providers: {llm: [{name: echo}, {name: nope}]}", []string{"providers.llm[1]", `"nope"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := configs.Default()
+			if err := configs.Parse([]byte(tt.doc), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			b, err := buildStages(cfg.Providers, Builtin(), Deps{Log: zap.NewNop()})
+			if err == nil {
+				b.Close()
+				t.Fatalf("%s built", tt.doc)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}

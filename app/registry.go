@@ -1,0 +1,47 @@
+package app
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/configs"
+	"github.com/voicegate/voicegate/pipeline"
+)
+
+// Deps is what a provider constructor may use besides its own settings.
+type Deps struct {
+	Log *zap.Logger
+}
+
+// Maker builds one provider of a stage from its configuration entry.
+type Maker[T any] func(p configs.Provider, d Deps) (T, error)
+
+// Registry maps the provider kinds a configuration may name, per stage, to
+// their constructors. The map key is the `name:` of a providers entry.
+type Registry struct {
+	ASR map[string]Maker[pipeline.Recognizer]
+	LLM map[string]Maker[pipeline.Generator]
+	TTS map[string]Maker[pipeline.Synthesizer]
+}
+
+// Decoded makes a Maker from a constructor that takes a provider
+// package's own Config: the entry's settings decode strictly into it (its
+// yaml tags name the keys; its zero values mean its defaults, which the
+// package states once).
+func Decoded[C, T any](newFn func(C, Deps) (T, error)) Maker[T] {
+	return func(p configs.Provider, d Deps) (T, error) {
+		var c C
+		if err := p.Decode(&c); err != nil {
+			var zero T
+			return zero, err
+		}
+		return newFn(c, d)
+	}
+}
+
+func kindsOf[M any](m map[string]M) string {
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
+}

@@ -1,0 +1,93 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/configs"
+	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/providers/fallback"
+)
+
+// closer is a provider holding resources to release at exit.
+type closer interface{ Close() error }
+
+// built is the stage set made from a configuration, with what must be
+// closed.
+type built struct {
+	stages  pipeline.Stages
+	closers []closer
+}
+
+func (b *built) Close() {
+	for _, c := range b.closers {
+		c.Close()
+	}
+}
+
+// buildStages makes every configured provider. A stage with several
+// providers becomes a fallback chain: the first is used until it fails in a
+// way retrying cannot help (or its breaker is open), then the next.
+func buildStages(cfg configs.Providers, reg Registry, d Deps) (*built, error) {
+	b := &built{}
+	asr, asrName, err := buildChain(b, "asr", cfg.ASR, reg.ASR, d, fallback.Recognizer)
+	if err == nil {
+		var llm pipeline.Generator
+		var llmName string
+		llm, llmName, err = buildChain(b, "llm", cfg.LLM, reg.LLM, d, fallback.Generator)
+		if err == nil {
+			var tts pipeline.Synthesizer
+			var ttsName string
+			tts, ttsName, err = buildChain(b, "tts", cfg.TTS, reg.TTS, d, fallback.Synthesizer)
+			b.stages = pipeline.Stages{ASR: asr, LLM: llm, TTS: tts, ASRName: asrName, LLMName: llmName, TTSName: ttsName}
+		}
+	}
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func buildChain[T any](b *built, stage string, list []configs.Provider, kinds map[string]Maker[T], d Deps,
+	chain func(*zap.Logger, ...fallback.Named[T]) (T, error)) (T, string, error) {
+	var zero T
+	var made []fallback.Named[T]
+	for i, p := range list {
+		mk, ok := kinds[p.Name]
+		if !ok {
+			return zero, "", fmt.Errorf("providers.%s[%d]: unknown provider %q (line %d); known: %s", stage, i, p.Name, p.Line(), kindsOf(kinds))
+		}
+		start := time.Now()
+		v, err := mk(p, d)
+		if err != nil {
+			return zero, "", fmt.Errorf("providers.%s[%d] %s: %w", stage, i, p.Name, err)
+		}
+		if c, ok := any(v).(closer); ok {
+			b.closers = append(b.closers, c)
+		}
+		name := nameOf(v, p.Name)
+		d.Log.Debug("provider ready", zap.String("stage", stage), zap.String("provider", name), zap.Duration("took", time.Since(start)))
+		made = append(made, fallback.Named[T]{Name: name, Provider: v})
+	}
+	if len(made) == 1 {
+		return made[0].Provider, made[0].Name, nil
+	}
+	names := make([]string, len(made))
+	for i, m := range made {
+		names[i] = m.Name
+	}
+	v, err := chain(d.Log, made...)
+	return v, strings.Join(names, ">"), err
+}
+
+// nameOf is the name a provider gives itself, or its kind.
+func nameOf(v any, kind string) string {
+	if n, ok := v.(interface{ Name() string }); ok && n.Name() != "" {
+		return n.Name()
+	}
+	return kind
+}
