@@ -12,7 +12,7 @@ TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio 
 
 BINS := voicegate voicegate-mic voicegate-load
 
-.PHONY: all run build deps deps-test test test-unit test-nocgo test-e2e test-browser test-mic test-load lint bench bench-quick fuzz clean
+.PHONY: all run build build-all deps deps-test test test-unit test-nocgo test-e2e test-browser test-mic test-load lint bench bench-quick fuzz clean
 
 all: build
 
@@ -22,16 +22,18 @@ deps:
 deps-test:
 	@scripts/deps.sh $(TEST_DEBS)
 
-build: deps
+# A plain build installs nothing: run and test install what they need first.
+build:
 	@mkdir -p bin
 	$(GO) build -o bin/voicegate ./cmd/voicegate
 
-build-all: deps-test
+build-all:
 	@mkdir -p bin
 	$(GO) build -o bin/ $(addprefix ./cmd/,$(BINS))
 
-## run: build and start the gateway (offline default unless CONFIG=file.yaml); open the printed URL.
-run: build
+## run: install what is missing, build and start the gateway (offline default
+## unless CONFIG=file.yaml); open the printed URL.
+run: deps build
 	./bin/voicegate $(if $(CONFIG),-config $(CONFIG)) $(if $(ADDR),-addr $(ADDR)) $(ARGS)
 
 ## test: what CI runs — lint, unit + integration tests with -race, no-cgo and Windows builds,
@@ -58,20 +60,24 @@ test-mic: deps-test
 
 ## test-load: a short load smoke (200 sessions x 10 s); fails on
 ## errors or no completed turns, never on the performance figures (make bench measures those).
-test-load: build-all
+test-load: deps-test build-all
 	bin/voicegate-load -sessions 200 -duration 10s -baseline=false -check -q
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags e2e ./e2e/...
 
 ## bench: micro-benchmarks and a load run against a bare WebSocket baseline, as one table.
-bench: build-all
+bench: deps-test build-all
 	scripts/bench.sh
 
-bench-quick: build-all
+bench-quick: deps-test build-all
 	BENCH_QUICK=1 scripts/bench.sh
 
 fuzz:

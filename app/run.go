@@ -90,7 +90,7 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
 	gh := gw.Handler()
-	for _, p := range []string{"/ws", "/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{gateway.PathWS, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
 		mux.Handle(p, gh)
 	}
 	if cfg.Server.Pprof {

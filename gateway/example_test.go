@@ -25,7 +25,7 @@ func Example() {
 			ASR: pipelinetest.NewScripted("hello"), LLM: &pipelinetest.Echo{}, TTS: &pipelinetest.Tone{},
 			ASRName: "scripted", LLMName: "echo", TTSName: "tone",
 		},
-		Config:   gateway.Config{APIKeys: []string{"0123456789abcdef-secret"}},
+		Config: gateway.Config{APIKeys: []string{"0123456789abcdef-secret"}},
 	})
 	if err != nil {
 		panic(err)

@@ -84,10 +84,8 @@ type message struct {
 func (m message) str(k string) string  { s, _ := m.Fields[k].(string); return s }
 func (m message) num(k string) float64 { f, _ := m.Fields[k].(float64); return f }
 func (m message) flag(k string) bool   { b, _ := m.Fields[k].(bool); return b }
-func (m message) has(k string) bool    { _, ok := m.Fields[k]; return ok }
 func (m message) decode(v any) error   { return json.Unmarshal(m.Raw, v) }
 func (m message) String() string       { return m.Type + " " + string(m.Raw) }
-func (m message) binaryLen() int       { return len(m.Raw) }
 
 // client is a test WebSocket client; a goroutine reads everything into msgs.
 type client struct {

@@ -20,7 +20,7 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 )
 
-// Paths the Handler serves. The web page is not among them: cmd mounts it
+// Paths the Handler serves. The web page is not among them: package app mounts it
 // at "/" beside these.
 const (
 	PathWS      = "/ws"

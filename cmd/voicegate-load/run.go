@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/voicegate/voicegate/pipeline"
 )
 
 // options are the settings shared by every run of an invocation.
@@ -165,18 +167,6 @@ func (l *load) open(ctx context.Context, url string, n int, ramp time.Duration) 
 	return live
 }
 
-// sleepCtx sleeps d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // window measures a target process and this one over a phase.
 type window struct {
 	t0         time.Time
@@ -282,7 +272,7 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 
 	// Heap per idle session: live heap (after a forced GC) with n sessions
 	// open and quiet, against none.
-	_ = sleepCtx(ctx, 500*time.Millisecond)
+	_ = pipeline.Sleep(ctx, 500*time.Millisecond)
 	m0, err := t.memstats(true)
 	if err != nil {
 		return nil, err
@@ -295,7 +285,7 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 	if g.Connected == 0 {
 		return nil, fmt.Errorf("no session could be opened: %v", l.errs)
 	}
-	_ = sleepCtx(ctx, 2*time.Second)
+	_ = pipeline.Sleep(ctx, 2*time.Second)
 	m1, err := t.memstats(true)
 	if err != nil {
 		return nil, err
@@ -316,7 +306,7 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 	// Allocations per frame: mallocs while every session streams silence,
 	// less the idle rate (heartbeats, these scrapes), per frame received.
 	a0, _ := t.memstats(false)
-	_ = sleepCtx(ctx, o.allocWindow)
+	_ = pipeline.Sleep(ctx, o.allocWindow)
 	a1, _ := t.memstats(false)
 	idleRate := float64(a1.Mallocs-a0.Mallocs) / o.allocWindow.Seconds()
 	sc := newScheduler(l, sessions, o.shards)
@@ -324,11 +314,11 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 	sc.start()
 	defer sc.halt()
 	o.logf("gateway: streaming silence (allocation window %v)", o.allocWindow)
-	_ = sleepCtx(ctx, time.Second)
+	_ = pipeline.Sleep(ctx, time.Second)
 	f0, _ := t.scrape()
 	a2, _ := t.memstats(false)
 	t2 := time.Now()
-	_ = sleepCtx(ctx, o.allocWindow)
+	_ = pipeline.Sleep(ctx, o.allocWindow)
 	a3, _ := t.memstats(false)
 	f1, _ := t.scrape()
 	if g.HeapProfile != "" {
@@ -357,14 +347,14 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 		prof.Add(1)
 		go func() {
 			defer prof.Done()
-			_ = sleepCtx(ctx, time.Second)
+			_ = pipeline.Sleep(ctx, time.Second)
 			if err := t.cpuProfile(g.Profile, d-2*time.Second); err != nil {
 				o.logf("cpu profile: %v", err)
 				g.Profile = ""
 			}
 		}()
 	}
-	_ = sleepCtx(ctx, d)
+	_ = pipeline.Sleep(ctx, d)
 	l.measuring.Store(false)
 	delta, err := w.close(t, sc, &g.Side, gatewayFramesMetric)
 	if err != nil {
@@ -377,7 +367,7 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 
 	// Let utterances in flight end and their replies arrive.
 	l.mode.Store(modeFinish)
-	_ = sleepCtx(ctx, o.voice+o.cfg.Silence+o.cfg.providers()+2*time.Second)
+	_ = pipeline.Sleep(ctx, o.voice+o.cfg.Silence+o.cfg.providers()+2*time.Second)
 	sc.halt()
 	lag, skipped := sc.lag()
 	g.SendLag, g.LateFrames, g.SkippedFrames = lag.dist(), lag.late, skipped
@@ -445,14 +435,14 @@ func (o *options) runBaseline(ctx context.Context, n int, d time.Duration) (_ *S
 	l.mode.Store(modeSpeech)
 	sc.start()
 	defer sc.halt()
-	_ = sleepCtx(ctx, time.Second)
+	_ = pipeline.Sleep(ctx, time.Second)
 	o.logf("baseline: %d connections streaming for %v", b.Connected, d)
 	w, err := openWindow(t, sc)
 	if err != nil {
 		return nil, err
 	}
 	l.measuring.Store(true)
-	_ = sleepCtx(ctx, d)
+	_ = pipeline.Sleep(ctx, d)
 	l.measuring.Store(false)
 	if _, err := w.close(t, sc, b, baselineFramesMetric); err != nil {
 		return nil, err
@@ -494,7 +484,7 @@ func (o *options) waitQuiet(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		if sleepCtx(ctx, 2*time.Second) != nil {
+		if pipeline.Sleep(ctx, 2*time.Second) != nil {
 			return
 		}
 		b1, _ := machineBusy()

@@ -14,8 +14,6 @@ import (
 	"github.com/gordonklaus/portaudio"
 )
 
-const haveDevices = true
-
 // listDevices prints the audio devices portaudio sees.
 func listDevices(w io.Writer) error {
 	var err error
@@ -201,6 +199,6 @@ func (s *otoSpeaker) Latency() time.Duration { return s.latency }
 // Close stops playback. oto's context (one per process) stays open until
 // the process exits.
 func (s *otoSpeaker) Close() error {
-	s.player.Pause()
-	return s.player.Close()
+	s.player.Pause() // oto ≥ 3.4 frees a player without Close
+	return nil
 }

@@ -7,9 +7,6 @@ import (
 	"io"
 )
 
-// haveDevices is false in a build without cgo: portaudio and oto need it.
-const haveDevices = false
-
 var errNoDevices = errors.New("this voicegate-mic was built without cgo, so it has no audio devices: " +
 	"use --in FILE (and --out FILE or --mute), or rebuild with CGO_ENABLED=1 (see docs/mic.md)")
 

@@ -78,8 +78,8 @@ func Decode(data []byte, maxText int) (any, error) {
 	}
 }
 
-// Encode marshals a server message. The Type field must already be set;
-// the constructors below set it.
+// Encode marshals a server message. The Type field must already be set
+// (NewError sets it).
 func Encode(msg any) ([]byte, error) { return json.Marshal(msg) }
 
 // NewError returns an Error event.

@@ -170,7 +170,7 @@ func (c Config) Validate() error {
 	case err != nil:
 		errs = append(errs, fmt.Errorf("base_url: %w", err))
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		errs = append(errs, fmt.Errorf("base_url %q: want http(s)://host/...", c.BaseURL))
+		errs = append(errs, fmt.Errorf("base_url %q: want http(s)://host/path", c.BaseURL))
 	}
 	n := 0
 	for _, set := range []bool{c.APIKey != "", c.APIKeyEnv != "", c.APIKeyFile != "", c.OAuth2 != nil} {

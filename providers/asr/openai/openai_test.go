@@ -239,7 +239,8 @@ func TestLifecycle(t *testing.T) {
 	if _, err := u.Write(speech(time.Millisecond)); err == nil {
 		t.Fatal("Write after Finish succeeded")
 	}
-	if u.Close() != nil || u.Close() != nil {
+	first, second := u.Close(), u.Close()
+	if first != nil || second != nil {
 		t.Fatal("Close not idempotent")
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -50,24 +50,9 @@ func (r *Reverser) Generate(ctx context.Context, msgs []pipeline.Message, emit f
 		if err := emit(delta); err != nil {
 			return err
 		}
-		if err := pause(ctx, r.cfg.Delay); err != nil {
+		if err := pipeline.Sleep(ctx, r.cfg.Delay); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// pause waits d, or returns early with ctx's error.
-func pause(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

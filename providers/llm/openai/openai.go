@@ -120,8 +120,12 @@ func (g *Generator) Generate(ctx context.Context, msgs []pipeline.Message, emit 
 		}
 	}
 	if n := g.cfg.MaxTokens; n > 0 {
+		// max_tokens is what OpenAI-compatible servers (Ollama, vLLM, Groq)
+		// understand; OpenAI's reasoning models get max_completion_tokens.
+		//lint:ignore SA1019 see above
 		req.MaxTokens = n
 		if errors.Is(goopenai.NewReasoningValidator().Validate(req), goopenai.ErrReasoningModelMaxTokensDeprecated) {
+			//lint:ignore SA1019 cleared for the field that replaces it
 			req.MaxTokens, req.MaxCompletionTokens = 0, n
 		}
 	}
