@@ -12,6 +12,7 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 	"github.com/voicegate/voicegate/providers/asr/pocketsphinx"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 	"github.com/voicegate/voicegate/providers/tts/espeakng"
 	"github.com/voicegate/voicegate/providers/tts/flite"
 )
@@ -112,7 +113,7 @@ func newEcho(p configs.Provider, _ deps) (pipeline.Generator, string, error) {
 	if err := p.Decode(&c); err != nil {
 		return nil, "", err
 	}
-	return &pipelinetest.Echo{FirstToken: c.FirstToken.D(), PerToken: c.PerToken.D(), Prefix: c.Prefix}, "echo", nil
+	return echo.New(echo.Config{FirstToken: c.FirstToken.D(), PerToken: c.PerToken.D(), Prefix: c.Prefix}), "echo", nil
 }
 
 func newFlite(p configs.Provider, _ deps) (pipeline.Synthesizer, string, error) {

@@ -18,14 +18,3 @@ func TestToneConforms(t *testing.T) {
 		}
 	}
 }
-
-func TestEchoConforms(t *testing.T) {
-	for _, echo := range []*pipelinetest.Echo{
-		{},
-		{FirstToken: 5 * time.Millisecond, PerToken: time.Millisecond},
-	} {
-		if err := conformance.TestGenerator(t.Context(), echo); err != nil {
-			t.Errorf("%+v:\n%v", *echo, err)
-		}
-	}
-}
