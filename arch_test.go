@@ -73,7 +73,8 @@ func TestImportDirection(t *testing.T) {
 
 // TestTestCodeStaysOutOfBinaries keeps package testing, which registers the
 // test flags and brings the test runner, out of every command, and out of
-// the packages binaries may link to check or drive providers.
+// the packages binaries may link to check or drive providers; and it keeps
+// the test fakes out of the server.
 func TestTestCodeStaysOutOfBinaries(t *testing.T) {
 	const mod = "github.com/voicegate/voicegate/"
 	rules := []struct {
@@ -83,6 +84,9 @@ func TestTestCodeStaysOutOfBinaries(t *testing.T) {
 		{"cmd/...", []string{"testing"}},
 		{"pipeline/conformance", []string{"testing"}},  // a provider's own binaries may run the suites
 		{"pipeline/pipelinetest", []string{"testing"}}, // a load generator may link the fakes
+		// The server links no fakes: a fake in its composition root is one
+		// a config can select in production.
+		{"cmd/voicegate", []string{mod + "pipeline/pipelinetest"}},
 	}
 	args := []string{"list", "-deps", "-f", `{{.ImportPath}} {{.DepOnly}} {{join .Imports " "}}`}
 	for _, r := range rules {
