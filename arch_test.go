@@ -1,14 +1,15 @@
 package voicegate_test
 
 import (
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
 )
 
-// TestImportDirection keeps the house's one-way imports (docs: STYLE):
-// audio → pipeline → providers | gateway → cmd, with web and configs used
-// only by cmd, and no provider importing another.
+// TestImportDirection keeps the house's one-way imports (docs/architecture.md):
+// audio → pipeline → providers | gateway → configs → app → cmd, with web
+// used only by app and the commands, and no provider importing another.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()
 	if err != nil {
@@ -67,5 +68,87 @@ func TestImportDirection(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no module-internal imports found: go list output not understood")
+	}
+}
+
+// TestTestCodeStaysOutOfBinaries keeps package testing, which registers the
+// test flags and brings the test runner, out of every command, and out of
+// the packages binaries may link to check or drive providers; and it keeps
+// the test fakes out of the server.
+func TestTestCodeStaysOutOfBinaries(t *testing.T) {
+	const mod = "github.com/voicegate/voicegate/"
+	rules := []struct {
+		pkg    string   // a package or, ending in "/...", a tree, relative to the module
+		forbid []string // packages it must not link, directly or not
+	}{
+		{"cmd/...", []string{"testing"}},
+		{"pipeline/conformance", []string{"testing"}},  // a provider's own binaries may run the suites
+		{"pipeline/pipelinetest", []string{"testing"}}, // a load generator may link the fakes
+		// The server links no fakes: a fake in its composition root is one
+		// a config can select in production.
+		{"cmd/voicegate", []string{mod + "pipeline/pipelinetest"}},
+	}
+	args := []string{"list", "-deps", "-f", `{{.ImportPath}} {{.DepOnly}} {{join .Imports " "}}`}
+	for _, r := range rules {
+		args = append(args, "./"+r.pkg)
+	}
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list: %v", err)
+	}
+	imports := map[string][]string{}
+	var roots []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		imports[fields[0]] = fields[2:]
+		if fields[1] == "false" {
+			roots = append(roots, fields[0])
+		}
+	}
+	// chain returns the imports that lead from pkg to target, or nil.
+	chain := func(pkg, target string) []string {
+		from := map[string]string{pkg: ""}
+		queue := []string{pkg}
+		for len(queue) > 0 {
+			p := queue[0]
+			queue = queue[1:]
+			if p == target {
+				var path []string
+				for ; p != ""; p = from[p] {
+					path = append([]string{strings.TrimPrefix(p, mod)}, path...)
+				}
+				return path
+			}
+			for _, imp := range imports[p] {
+				if _, seen := from[imp]; !seen {
+					from[imp] = p
+					queue = append(queue, imp)
+				}
+			}
+		}
+		return nil
+	}
+	checked := 0
+	for _, root := range roots {
+		rel := strings.TrimPrefix(root, mod)
+		for _, r := range rules {
+			tree, isTree := strings.CutSuffix(r.pkg, "/...")
+			if rel != r.pkg && !(isTree && (rel == tree || strings.HasPrefix(rel, tree+"/"))) {
+				continue
+			}
+			for _, f := range r.forbid {
+				if path := chain(root, f); path != nil {
+					t.Errorf("%s links %s: %s", rel, strings.TrimPrefix(f, mod), strings.Join(path, " → "))
+				}
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no package checked: go list output not understood")
 	}
 }

@@ -1,14 +1,12 @@
 package app
 
 import (
-	"time"
-
 	"github.com/voicegate/voicegate/pipeline"
-	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 	asropenai "github.com/voicegate/voicegate/providers/asr/openai"
 	"github.com/voicegate/voicegate/providers/asr/pocketsphinx"
 	"github.com/voicegate/voicegate/providers/exec"
 	"github.com/voicegate/voicegate/providers/httpx"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 	llmopenai "github.com/voicegate/voicegate/providers/llm/openai"
 	"github.com/voicegate/voicegate/providers/tts/espeakng"
 	"github.com/voicegate/voicegate/providers/tts/flite"
@@ -27,9 +25,7 @@ func Builtin() Registry {
 	}
 	r.ASR["pocketsphinx"] = Decoded(func(c pocketsphinx.Config, _ Deps) (pipeline.Recognizer, error) { return pocketsphinx.New(c) })
 	r.ASR["exec"] = Decoded(func(c exec.ASRConfig, d Deps) (pipeline.Recognizer, error) { return exec.NewRecognizer(c, d.Log) })
-	r.LLM["echo"] = Decoded(func(c echoConfig, _ Deps) (pipeline.Generator, error) {
-		return &pipelinetest.Echo{FirstToken: c.FirstToken, PerToken: c.PerToken, Prefix: c.Prefix}, nil
-	})
+	r.LLM["echo"] = Decoded(func(c echo.Config, _ Deps) (pipeline.Generator, error) { return echo.New(c), nil })
 	r.TTS["flite"] = Decoded(func(c flite.Config, _ Deps) (pipeline.Synthesizer, error) { return flite.New(c) })
 	r.TTS["espeakng"] = Decoded(func(c espeakng.Config, _ Deps) (pipeline.Synthesizer, error) { return espeakng.New(c) })
 	r.TTS["exec"] = Decoded(func(c exec.TTSConfig, d Deps) (pipeline.Synthesizer, error) { return exec.NewSynthesizer(c, d.Log) })
@@ -37,12 +33,6 @@ func Builtin() Registry {
 		v.register(r)
 	}
 	return r
-}
-
-type echoConfig struct {
-	FirstToken time.Duration `yaml:"first_token"`
-	PerToken   time.Duration `yaml:"per_token"`
-	Prefix     string        `yaml:"prefix"`
 }
 
 // vendor is an OpenAI-compatible service: its kind name picks a default

@@ -17,6 +17,7 @@ import (
 	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 )
 
 // These tests run the client against the real gateway (with the pipeline's
@@ -31,7 +32,7 @@ func realGateway(t *testing.T, transcripts ...string) (*gateway.Server, string) 
 		Registry: prometheus.NewRegistry(),
 		Stages: pipeline.Stages{
 			ASR:     &pipelinetest.Scripted{Transcripts: transcripts, Latency: 20 * time.Millisecond},
-			LLM:     &pipelinetest.Echo{},
+			LLM:     &echo.Echo{},
 			TTS:     &pipelinetest.Tone{Rate: 16000, PerRune: 5 * time.Millisecond},
 			ASRName: "scripted", LLMName: "echo", TTSName: "tone",
 		},

@@ -13,6 +13,7 @@ import (
 	"github.com/voicegate/voicegate/gateway"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 )
 
 // Mount the gateway beside a web page, serve, and drain on the way out.
@@ -22,7 +23,7 @@ func Example() {
 		Logger:   zap.NewNop(),
 		Registry: reg,
 		Stages: pipeline.Stages{
-			ASR: pipelinetest.NewScripted("hello"), LLM: &pipelinetest.Echo{}, TTS: &pipelinetest.Tone{},
+			ASR: pipelinetest.NewScripted("hello"), LLM: &echo.Echo{}, TTS: &pipelinetest.Tone{},
 			ASRName: "scripted", LLMName: "echo", TTSName: "tone",
 		},
 		Config: gateway.Config{APIKeys: []string{"0123456789abcdef-secret"}},

@@ -21,6 +21,7 @@ import (
 	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -40,7 +41,7 @@ type testServer struct {
 func fastStages(transcripts ...string) pipeline.Stages {
 	return pipeline.Stages{
 		ASR:     &pipelinetest.Scripted{Transcripts: transcripts, Latency: 20 * time.Millisecond, PartialEvery: 100 * time.Millisecond},
-		LLM:     &pipelinetest.Echo{FirstToken: 10 * time.Millisecond, PerToken: 2 * time.Millisecond},
+		LLM:     echo.New(echo.Config{FirstToken: 10 * time.Millisecond, PerToken: 2 * time.Millisecond}),
 		TTS:     &pipelinetest.Tone{Rate: 16000, Latency: 10 * time.Millisecond, PerRune: 10 * time.Millisecond},
 		ASRName: "scripted", LLMName: "echo", TTSName: "tone",
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 )
 
 // TestVoiceTurns runs two spoken turns end to end over real TCP: audio in at
@@ -387,14 +388,14 @@ func TestShutdownForcesStuckClients(t *testing.T) {
 // that turn, and the next turn works.
 func TestProviderError(t *testing.T) {
 	calls := 0
-	echo := &pipelinetest.Echo{}
+	gen := &echo.Echo{}
 	s := newServer(t, func(o *gateway.Options) {
 		o.Stages.LLM = pipeline.GeneratorFunc(func(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
 			calls++ // turns run one at a time
 			if calls == 1 {
 				return fmt.Errorf("upstream said 429 for key sk-do-not-leak: %w", pipeline.ErrRateLimited)
 			}
-			return echo.Generate(ctx, msgs, emit)
+			return gen.Generate(ctx, msgs, emit)
 		})
 	})
 	c := s.dial(t, dialOpts{})

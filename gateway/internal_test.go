@@ -15,6 +15,7 @@ import (
 	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 )
 
 func TestClassify(t *testing.T) {
@@ -96,7 +97,7 @@ func BenchmarkFrameHotPath(b *testing.B) {
 	for _, rate := range []int{16000, 48000} {
 		b.Run(fmt.Sprintf("%dHz", rate), func(b *testing.B) {
 			sess, err := pipeline.NewSession(pipeline.Config{
-				Stages:       pipeline.Stages{LLM: &pipelinetest.Echo{}, TTS: &pipelinetest.Tone{}},
+				Stages:       pipeline.Stages{LLM: &echo.Echo{}, TTS: &pipelinetest.Tone{}},
 				Conversation: pipeline.NewConversation("", 0),
 				Input:        audio.Format{SampleRate: rate, Channels: 1},
 			})

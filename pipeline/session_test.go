@@ -16,6 +16,7 @@ import (
 	"github.com/voicegate/voicegate/audio/vad"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -75,7 +76,7 @@ func (h *harness) wait(from int, k pipeline.EventKind) (pipeline.Event, int) {
 }
 
 func stages(asr *pipelinetest.Scripted, tts *pipelinetest.Tone) pipeline.Stages {
-	return pipeline.Stages{ASR: asr, LLM: &pipelinetest.Echo{}, TTS: tts, ASRName: "scripted", LLMName: "echo", TTSName: "tone"}
+	return pipeline.Stages{ASR: asr, LLM: &echo.Echo{}, TTS: tts, ASRName: "scripted", LLMName: "echo", TTSName: "tone"}
 }
 
 func TestVoiceTurn(t *testing.T) {
@@ -138,7 +139,7 @@ func TestVoiceTurn(t *testing.T) {
 }
 
 func TestTextTurnTextOnly(t *testing.T) {
-	h := start(t, pipeline.Config{Stages: pipeline.Stages{LLM: &pipelinetest.Echo{}}, TextOnly: true})
+	h := start(t, pipeline.Config{Stages: pipeline.Stages{LLM: &echo.Echo{}}, TextOnly: true})
 	if err := h.sess.SubmitText("hello there"); err != nil {
 		t.Fatal(err)
 	}
@@ -284,10 +285,10 @@ func TestNewSessionValidates(t *testing.T) {
 		name string
 		cfg  pipeline.Config
 	}{
-		{"no conversation", pipeline.Config{Stages: pipeline.Stages{LLM: &pipelinetest.Echo{}}, TextOnly: true}},
+		{"no conversation", pipeline.Config{Stages: pipeline.Stages{LLM: &echo.Echo{}}, TextOnly: true}},
 		{"no llm", pipeline.Config{Conversation: conv, TextOnly: true}},
-		{"no tts", pipeline.Config{Conversation: conv, Stages: pipeline.Stages{LLM: &pipelinetest.Echo{}}}},
-		{"bad rate", pipeline.Config{Conversation: conv, Stages: pipeline.Stages{LLM: &pipelinetest.Echo{}}, TextOnly: true, Input: audio.Format{SampleRate: 11025, Channels: 1}}},
+		{"no tts", pipeline.Config{Conversation: conv, Stages: pipeline.Stages{LLM: &echo.Echo{}}}},
+		{"bad rate", pipeline.Config{Conversation: conv, Stages: pipeline.Stages{LLM: &echo.Echo{}}, TextOnly: true, Input: audio.Format{SampleRate: 11025, Channels: 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,7 +303,7 @@ func TestNewSessionValidates(t *testing.T) {
 // and queue. It must not allocate.
 func BenchmarkWriteAudio(b *testing.B) {
 	sess, err := pipeline.NewSession(pipeline.Config{
-		Conversation: pipeline.NewConversation("", 0), Stages: pipeline.Stages{LLM: &pipelinetest.Echo{}}, TextOnly: true,
+		Conversation: pipeline.NewConversation("", 0), Stages: pipeline.Stages{LLM: &echo.Echo{}}, TextOnly: true,
 		Input: audio.Format{SampleRate: 48000, Channels: 1},
 	})
 	if err != nil {
@@ -405,7 +406,7 @@ func TestRunClosesUtterances(t *testing.T) {
 		asr := &counting{Recognizer: pipelinetest.NewScripted("a", "b")}
 		sess, err := pipeline.NewSession(pipeline.Config{
 			Conversation: pipeline.NewConversation("", 0),
-			Stages:       pipeline.Stages{ASR: asr, LLM: &pipelinetest.Echo{}, TTS: &pipelinetest.Tone{}},
+			Stages:       pipeline.Stages{ASR: asr, LLM: &echo.Echo{}, TTS: &pipelinetest.Tone{}},
 			VAD:          vad.Config{Silence: 200 * time.Millisecond}, InboxFrames: 2000,
 		})
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/voicegate/voicegate/gateway"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 )
 
 // TestRunFileInFileOut runs the whole program with --in and --out and no
@@ -27,7 +28,7 @@ func TestRunFileInFileOut(t *testing.T) {
 		Registry: prometheus.NewRegistry(),
 		Stages: pipeline.Stages{
 			ASR:     &pipelinetest.Scripted{Transcripts: []string{"turn on the kitchen lights"}, Latency: 10 * time.Millisecond},
-			LLM:     &pipelinetest.Echo{},
+			LLM:     &echo.Echo{},
 			TTS:     &pipelinetest.Tone{Rate: 16000, PerRune: 20 * time.Millisecond},
 			ASRName: "scripted", LLMName: "echo", TTSName: "tone",
 		},

@@ -29,6 +29,37 @@ var _ pipeline.Recognizer = (*Scripted)(nil)
 // NewScripted returns a Scripted recognizer hearing transcripts in turn.
 func NewScripted(transcripts ...string) *Scripted { return &Scripted{Transcripts: transcripts} }
 
+// ScriptedConfig is a Scripted recognizer's settings as a config file gives
+// them. The zero value works.
+type ScriptedConfig struct {
+	// Transcripts are heard in turn, one per utterance. Default
+	// DefaultTranscript alone.
+	Transcripts []string `yaml:"transcripts"`
+	// Latency is how long Finish takes. Default 0.
+	Latency time.Duration `yaml:"latency"`
+	// PartialEvery is how much audio reveals one more word of the
+	// transcript as a partial. Default 200ms.
+	PartialEvery time.Duration `yaml:"partial_every"`
+}
+
+// DefaultTranscript is what a Scripted recognizer made from a config without
+// transcripts hears.
+const DefaultTranscript = "hello there"
+
+// NewScriptedFrom returns the Scripted recognizer c describes. Unlike
+// NewScripted with no transcripts, which hears nothing, it falls back to
+// DefaultTranscript.
+func NewScriptedFrom(c ScriptedConfig) *Scripted {
+	t := append([]string(nil), c.Transcripts...)
+	if len(t) == 0 {
+		t = []string{DefaultTranscript}
+	}
+	return &Scripted{Transcripts: t, Latency: c.Latency, PartialEvery: c.PartialEvery}
+}
+
+// Name returns "scripted".
+func (s *Scripted) Name() string { return "scripted" }
+
 // Start begins the next utterance.
 func (s *Scripted) Start(ctx context.Context) (pipeline.Utterance, error) {
 	if err := ctx.Err(); err != nil {
@@ -69,7 +100,7 @@ func (u *scriptedUtterance) Write(samples []int16) (string, error) {
 }
 
 func (u *scriptedUtterance) Finish(ctx context.Context) (string, error) {
-	if err := sleep(ctx, u.latency); err != nil {
+	if err := pipeline.Sleep(ctx, u.latency); err != nil {
 		return "", err
 	}
 	return u.text, nil

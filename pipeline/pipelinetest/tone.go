@@ -24,6 +24,29 @@ type Tone struct {
 
 var _ pipeline.Synthesizer = (*Tone)(nil)
 
+// ToneConfig is a Tone's settings as a config file gives them. The zero
+// value works.
+type ToneConfig struct {
+	// Rate is the sample rate of the audio. Default 16000.
+	Rate int `yaml:"rate"`
+	// Latency comes before the first chunk. Default 0.
+	Latency time.Duration `yaml:"latency"`
+	// PerRune is how long the tone lasts for each rune of text. Default
+	// 60ms.
+	PerRune time.Duration `yaml:"per_rune"`
+	// Realtime makes synthesis take as long as the audio lasts. Default
+	// false: as fast as emit takes it.
+	Realtime bool `yaml:"realtime"`
+}
+
+// NewToneFrom returns the Tone c describes, in chunks of the default 20ms.
+func NewToneFrom(c ToneConfig) *Tone {
+	return &Tone{Rate: c.Rate, Latency: c.Latency, PerRune: c.PerRune, Realtime: c.Realtime}
+}
+
+// Name returns "tone".
+func (t *Tone) Name() string { return "tone" }
+
 // Format returns mono audio at Rate.
 func (t *Tone) Format() audio.Format {
 	r := t.Rate
@@ -49,7 +72,7 @@ func (t *Tone) Synthesize(ctx context.Context, text string, emit func([]int16) e
 	if chunk == 0 {
 		chunk = 20 * time.Millisecond
 	}
-	if err := sleep(ctx, t.Latency); err != nil {
+	if err := pipeline.Sleep(ctx, t.Latency); err != nil {
 		return err
 	}
 	total := f.Samples(t.Duration(text))
@@ -73,7 +96,7 @@ func (t *Tone) Synthesize(ctx context.Context, text string, emit func([]int16) e
 		}
 		n += k
 		if t.Realtime {
-			if err := sleep(ctx, chunk); err != nil {
+			if err := pipeline.Sleep(ctx, chunk); err != nil {
 				return err
 			}
 		} else if err := ctx.Err(); err != nil {

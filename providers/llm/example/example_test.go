@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/pipeline/conformance"
 	"github.com/voicegate/voicegate/providers/llm/example"
 )
 
@@ -40,5 +41,11 @@ func TestReverserStopsOnCancelAndEmitError(t *testing.T) {
 	stop := errors.New("stop")
 	if err := g.Generate(context.Background(), msgs, func(string) error { return stop }); err != stop {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	if err := conformance.TestGenerator(t.Context(), example.New(example.Config{})); err != nil {
+		t.Error(err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/voicegate/voicegate/pipeline"
-	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/pipeline/conformance"
 	"github.com/voicegate/voicegate/providers/httpx"
 )
 
@@ -460,5 +460,7 @@ func TestConformance(t *testing.T) {
 		writeSplit(w, event(`""`, "stop"), 5)
 		writeSplit(w, done, 5)
 	})
-	pipelinetest.TestGenerator(t, newGenerator(t, Config{Config: httpx.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-test"}}))
+	if err := conformance.TestGenerator(t.Context(), newGenerator(t, Config{Config: httpx.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-test"}})); err != nil {
+		t.Error(err)
+	}
 }

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/voicegate/voicegate/audio"
-	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/pipeline/conformance"
 	"github.com/voicegate/voicegate/providers/tts/espeakng"
 )
 
@@ -202,5 +202,7 @@ func BenchmarkSynthesize(b *testing.B) {
 // TestConformance runs the checks every Synthesizer passes: emit errors and
 // cancellation stop it, blank text is fine, concurrent calls are safe.
 func TestConformance(t *testing.T) {
-	pipelinetest.TestSynthesizer(t, newSynth(t, espeakng.Config{}))
+	if err := conformance.TestSynthesizer(t.Context(), newSynth(t, espeakng.Config{})); err != nil {
+		t.Error(err)
+	}
 }

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/voicegate/voicegate/audio"
-	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/pipeline/conformance"
 	"github.com/voicegate/voicegate/providers/tts/flite"
 )
 
@@ -183,5 +183,7 @@ func BenchmarkSynthesize(b *testing.B) {
 // TestConformance runs the checks every Synthesizer passes: emit errors and
 // cancellation stop it, blank text is fine, concurrent calls are safe.
 func TestConformance(t *testing.T) {
-	pipelinetest.TestSynthesizer(t, newSynth(t, flite.Config{}))
+	if err := conformance.TestSynthesizer(t.Context(), newSynth(t, flite.Config{})); err != nil {
+		t.Error(err)
+	}
 }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/pipeline"
-	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/pipeline/conformance"
 	"github.com/voicegate/voicegate/providers/httpx"
 )
 
@@ -248,5 +248,7 @@ func TestConformance(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
-	pipelinetest.TestSynthesizer(t, newSynth(t, Config{Config: httpx.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-tts"}}))
+	if err := conformance.TestSynthesizer(t.Context(), newSynth(t, Config{Config: httpx.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-tts"}})); err != nil {
+		t.Error(err)
+	}
 }

@@ -1,0 +1,92 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/voicegate/voicegate/pipeline"
+)
+
+// TestGenerator checks g against the Generator contract with a short
+// conversation: it streams a non-empty reply in whole runes without
+// modifying its messages; an emit error stops it after that one call and is
+// returned; a cancel after the first delta ends it within CancelWithin with
+// context.Canceled. Every call runs under ctx. It returns nil, or an error
+// joining every failed check.
+func TestGenerator(ctx context.Context, g pipeline.Generator) error {
+	msgs := []pipeline.Message{
+		{Role: pipeline.RoleSystem, Content: "Be brief."},
+		{Role: pipeline.RoleUser, Content: "Tell me about the weather today."},
+	}
+	snapshot := append([]pipeline.Message(nil), msgs...)
+
+	return run(ctx, "TestGenerator", []check{
+		{"streams whole runes", func(ctx context.Context, fail failFunc) {
+			var b strings.Builder
+			deltas := 0
+			err := g.Generate(ctx, msgs, func(d string) error {
+				if !utf8.ValidString(d) {
+					fail("delta %q splits a rune", d)
+				}
+				deltas++
+				b.WriteString(d)
+				return nil
+			})
+			if err != nil {
+				fail("%v", err)
+				return
+			}
+			if strings.TrimSpace(b.String()) == "" || deltas == 0 {
+				fail("no reply (%d deltas)", deltas)
+				return
+			}
+			for i := range msgs {
+				if msgs[i] != snapshot[i] {
+					fail("Generate modified its messages")
+					return
+				}
+			}
+		}},
+		{"emit error stops it", func(ctx context.Context, fail failFunc) {
+			stop := errors.New("client went away")
+			calls := 0
+			err := g.Generate(ctx, msgs, func(string) error {
+				calls++
+				return stop
+			})
+			if !errors.Is(err, stop) {
+				fail("Generate returned %v, want emit's error", err)
+				return
+			}
+			if calls != 1 {
+				fail("emit called %d times after it failed once", calls)
+			}
+		}},
+		{"cancel stops it", func(ctx context.Context, fail failFunc) {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			var at time.Time
+			err := g.Generate(ctx, msgs, func(string) error {
+				if at.IsZero() {
+					cancel()
+					at = time.Now()
+				}
+				return nil
+			})
+			if at.IsZero() {
+				fail("no delta emitted (%v)", err)
+				return
+			}
+			if !errors.Is(err, context.Canceled) {
+				fail("Generate returned %v, want context.Canceled", err)
+				return
+			}
+			if d := time.Since(at); d > CancelWithin {
+				fail("returned %v after the cancel", d)
+			}
+		}},
+	})
+}
