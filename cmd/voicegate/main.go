@@ -71,6 +71,7 @@ func run(args []string, getenv func(string) string) error {
 		return err
 	}
 	defer b.Close()
+	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
