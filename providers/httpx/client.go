@@ -392,7 +392,20 @@ func (c *Client) Prewarm(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case n == 1:
+		return failed[0]
+	}
+	// The connections usually fail alike: say the first once.
+	return fmt.Errorf("%d of %d connections not opened: %w", len(failed), n, failed[0])
 }
 
 // rewarm runs Prewarm in the background when the breaker has closed: the

@@ -136,6 +136,21 @@ func TestPrewarmOpensConnections(t *testing.T) {
 	}
 }
 
+// TestPrewarmUnreachable: connections that all fail alike are one error.
+func TestPrewarmUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c := newClient(t, Config{BaseURL: "http://" + addr + "/v1", PrewarmConns: 3}, nil)
+	err = c.Prewarm(context.Background())
+	if !errors.Is(err, pipeline.ErrUnavailable) || !strings.HasPrefix(err.Error(), "3 of 3 connections not opened: ") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Prewarm = %q, want one ErrUnavailable for the 3", err)
+	}
+}
+
 // TestBreakerRecoveryPrewarms: when a healthy probe closes the breaker, the
 // Client reopens its warm connections in the background, so that the calls
 // coming back after an outage find them open.
