@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/pipeline"
 )
 
 // prewarmTimeout bounds how long start-up waits for the providers' warm
@@ -39,7 +41,7 @@ func prewarm(ctx context.Context, log *zap.Logger, stages ...any) {
 			defer wg.Done()
 			start := time.Now()
 			err := p.Prewarm(ctx)
-			fields := []zap.Field{zap.String("provider", providerName(s)), zap.Duration("took", time.Since(start))}
+			fields := append(describe(s), zap.Duration("took", time.Since(start)))
 			if err != nil {
 				log.Warn("provider not prewarmed; its first call will connect", append(fields, zap.Error(err))...)
 				return
@@ -50,10 +52,23 @@ func prewarm(ctx context.Context, log *zap.Logger, stages ...any) {
 	wg.Wait()
 }
 
-// providerName is the provider's Name, or its type for one without.
-func providerName(v any) string {
-	if n, ok := v.(interface{ Name() string }); ok {
-		return n.Name()
+// describe names a stage for the log: its stage, and its Name if it has
+// one (a fallback chain has none; its error names the members).
+func describe(v any) []zap.Field {
+	var stage string
+	switch v.(type) {
+	case pipeline.Recognizer:
+		stage = "asr"
+	case pipeline.Generator:
+		stage = "llm"
+	case pipeline.Synthesizer:
+		stage = "tts"
+	default:
+		stage = fmt.Sprintf("%T", v)
 	}
-	return fmt.Sprintf("%T", v)
+	fields := []zap.Field{zap.String("stage", stage)}
+	if n, ok := v.(interface{ Name() string }); ok {
+		fields = append(fields, zap.String("provider", n.Name()))
+	}
+	return fields
 }

@@ -93,19 +93,23 @@ func TestPrewarm(t *testing.T) {
 	}
 	lines := map[string]observer.LoggedEntry{}
 	for _, e := range logs.All() {
-		p, _ := e.ContextMap()["provider"].(string)
+		m := e.ContextMap()
+		p, _ := m["provider"].(string)
+		if p == "" {
+			p, _ = m["stage"].(string) // the chain has no name of its own
+		}
 		if _, dup := lines[p]; dup {
 			t.Errorf("%s: logged twice", p)
 		}
-		if _, ok := e.ContextMap()["took"]; !ok {
-			t.Errorf("%s: %q has no took", p, e.Message)
+		if _, ok := m["took"]; !ok || m["stage"] == nil {
+			t.Errorf("%s: %q has no took or stage: %v", p, e.Message, m)
 		}
 		lines[p] = e
 	}
 	if len(lines) != 4 {
 		t.Errorf("%d log lines, want one for each of the 4 prewarmers: %v", len(lines), lines)
 	}
-	for p, lvl := range map[string]zapcore.Level{"ok": zapcore.InfoLevel, "broken": zapcore.WarnLevel, "stuck": zapcore.WarnLevel} {
+	for p, lvl := range map[string]zapcore.Level{"ok": zapcore.InfoLevel, "broken": zapcore.WarnLevel, "stuck": zapcore.WarnLevel, "llm": zapcore.InfoLevel} {
 		if e, found := lines[p]; !found || e.Level != lvl {
 			t.Errorf("%s: logged %+v, want a line at %v", p, e.Entry, lvl)
 		}
