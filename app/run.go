@@ -70,6 +70,7 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 		return err
 	}
 	defer b.Close()
+	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
 
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -2,7 +2,13 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,23 +277,121 @@ func TestBackoffFullJitter(t *testing.T) {
 	}
 }
 
+// TestFatalErrorObeysRetryable: after a fatal error event the Session
+// redials if, and only if, the gateway said retryable, whatever the code
+// and close status.
+func TestFatalErrorObeysRetryable(t *testing.T) {
+	for _, tt := range []struct {
+		code      protocol.Code
+		retryable bool
+		status    websocket.StatusCode
+	}{
+		{protocol.CodeSuperseded, false, websocket.StatusNormalClosure},
+		{protocol.CodeShuttingDown, false, websocket.StatusServiceRestart}, // the server's word over the code's usual advice
+		{protocol.CodeStartTimeout, true, websocket.StatusPolicyViolation},
+		{protocol.CodeSessionLimit, true, websocket.StatusTryAgainLater},
+	} {
+		t.Run(fmt.Sprintf("%s retryable=%v", tt.code, tt.retryable), func(t *testing.T) {
+			f := newFakeGateway(t)
+			s, rec := dial(t, f, nil)
+			f.failAll(tt.code, tt.retryable, tt.status)
+			got := rec.next(t, "the error event", is[*Error]).(*Error)
+			if got.Code != tt.code || !got.Fatal || got.Retryable != tt.retryable {
+				t.Fatalf("error event %+v", got)
+			}
+			if !tt.retryable {
+				select {
+				case <-s.Done():
+				case <-time.After(5 * time.Second):
+					t.Fatal("session did not end")
+				}
+				if code, _ := CodeOf(s.Err()); code != tt.code {
+					t.Fatalf("Err = %v, want %s", s.Err(), tt.code)
+				}
+				if n := f.dialCount(); n != 1 {
+					t.Fatalf("%d connections, want no redial", n)
+				}
+				return
+			}
+			dis := rec.next(t, "Disconnected", is[*Disconnected]).(*Disconnected)
+			if code, _ := CodeOf(dis.Err); code != tt.code {
+				t.Fatalf("Disconnected.Err = %v, want %s", dis.Err, tt.code)
+			}
+			con := rec.next(t, "Connected", is[*Connected]).(*Connected)
+			if !con.Reconnect || !con.Started.Resumed {
+				t.Fatalf("Connected = %+v, started %+v; want a resume", con, con.Started)
+			}
+		})
+	}
+}
+
 func TestRetryable(t *testing.T) {
 	for _, tt := range []struct {
 		err  error
 		want bool
 	}{
 		{errors.New("connection reset"), true},
-		{&Error{Code: protocol.CodeShuttingDown}, true},
-		{&Error{Code: protocol.CodeResumeFailed}, true},
-		{&Error{Code: protocol.CodeUnauthorized}, false},
-		{&Error{Code: protocol.CodeSuperseded}, false},
+		{errHeartbeat, true},
+		{&Error{Code: protocol.CodeShuttingDown, Fatal: true, Retryable: true}, true},
+		{&Error{Code: protocol.CodeShuttingDown, Fatal: true}, false},
+		{&Error{Code: protocol.CodeUnauthorized, Fatal: true}, false},
+		{fmt.Errorf("client: gave up: %w", &Error{Code: protocol.CodeInternal, Retryable: true}), true},
 		{websocket.CloseError{Code: websocket.StatusGoingAway}, true},
 		{websocket.CloseError{Code: websocket.StatusServiceRestart}, true},
-		{websocket.CloseError{Code: websocket.StatusPolicyViolation}, false},
+		{websocket.CloseError{Code: websocket.StatusPolicyViolation}, true},
+		{websocket.CloseError{Code: websocket.StatusUnsupportedData}, false},
+		{websocket.CloseError{Code: websocket.StatusMessageTooBig}, false},
 	} {
 		if got := retryable(tt.err); got != tt.want {
 			t.Errorf("retryable(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestHandshakeRefusal: a refusal carrying the gateway's error event is
+// taken at its word; a bare HTTP status is mapped onto the gateway's code.
+func TestHandshakeRefusal(t *testing.T) {
+	event := func(code protocol.Code, retryable bool) string {
+		e := protocol.NewError(code, "refused", true)
+		e.Retryable = retryable
+		b, _ := json.Marshal(e)
+		return string(b)
+	}
+	for _, tt := range []struct {
+		name      string
+		status    int
+		body      string
+		code      protocol.Code // "" for a plain dial error
+		retryable bool
+	}{
+		{"gateway 401", http.StatusUnauthorized, event(protocol.CodeUnauthorized, false), protocol.CodeUnauthorized, false},
+		{"gateway 503", http.StatusServiceUnavailable, event(protocol.CodeShuttingDown, true), protocol.CodeShuttingDown, true},
+		{"event says otherwise", http.StatusServiceUnavailable, event(protocol.CodeShuttingDown, false), protocol.CodeShuttingDown, false},
+		{"bare 401", http.StatusUnauthorized, "no", protocol.CodeUnauthorized, false},
+		{"bare 403", http.StatusForbidden, "no", protocol.CodeForbiddenOrigin, false},
+		{"bare 429", http.StatusTooManyRequests, "slow down", protocol.CodeSessionLimit, true},
+		{"bare 503", http.StatusServiceUnavailable, "<html>", protocol.CodeShuttingDown, true},
+		{"bare 502", http.StatusBadGateway, "bad gateway", "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := Dial(ctx, Config{URL: "ws" + strings.TrimPrefix(srv.URL, "http")})
+			if err == nil {
+				t.Fatal("Dial succeeded")
+			}
+			if code, _ := CodeOf(err); code != tt.code {
+				t.Errorf("code %q (%v), want %q", code, err, tt.code)
+			}
+			if got := retryable(err); got != tt.retryable {
+				t.Errorf("retryable(%v) = %v, want %v", err, got, tt.retryable)
+			}
+		})
 	}
 }
 

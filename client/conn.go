@@ -46,7 +46,7 @@ func (s *Session) connect(ctx context.Context, token string) (c *conn, st *proto
 	ws, resp, err := websocket.Dial(ctx, s.cfg.URL, &websocket.DialOptions{HTTPClient: s.cfg.HTTPClient, HTTPHeader: hdr})
 	if err != nil {
 		if resp != nil {
-			return nil, nil, false, httpError(resp.StatusCode, err)
+			return nil, nil, false, httpError(resp, err)
 		}
 		return nil, nil, false, err
 	}
@@ -296,7 +296,7 @@ func decodeServer(data []byte) (any, error) {
 }
 
 func toError(m *protocol.Error) *Error {
-	return &Error{Code: m.Code, Message: m.Message, Fatal: m.Fatal, Turn: m.Turn, Stage: m.Stage}
+	return &Error{Code: m.Code, Message: m.Message, Fatal: m.Fatal, Retryable: m.Retryable, Turn: m.Turn, Stage: m.Stage}
 }
 
 // readAll appends r's content to dst, growing it only when a message is

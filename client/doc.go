@@ -3,7 +3,9 @@
 // session, streams microphone audio up and hands reply text, audio and the
 // other server events to a Handler, and keeps the session alive across
 // dropped connections by reconnecting with exponential backoff and full
-// jitter, resuming with the session's resume token.
+// jitter, resuming with the session's resume token. It reconnects after a
+// fatal error only when the gateway's error event says retryable, and
+// after any failure without one (a dropped network, a silent gateway).
 //
 // Start with Dial and Config. A Session owns three goroutines per
 // connection (reader, writer, heartbeat) and one supervisor; Close ends

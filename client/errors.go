@@ -1,8 +1,11 @@
 package client
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 
 	"github.com/coder/websocket"
 
@@ -28,13 +31,17 @@ var (
 var errHeartbeat = errors.New("client: no pong from the gateway (heartbeat timeout)")
 
 // Error is an error event from the gateway, or a refusal of the WebSocket
-// handshake mapped onto the same codes (HTTP 401 → unauthorized).
+// handshake (the gateway's refusal is an error event too; a bare HTTP 401
+// from something in between maps to unauthorized).
 type Error struct {
 	Code    protocol.Code
 	Message string
-	Fatal   bool   // the gateway closes the connection after a fatal error
-	Turn    uint64 // the turn it concerns, if any
-	Stage   string // "asr", "llm" or "tts" for provider errors
+	Fatal   bool // the gateway closes the connection after a fatal error
+	// Retryable is the gateway's advice: after a fatal error, whether
+	// reconnecting can succeed. The Session redials only when it is set.
+	Retryable bool
+	Turn      uint64 // the turn it concerns, if any
+	Stage     string // "asr", "llm" or "tts" for provider errors
 }
 
 func (e *Error) Error() string {
@@ -54,40 +61,48 @@ func CodeOf(err error) (protocol.Code, bool) {
 }
 
 // retryable reports whether a connection that ended with err is worth
-// dialling again. Network failures are; so are the gateway's transient
-// refusals. Errors that would recur on every attempt (bad key, bad
-// request, another client took the session over) are not.
+// dialling again. The gateway says so itself: an *Error (the fatal error
+// event that ended the connection, or the refusal of the handshake) is
+// retryable when its Retryable field is set. A connection that ended
+// without one — a network failure, a silent gateway — is worth another try,
+// unless the peer closed it with a WebSocket status that blames the
+// client's own data, which it would send again.
 func retryable(err error) bool {
-	if code, ok := CodeOf(err); ok {
-		switch code {
-		case protocol.CodeShuttingDown, protocol.CodeHeartbeatTimeout, protocol.CodeSlowConsumer,
-			protocol.CodeSessionLimit, protocol.CodeInternal, protocol.CodeResumeFailed,
-			protocol.CodeProviderTimeout, protocol.CodeProviderRateLimit, protocol.CodeProviderDown,
-			protocol.CodeProviderError:
-			return true
-		}
-		return false
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Retryable
 	}
 	switch websocket.CloseStatus(err) {
-	case websocket.StatusPolicyViolation, websocket.StatusProtocolError,
-		websocket.StatusUnsupportedData, websocket.StatusInvalidFramePayloadData,
-		websocket.StatusMessageTooBig:
+	case websocket.StatusProtocolError, websocket.StatusUnsupportedData,
+		websocket.StatusInvalidFramePayloadData, websocket.StatusMessageTooBig:
 		return false
 	}
 	return true
 }
 
-// httpError maps a refused WebSocket handshake to an *Error.
-func httpError(status int, err error) error {
-	switch status {
-	case 401:
+// httpError maps a refused WebSocket handshake to an *Error. The gateway
+// refuses with an error event in the body, which says everything; a
+// refusal by something in between (a proxy, a load balancer) is mapped by
+// its status onto the gateway's code for it, with that code's advice.
+// Other statuses are returned as the dial error, which is retried.
+func httpError(resp *http.Response, err error) error {
+	var ev protocol.Error
+	if b, rerr := io.ReadAll(io.LimitReader(resp.Body, 4096)); rerr == nil &&
+		json.Unmarshal(b, &ev) == nil && ev.Type == protocol.TypeError && ev.Code != "" {
+		e := toError(&ev)
+		e.Fatal = true
+		e.Message = fmt.Sprintf("%s (HTTP %d)", e.Message, resp.StatusCode)
+		return e
+	}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
 		return &Error{Code: protocol.CodeUnauthorized, Message: "the gateway refused the API key (HTTP 401)", Fatal: true}
-	case 403:
+	case http.StatusForbidden:
 		return &Error{Code: protocol.CodeForbiddenOrigin, Message: "the gateway refused the connection (HTTP 403)", Fatal: true}
-	case 429:
-		return &Error{Code: protocol.CodeSessionLimit, Message: "the gateway is full (HTTP 429)", Fatal: true}
-	case 503:
-		return &Error{Code: protocol.CodeShuttingDown, Message: "the gateway is unavailable (HTTP 503)", Fatal: true}
+	case http.StatusTooManyRequests:
+		return &Error{Code: protocol.CodeSessionLimit, Message: "the gateway is full (HTTP 429)", Fatal: true, Retryable: true}
+	case http.StatusServiceUnavailable:
+		return &Error{Code: protocol.CodeShuttingDown, Message: "the gateway is unavailable (HTTP 503)", Fatal: true, Retryable: true}
 	}
 	return err
 }

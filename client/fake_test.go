@@ -34,6 +34,7 @@ type fakeGateway struct {
 	conns     map[*websocket.Conn]bool
 	sessions  map[string]string // resume token → session id
 	nextID    int
+	dials     int // WebSocket connections accepted
 	audioIn   int // audio bytes received
 	biggest   int // largest binary frame received
 	closeCode chan websocket.StatusCode
@@ -76,6 +77,33 @@ func (f *fakeGateway) dropAll() {
 	}
 }
 
+// failAll ends every connection as the gateway ends one after a fatal
+// error: the error event with its retryable advice, then a close with
+// status.
+func (f *fakeGateway) failAll(code protocol.Code, retryable bool, status websocket.StatusCode) {
+	f.mu.Lock()
+	conns := make([]*websocket.Conn, 0, len(f.conns))
+	for c := range f.conns {
+		conns = append(conns, c)
+	}
+	f.mu.Unlock()
+	e := protocol.NewError(code, "the fake gateway failed the connection", true)
+	e.Retryable = retryable
+	b, _ := json.Marshal(e)
+	for _, c := range conns {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.Write(ctx, websocket.MessageText, b)
+		cancel()
+		_ = c.Close(status, string(code))
+	}
+}
+
+func (f *fakeGateway) dialCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dials
+}
+
 // forget loses every session, as a restarted gateway does.
 func (f *fakeGateway) forget() {
 	f.mu.Lock()
@@ -99,6 +127,7 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.conns[c] = true
+	f.dials++
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()

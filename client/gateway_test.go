@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http/httptest"
@@ -203,4 +204,22 @@ func TestGatewayRestartStartsNewSession(t *testing.T) {
 		t.Fatalf("after a restart: %+v %+v, want a new session", con, con.Started)
 	}
 	voiceTurn(t, s, rec, "after the restart")
+}
+
+// TestGatewayRefusalIsAnErrorEvent: a draining gateway refuses the upgrade
+// with HTTP 503 and an error event in the body, whose advice the client
+// takes: shutting_down, worth dialling again.
+func TestGatewayRefusalIsAnErrorEvent(t *testing.T) {
+	srv, addr := realGateway(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Dial(ctx, Config{URL: "ws://" + addr + "/ws"})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != protocol.CodeShuttingDown || !e.Fatal || !e.Retryable ||
+		!strings.Contains(e.Message, "HTTP 503") {
+		t.Fatalf("Dial while draining: %#v, want a retryable shutting_down from HTTP 503", err)
+	}
 }

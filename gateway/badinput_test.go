@@ -20,8 +20,9 @@ import (
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 )
 
-// TestBadInput: every client mistake gets its typed error; the non-fatal
-// ones leave the session working, the fatal ones close with their status.
+// TestBadInput: every client mistake gets its typed error, which sending it
+// again would not cure (retryable:false); the non-fatal ones leave the
+// session working, the fatal ones close with their status.
 func TestBadInput(t *testing.T) {
 	start := `{"type":"session.start"}`
 	tests := []struct {
@@ -64,7 +65,7 @@ func TestBadInput(t *testing.T) {
 				c.sendText(tt.text)
 			}
 			e := c.expectError(tt.code)
-			if e.flag("fatal") != (tt.status != 0) || e.str("message") == "" {
+			if e.flag("fatal") != (tt.status != 0) || e.flag("retryable") || e.str("message") == "" {
 				t.Errorf("error event %s", e.Raw)
 			}
 			if tt.status == 0 {
@@ -79,11 +80,14 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestStartTimeout: a connection that never starts a session is closed.
+// TestStartTimeout: a connection that never starts a session is closed; a
+// client that was only slow may reconnect.
 func TestStartTimeout(t *testing.T) {
 	s := newServer(t, func(o *gateway.Options) { o.StartTimeout = 100 * time.Millisecond })
 	c := s.dial(t, dialOpts{})
-	c.expectError(protocol.CodeStartTimeout)
+	if e := c.expectError(protocol.CodeStartTimeout); !e.flag("fatal") || !e.flag("retryable") {
+		t.Errorf("error event %s", e.Raw)
+	}
 	if got := c.closed(); got != websocket.StatusPolicyViolation {
 		t.Errorf("closed with %v, want 1008", got)
 	}

@@ -343,7 +343,7 @@ func (c *connection) report(err error) error {
 	if cl.Fatal {
 		return err
 	}
-	c.sendError(protocol.NewError(cl.Code, errMessage(err), false))
+	c.sendError(cl.event(errMessage(err)))
 	return nil
 }
 
@@ -389,7 +389,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 				c.waitRun(prev)
 			}
 		} else {
-			c.sendError(protocol.NewError(protocol.CodeResumeFailed, "unknown or expired resume token; starting a new session", false))
+			c.sendError(classOf(protocol.CodeResumeFailed).event("unknown or expired resume token; starting a new session"))
 		}
 	}
 	if st == nil {

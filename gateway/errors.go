@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/coder/websocket"
 
@@ -12,27 +13,84 @@ import (
 )
 
 // errorClass is what the client is told about an error: the code of its
-// error event, whether the connection ends, and if so with which status.
+// error event, whether the connection ends, and if so with which status,
+// and whether trying again can help.
 type errorClass struct {
-	Code   protocol.Code
-	Fatal  bool
-	Status websocket.StatusCode // set when Fatal
+	Code      protocol.Code
+	Fatal     bool
+	Status    websocket.StatusCode // set when Fatal
+	Retryable bool
 }
 
-// fatalCodes are the codes that end the connection, with their close status.
-// Every other code is reported and the connection goes on.
-var fatalCodes = map[protocol.Code]websocket.StatusCode{
-	protocol.CodeUnsupportedVersion: websocket.StatusUnsupportedData, // 1003
-	protocol.CodeUnsupportedRate:    websocket.StatusUnsupportedData, // 1003
-	protocol.CodeStartTimeout:       websocket.StatusPolicyViolation, // 1008
-	protocol.CodeFrameTooLarge:      websocket.StatusMessageTooBig,   // 1009
-	protocol.CodeMessageTooLarge:    websocket.StatusMessageTooBig,   // 1009
-	protocol.CodeSessionLimit:       websocket.StatusTryAgainLater,   // 1013
-	protocol.CodeSlowConsumer:       websocket.StatusPolicyViolation, // 1008
-	protocol.CodeHeartbeatTimeout:   websocket.StatusGoingAway,       // 1001
-	protocol.CodeShuttingDown:       websocket.StatusServiceRestart,  // 1012
-	protocol.CodeSuperseded:         websocket.StatusNormalClosure,   // 1000
-	protocol.CodeInternal:           websocket.StatusInternalError,   // 1011
+// codeRule is the gateway's policy for one code.
+type codeRule struct {
+	Fatal     bool                 // the connection ends after it
+	Status    websocket.StatusCode // the close status of a fatal error on an open connection
+	HTTP      int                  // the HTTP status of a refusal before the upgrade
+	Retryable bool                 // see protocol.Error
+}
+
+// codeRules is the one table of what each code means for the client: every
+// code the protocol defines has its row, and docs/protocol.md's Errors
+// table shows the same (tests hold both to it). Retryable after a fatal
+// error means that the condition is the server's or the network's and may
+// pass; a client that would only be refused again for the same reason (its
+// key, its version, its frames, another client holding the session) is
+// told not to.
+var codeRules = map[protocol.Code]codeRule{
+	// Not fatal: reported, and the session goes on. A mistake in a message
+	// is made again by sending it again; a full text queue drains.
+	protocol.CodeInvalidJSON:     {},
+	protocol.CodeUnknownType:     {},
+	protocol.CodeInvalidMessage:  {},
+	protocol.CodeNotStarted:      {},
+	protocol.CodeAlreadyStarted:  {},
+	protocol.CodeOddFrame:        {},
+	protocol.CodeTextTooLong:     {},
+	protocol.CodeAudioInTextOnly: {},
+	protocol.CodeResumeFailed:    {}, // the token is spent; a new session has started instead
+	protocol.CodeBusy:            {Retryable: true},
+
+	// Provider failures lose their turn only; the next may succeed, unless
+	// the provider refused the request itself.
+	protocol.CodeProviderTimeout:   {Retryable: true},
+	protocol.CodeProviderRateLimit: {Retryable: true},
+	protocol.CodeProviderDown:      {Retryable: true},
+	protocol.CodeProviderRejected:  {},
+	protocol.CodeProviderError:     {Retryable: true},
+
+	// Refused before the upgrade, with an HTTP status.
+	protocol.CodeUnauthorized:    {Fatal: true, HTTP: http.StatusUnauthorized},
+	protocol.CodeForbiddenOrigin: {Fatal: true, HTTP: http.StatusForbidden},
+
+	// Fatal, and the same client would be refused again.
+	protocol.CodeUnsupportedVersion: {Fatal: true, Status: websocket.StatusUnsupportedData},
+	protocol.CodeUnsupportedRate:    {Fatal: true, Status: websocket.StatusUnsupportedData},
+	protocol.CodeFrameTooLarge:      {Fatal: true, Status: websocket.StatusMessageTooBig},
+	protocol.CodeMessageTooLarge:    {Fatal: true, Status: websocket.StatusMessageTooBig},
+	protocol.CodeSuperseded:         {Fatal: true, Status: websocket.StatusNormalClosure}, // another client has the session
+
+	// Fatal, and reconnecting (resuming) may well succeed.
+	protocol.CodeStartTimeout:     {Fatal: true, Status: websocket.StatusPolicyViolation, Retryable: true},
+	protocol.CodeSlowConsumer:     {Fatal: true, Status: websocket.StatusPolicyViolation, Retryable: true},
+	protocol.CodeSessionLimit:     {Fatal: true, Status: websocket.StatusTryAgainLater, Retryable: true},
+	protocol.CodeHeartbeatTimeout: {Fatal: true, Status: websocket.StatusGoingAway, Retryable: true},
+	protocol.CodeInternal:         {Fatal: true, Status: websocket.StatusInternalError, Retryable: true}, // not fatal for a failed turn
+	protocol.CodeShuttingDown: {Fatal: true, Status: websocket.StatusServiceRestart, HTTP: http.StatusServiceUnavailable,
+		Retryable: true},
+}
+
+// classOf returns the class of code by codeRules.
+func classOf(code protocol.Code) errorClass {
+	r := codeRules[code]
+	return errorClass{Code: code, Fatal: r.Fatal, Status: r.Status, Retryable: r.Retryable}
+}
+
+// event returns the error event for the class, with msg.
+func (cl errorClass) event(msg string) *protocol.Error {
+	e := protocol.NewError(cl.Code, msg, cl.Fatal)
+	e.Retryable = cl.Retryable
+	return e
 }
 
 // providerCodes maps the pipeline's provider error kinds to wire codes, in
@@ -48,42 +106,46 @@ var providerCodes = []struct {
 	{pipeline.ErrBadResponse, protocol.CodeProviderError},
 }
 
-// classify is the one place that maps an error to what the client is told.
-// It returns ok=false for errors that are not errors: a nil error, a normal
+// classify is the one place that maps an error to what the client is told:
+// it finds the error's code and returns that code's class by codeRules. It
+// returns ok=false for errors that are not errors: a nil error, a normal
 // closure or a cancelled context.
 //
-//   - a *protocol.ProtocolError (or one wrapped): its code; fatal per fatalCodes
+//   - a *protocol.ProtocolError (or one wrapped): its code
 //   - a *pipeline.StageError: provider_* by its kind (pipeline.ErrTimeout →
 //     provider_timeout, ErrRateLimited → provider_rate_limited,
 //     ErrUnavailable → provider_unavailable, ErrRejected →
-//     provider_rejected, anything else → provider_error); not fatal
+//     provider_rejected, anything else → provider_error)
 //   - pipeline.ErrTextTooLong → text_too_long, pipeline.ErrBusy →
-//     session_busy; not fatal
-//   - anything else: internal_error, fatal, 1011
+//     session_busy
+//   - anything else: internal_error
 func classify(err error) (errorClass, bool) {
 	if isQuiet(err) {
 		return errorClass{}, false
 	}
+	return classOf(codeOf(err)), true
+}
+
+func codeOf(err error) protocol.Code {
 	if code, ok := protocol.CodeOf(err); ok {
-		status, fatal := fatalCodes[code]
-		return errorClass{Code: code, Fatal: fatal, Status: status}, true
+		return code
 	}
 	var se *pipeline.StageError
 	if errors.As(err, &se) {
-		return errorClass{Code: providerCode(se.Err)}, true
+		return providerCode(se.Err)
 	}
 	switch {
 	case errors.Is(err, pipeline.ErrTextTooLong):
-		return errorClass{Code: protocol.CodeTextTooLong}, true
+		return protocol.CodeTextTooLong
 	case errors.Is(err, pipeline.ErrBusy):
-		return errorClass{Code: protocol.CodeBusy}, true
+		return protocol.CodeBusy
 	}
 	for _, p := range providerCodes {
 		if errors.Is(err, p.err) {
-			return errorClass{Code: p.code}, true
+			return p.code
 		}
 	}
-	return errorClass{Code: protocol.CodeInternal, Fatal: true, Status: websocket.StatusInternalError}, true
+	return protocol.CodeInternal
 }
 
 func providerCode(err error) protocol.Code {

@@ -403,7 +403,7 @@ func TestProviderError(t *testing.T) {
 	c.start(nil)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "first"})
 	e := c.expectError(protocol.CodeProviderRateLimit)
-	if e.str("stage") != "llm" || e.num("turn") != 1 || e.flag("fatal") {
+	if e.str("stage") != "llm" || e.num("turn") != 1 || e.flag("fatal") || !e.flag("retryable") {
 		t.Errorf("error event %s", e.Raw)
 	}
 	if strings.Contains(string(e.Raw), "sk-do-not-leak") {

@@ -22,36 +22,42 @@ func TestClassify(t *testing.T) {
 	stage := func(err error) error {
 		return &pipeline.StageError{Stage: pipeline.StageLLM, Provider: "x", Turn: 3, Err: err}
 	}
+	const (
+		fatal = true
+		retry = true
+	)
 	tests := []struct {
-		err    error
-		code   protocol.Code
-		fatal  bool
-		status websocket.StatusCode
+		err       error
+		code      protocol.Code
+		fatal     bool
+		status    websocket.StatusCode
+		retryable bool
 	}{
-		{stage(fmt.Errorf("dial: %w", pipeline.ErrTimeout)), protocol.CodeProviderTimeout, false, 0},
-		{stage(fmt.Errorf("429: %w", pipeline.ErrRateLimited)), protocol.CodeProviderRateLimit, false, 0},
-		{stage(pipeline.ErrUnavailable), protocol.CodeProviderDown, false, 0},
-		{stage(pipeline.ErrRejected), protocol.CodeProviderRejected, false, 0},
-		{stage(pipeline.ErrBadResponse), protocol.CodeProviderError, false, 0},
-		{stage(errors.New("boom")), protocol.CodeProviderError, false, 0},
-		{fmt.Errorf("x: %w", pipeline.ErrRateLimited), protocol.CodeProviderRateLimit, false, 0},
-		{pipeline.ErrTextTooLong, protocol.CodeTextTooLong, false, 0},
-		{pipeline.ErrBusy, protocol.CodeBusy, false, 0},
-		{protocol.Errorf(protocol.CodeInvalidJSON, "x"), protocol.CodeInvalidJSON, false, 0},
-		{protocol.Errorf(protocol.CodeFrameTooLarge, "x"), protocol.CodeFrameTooLarge, true, websocket.StatusMessageTooBig},
-		{protocol.Errorf(protocol.CodeUnsupportedRate, "x"), protocol.CodeUnsupportedRate, true, websocket.StatusUnsupportedData},
-		{protocol.Errorf(protocol.CodeSlowConsumer, "x"), protocol.CodeSlowConsumer, true, websocket.StatusPolicyViolation},
-		{protocol.Errorf(protocol.CodeHeartbeatTimeout, "x"), protocol.CodeHeartbeatTimeout, true, websocket.StatusGoingAway},
-		{protocol.Errorf(protocol.CodeShuttingDown, "x"), protocol.CodeShuttingDown, true, websocket.StatusServiceRestart},
-		{protocol.Errorf(protocol.CodeSessionLimit, "x"), protocol.CodeSessionLimit, true, websocket.StatusTryAgainLater},
-		{protocol.Errorf(protocol.CodeSuperseded, "x"), protocol.CodeSuperseded, true, websocket.StatusNormalClosure},
-		{errors.New("surprise"), protocol.CodeInternal, true, websocket.StatusInternalError},
+		{stage(fmt.Errorf("dial: %w", pipeline.ErrTimeout)), protocol.CodeProviderTimeout, !fatal, 0, retry},
+		{stage(fmt.Errorf("429: %w", pipeline.ErrRateLimited)), protocol.CodeProviderRateLimit, !fatal, 0, retry},
+		{stage(pipeline.ErrUnavailable), protocol.CodeProviderDown, !fatal, 0, retry},
+		{stage(pipeline.ErrRejected), protocol.CodeProviderRejected, !fatal, 0, !retry},
+		{stage(pipeline.ErrBadResponse), protocol.CodeProviderError, !fatal, 0, retry},
+		{stage(errors.New("boom")), protocol.CodeProviderError, !fatal, 0, retry},
+		{fmt.Errorf("x: %w", pipeline.ErrRateLimited), protocol.CodeProviderRateLimit, !fatal, 0, retry},
+		{pipeline.ErrTextTooLong, protocol.CodeTextTooLong, !fatal, 0, !retry},
+		{pipeline.ErrBusy, protocol.CodeBusy, !fatal, 0, retry},
+		{protocol.Errorf(protocol.CodeInvalidJSON, "x"), protocol.CodeInvalidJSON, !fatal, 0, !retry},
+		{protocol.Errorf(protocol.CodeFrameTooLarge, "x"), protocol.CodeFrameTooLarge, fatal, websocket.StatusMessageTooBig, !retry},
+		{protocol.Errorf(protocol.CodeUnsupportedRate, "x"), protocol.CodeUnsupportedRate, fatal, websocket.StatusUnsupportedData, !retry},
+		{protocol.Errorf(protocol.CodeStartTimeout, "x"), protocol.CodeStartTimeout, fatal, websocket.StatusPolicyViolation, retry},
+		{protocol.Errorf(protocol.CodeSlowConsumer, "x"), protocol.CodeSlowConsumer, fatal, websocket.StatusPolicyViolation, retry},
+		{protocol.Errorf(protocol.CodeHeartbeatTimeout, "x"), protocol.CodeHeartbeatTimeout, fatal, websocket.StatusGoingAway, retry},
+		{protocol.Errorf(protocol.CodeShuttingDown, "x"), protocol.CodeShuttingDown, fatal, websocket.StatusServiceRestart, retry},
+		{protocol.Errorf(protocol.CodeSessionLimit, "x"), protocol.CodeSessionLimit, fatal, websocket.StatusTryAgainLater, retry},
+		{protocol.Errorf(protocol.CodeSuperseded, "x"), protocol.CodeSuperseded, fatal, websocket.StatusNormalClosure, !retry},
+		{errors.New("surprise"), protocol.CodeInternal, fatal, websocket.StatusInternalError, retry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.err.Error(), func(t *testing.T) {
 			got, ok := classify(tt.err)
-			if !ok || got != (errorClass{tt.code, tt.fatal, tt.status}) {
-				t.Errorf("classify = %+v, %v; want %v %v %v", got, ok, tt.code, tt.fatal, tt.status)
+			if want := (errorClass{tt.code, tt.fatal, tt.status, tt.retryable}); !ok || got != want {
+				t.Errorf("classify = %+v, %v; want %+v", got, ok, want)
 			}
 		})
 	}

@@ -204,18 +204,18 @@ func (s *Server) unregister(c *connection) {
 // the connection until it ends.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if !originAllowed(r, s.opts.AllowedOrigins) {
-		s.refuse(w, http.StatusForbidden, protocol.CodeForbiddenOrigin, "origin not allowed")
+		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
 		return
 	}
 	if !s.keys.allow(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
-		s.refuse(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "missing or invalid API key")
+		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key")
 		return
 	}
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
-		s.refuse(w, http.StatusServiceUnavailable, protocol.CodeShuttingDown, "the server is shutting down")
+		s.refuse(w, protocol.CodeShuttingDown, "the server is shutting down")
 		return
 	}
 	s.wg.Add(1)
@@ -244,12 +244,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.serve(overLimit)
 }
 
-// refuse answers a request that will not be upgraded with a JSON error.
-func (s *Server) refuse(w http.ResponseWriter, status int, code protocol.Code, msg string) {
+// refuse answers a request that will not be upgraded with a JSON error
+// event and the code's HTTP status.
+func (s *Server) refuse(w http.ResponseWriter, code protocol.Code, msg string) {
+	status := codeRules[code].HTTP
 	s.metrics.rejected.WithLabelValues(string(code)).Inc()
 	s.metrics.errors.WithLabelValues(string(code)).Inc()
 	s.log.Debug("upgrade refused", zap.Int("status", status), zap.String("code", string(code)))
-	b, _ := protocol.Encode(protocol.NewError(code, msg, true))
+	b, _ := protocol.Encode(classOf(code).event(msg))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)

@@ -70,7 +70,8 @@ func (c *connection) Send(ev pipeline.Event) {
 // goes on after it, whatever the error.
 func (c *connection) stageError(ev pipeline.Event) *protocol.Error {
 	cl, _ := classify(ev.Err)
-	e := protocol.NewError(cl.Code, "internal error", false)
+	cl.Fatal = false
+	e := cl.event("internal error")
 	e.Turn = ev.Turn
 	var se *pipeline.StageError
 	if errors.As(ev.Err, &se) {
@@ -219,7 +220,9 @@ func (c *connection) eventMessage(ev pipeline.Event) any {
 		}
 		return msg
 	}
-	return protocol.NewError(protocol.CodeInternal, "unknown event "+ev.Kind.String(), false)
+	cl := classOf(protocol.CodeInternal)
+	cl.Fatal = false
+	return cl.event("unknown event " + ev.Kind.String())
 }
 
 func msField(key string, v *float64) zap.Field {
@@ -244,7 +247,9 @@ func (c *connection) closeSocket() {
 	if r.class.Code != "" {
 		c.srv.metrics.errors.WithLabelValues(string(r.class.Code)).Inc()
 		c.errorsSent.Add(1)
-		c.writeJSON(protocol.NewError(r.class.Code, r.msg, true))
+		cl := r.class
+		cl.Fatal = true
+		c.writeJSON(cl.event(r.msg))
 	}
 	status := r.class.Status
 	if status == 0 {

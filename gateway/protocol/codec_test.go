@@ -61,7 +61,7 @@ func TestEncodeSetsFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"type":"error","code":"frame_too_large","message":"frame of 9000 bytes","fatal":true}`
+	want := `{"type":"error","code":"frame_too_large","message":"frame of 9000 bytes","fatal":true,"retryable":false}`
 	if string(b) != want {
 		t.Fatalf("got %s, want %s", b, want)
 	}

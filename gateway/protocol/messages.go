@@ -184,11 +184,17 @@ type Pong struct {
 }
 
 // Error is a typed error event. Fatal errors are followed by a close.
+//
+// Retryable is the server's advice on trying again. After a fatal error it
+// says whether reconnecting (and resuming) can succeed; clients reconnect
+// only when it is set. After one that is not fatal it says whether sending
+// the same request again can succeed.
 type Error struct {
-	Type    string `json:"type"`
-	Code    Code   `json:"code"`
-	Message string `json:"message"`
-	Fatal   bool   `json:"fatal"`
-	Turn    uint64 `json:"turn,omitempty"`
-	Stage   string `json:"stage,omitempty"` // "asr", "llm", "tts" for provider errors
+	Type      string `json:"type"`
+	Code      Code   `json:"code"`
+	Message   string `json:"message"`
+	Fatal     bool   `json:"fatal"`
+	Retryable bool   `json:"retryable"`
+	Turn      uint64 `json:"turn,omitempty"`
+	Stage     string `json:"stage,omitempty"` // "asr", "llm", "tts" for provider errors
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -161,6 +162,44 @@ func (s *synthesizer) one(ctx context.Context, p pipeline.Synthesizer, text stri
 		return emit(buf)
 	}
 	return nil
+}
+
+// prewarmer is a provider that can open its connections before its first
+// call.
+type prewarmer interface {
+	Prewarm(ctx context.Context) error
+}
+
+// Prewarm warms every provider of the chain that can be, at once: a
+// fallback that is needed is needed fast.
+func (g *generator) Prewarm(ctx context.Context) error { return prewarmAll(ctx, g.chain) }
+
+// Prewarm warms every provider of the chain that can be, at once.
+func (s *synthesizer) Prewarm(ctx context.Context) error { return prewarmAll(ctx, s.chain) }
+
+// Prewarm warms every provider of the chain that can be, at once.
+func (r *recognizer) Prewarm(ctx context.Context) error { return prewarmAll(ctx, r.chain) }
+
+// prewarmAll calls Prewarm on every provider of chain that has it and
+// waits for them; the error names each provider that failed.
+func prewarmAll[T any](ctx context.Context, chain []Named[T]) error {
+	errs := make([]error, len(chain))
+	var wg sync.WaitGroup
+	for i, p := range chain {
+		pw, ok := any(p.Provider).(prewarmer)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pw.Prewarm(ctx); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", p.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func logSwitch(log *zap.Logger, stage pipeline.Stage, from, to string, err error) {

@@ -73,6 +73,14 @@ type Client struct {
 	key       Secret
 	tokens    oauth2.TokenSource
 	lastToken atomic.Pointer[string] // scrubbed from provider messages
+
+	// The background Prewarm after the breaker closes; see rewarm.
+	bgCtx     context.Context
+	bgCancel  context.CancelFunc
+	bg        sync.WaitGroup
+	bgMu      sync.Mutex
+	bgClosed  bool // Close was called: start no more
+	rewarming bool
 }
 
 // New returns a Client for cfg. It resolves the API key or OAuth2 secret
@@ -143,6 +151,8 @@ func New(cfg Config, logger *zap.Logger, opts ...Option) (*Client, error) {
 		c.tokens = oauth2.ReuseTokenSourceWithExpiry(nil, cc.TokenSource(tokenCtx), o.ExpiryDelta)
 	}
 	c.lim = newLimiter(cfg.Name, cfg.MaxConcurrency, cfg.FailureThreshold, cfg.BreakerCoolDown, c.clock.Now, c.log)
+	c.lim.onRecover = c.rewarm
+	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	return c, nil
 }
 
@@ -157,6 +167,19 @@ func (c *Client) Stats() Stats { return c.lim.stats() }
 
 // CloseIdleConnections closes kept-alive connections that carry no call.
 func (c *Client) CloseIdleConnections() { c.tr.CloseIdleConnections() }
+
+// Close stops the Client's background work (reopening warm connections
+// after the breaker closes), waits for it, and closes idle connections.
+// Calls still work after Close, without that background work. Close is
+// idempotent.
+func (c *Client) Close() {
+	c.bgMu.Lock()
+	c.bgClosed = true
+	c.bgMu.Unlock()
+	c.bgCancel()
+	c.bg.Wait()
+	c.tr.CloseIdleConnections()
+}
 
 // Do sends req with retries, the TTFB watchdog, the concurrency limit and
 // the breaker, and returns a 2xx response whose body is ready to stream, or
@@ -346,7 +369,8 @@ func (c *Client) scrub(s string) string {
 // Prewarm opens up to Config.PrewarmConns connections at once, each with a
 // GET of BaseURL/models, so that the first calls skip the TCP and TLS
 // handshakes. Any HTTP answer counts as warm; errors mean the provider was
-// not reachable. Prewarm bypasses retries and the breaker.
+// not reachable. Prewarm bypasses retries and the breaker. The Client
+// calls it itself, in the background, when its breaker closes.
 func (c *Client) Prewarm(ctx context.Context) error {
 	n := c.cfg.PrewarmConns
 	errs := make([]error, n)
@@ -359,7 +383,50 @@ func (c *Client) Prewarm(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case n == 1:
+		return failed[0]
+	}
+	// The connections usually fail alike: say the first once.
+	return fmt.Errorf("%d of %d connections not opened: %w", len(failed), n, failed[0])
+}
+
+// rewarm runs Prewarm in the background when the breaker has closed: the
+// outage has most likely taken the pooled connections with it, and the
+// calls that come back together would otherwise each pay for a handshake.
+// At most one runs at a time; Close stops and waits for it.
+func (c *Client) rewarm() {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.bgClosed || c.rewarming {
+		return
+	}
+	c.rewarming = true
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		start := time.Now()
+		err := c.Prewarm(c.bgCtx)
+		c.bgMu.Lock()
+		c.rewarming = false
+		c.bgMu.Unlock()
+		switch {
+		case c.bgCtx.Err() != nil:
+		case err != nil:
+			c.log.Info("reopening warm connections after the breaker closed failed", zap.Duration("took", time.Since(start)), zap.Error(err))
+		default:
+			c.log.Info("warm connections reopened after the breaker closed",
+				zap.Int("connections", c.cfg.PrewarmConns), zap.Duration("took", time.Since(start)))
+		}
+	}()
 }
 
 func (c *Client) prewarmOne(ctx context.Context) error {

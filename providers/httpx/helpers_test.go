@@ -93,7 +93,7 @@ func newClient(t *testing.T, cfg Config, log *zap.Logger, opts ...Option) *Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.CloseIdleConnections)
+	t.Cleanup(c.Close)
 	return c
 }
 

@@ -33,6 +33,10 @@ type limiter struct {
 	openUntil time.Time
 	probing   bool          // half-open: the one probe is out
 	wake      chan struct{} // closed and replaced when a slot frees or the state changes
+
+	// onRecover, if set, is called when a healthy probe closes the
+	// breaker, without l.mu held. It must not block.
+	onRecover func()
 }
 
 type breakerState uint8
@@ -123,7 +127,16 @@ func (s *slot) done() {
 
 func (l *limiter) record(o outcome, probe bool) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	recovered := l.update(o, probe)
+	l.mu.Unlock()
+	if recovered && l.onRecover != nil {
+		l.onRecover()
+	}
+}
+
+// update applies an outcome; l.mu is held. It reports whether the breaker
+// closed.
+func (l *limiter) update(o outcome, probe bool) (recovered bool) {
 	switch o {
 	case healthy:
 		l.failures = 0
@@ -131,6 +144,7 @@ func (l *limiter) record(o outcome, probe bool) {
 			l.state, l.probing = closed, false
 			l.log.Info("circuit breaker closed", zap.Int("concurrency", int(l.limit)))
 			l.broadcast()
+			recovered = true
 		}
 		if l.limit < l.max {
 			before := int(l.limit)
@@ -162,6 +176,7 @@ func (l *limiter) record(o outcome, probe bool) {
 			l.broadcast()
 		}
 	}
+	return recovered
 }
 
 // Stats is a snapshot of a Client's limiter.

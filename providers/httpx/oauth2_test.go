@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,44 +89,5 @@ func TestOAuth2BadClientIsRejected(t *testing.T) {
 	_, err := post(t, context.Background(), c, "/x", `{}`)
 	if !errors.Is(err, pipeline.ErrRejected) || api.Load() != 0 {
 		t.Fatalf("err = %v (api hits %d), want ErrRejected before any API call", err, api.Load())
-	}
-}
-
-func TestPrewarmOpensConnections(t *testing.T) {
-	var conns atomic.Int32
-	var models atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/models" {
-			models.Add(1)
-			time.Sleep(50 * time.Millisecond) // keep them concurrent
-			_, _ = io.WriteString(w, `{"object":"list","data":[]}`)
-			return
-		}
-		_, _ = io.WriteString(w, "ok")
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	c := newClient(t, Config{BaseURL: srv.URL + "/v1", PrewarmConns: 3}, nil)
-	if err := c.Prewarm(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if conns.Load() != 3 || models.Load() != 3 {
-		t.Fatalf("prewarm opened %d connections with %d requests, want 3", conns.Load(), models.Load())
-	}
-	for range 3 {
-		resp, err := post(t, context.Background(), c, "/x", `{}`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
-	if conns.Load() != 3 {
-		t.Fatalf("calls after prewarm opened new connections: %d", conns.Load())
 	}
 }

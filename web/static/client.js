@@ -15,16 +15,6 @@ const PING_EVERY_MS = 5000
 const DEAD_AFTER_MS = 3 * PING_EVERY_MS + 2000 // a ping unanswered this long: the socket is dead
 const MAX_BUFFERED_BYTES = 64 * 1024 // ~2 s of 16 kHz audio; beyond it frames are dropped
 
-// Fatal error codes after which reconnecting cannot help (the gateway closes
-// the socket after sending them). Every other close is retried.
-const FINAL_CODES = new Set([
-  'unsupported_version',
-  'unsupported_sample_rate',
-  'frame_too_large',
-  'message_too_large',
-  'superseded',
-])
-
 // Close codes the page uses: 1000 when the user leaves (the session may end),
 // DROP_CODE for a simulated network drop (the session is resumed).
 export const DROP_CODE = 4000
@@ -137,8 +127,11 @@ export class VoiceClient {
     this.ready = false
     if (wasReady) this.droppedAt = performance.now()
     if (this.final) return
+    // The gateway says whether reconnecting after a fatal error can help
+    // (retryable in docs/protocol.md#errors); a close without a fatal error
+    // event, such as a network drop, is always retried.
     const err = this.lastError
-    if (err && FINAL_CODES.has(err.code)) {
+    if (err && !err.retryable) {
       this.final = true
       this.on.phase({ phase: 'closed', reason: err.message, code: err.code })
       return

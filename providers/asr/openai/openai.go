@@ -94,9 +94,10 @@ func (r *Recognizer) Name() string { return r.cfg.Name + ":" + r.cfg.Model }
 // Prewarm opens connections to the server ahead of the first utterance.
 func (r *Recognizer) Prewarm(ctx context.Context) error { return r.http.Prewarm(ctx) }
 
-// Close releases idle connections. The Recognizer stays usable.
+// Close stops reopening connections in the background and releases idle
+// ones. The Recognizer stays usable.
 func (r *Recognizer) Close() error {
-	r.http.CloseIdleConnections()
+	r.http.Close()
 	return nil
 }
 

@@ -80,9 +80,10 @@ func (g *Generator) Name() string { return g.cfg.Name + ":" + g.cfg.Model }
 // Prewarm opens connections to the server ahead of the first turn.
 func (g *Generator) Prewarm(ctx context.Context) error { return g.http.Prewarm(ctx) }
 
-// Close releases idle connections. The Generator stays usable.
+// Close stops reopening connections in the background and releases idle
+// ones. The Generator stays usable.
 func (g *Generator) Close() error {
-	g.http.CloseIdleConnections()
+	g.http.Close()
 	return nil
 }
 

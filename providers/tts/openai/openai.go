@@ -94,9 +94,10 @@ func (s *Synthesizer) Format() audio.Format { return s.format }
 // Prewarm opens connections to the server ahead of the first reply.
 func (s *Synthesizer) Prewarm(ctx context.Context) error { return s.http.Prewarm(ctx) }
 
-// Close releases idle connections. The Synthesizer stays usable.
+// Close stops reopening connections in the background and releases idle
+// ones. The Synthesizer stays usable.
 func (s *Synthesizer) Close() error {
-	s.http.CloseIdleConnections()
+	s.http.Close()
 	return nil
 }
 
