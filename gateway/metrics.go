@@ -80,22 +80,25 @@ const (
 	stageFirstAudioSent = "first_audio_sent"
 )
 
-// observeTurn builds the turn.latency event for tr and observes its
-// histograms. It reads tr's fields, so it may only run on EventTurnLatency,
-// after the Session has written them all.
+// observeTurn builds the turn.latency event for ev, an EventTurnLatency,
+// and observes its histograms: the Trace it carries is complete, and the
+// turn's audio (queued ahead of it) has reached the wire.
 func (m *metrics) observeTurn(ev pipeline.Event, vadName string) *protocol.TurnLatency {
 	tr := ev.Trace
 	msg := &protocol.TurnLatency{
 		Type:         protocol.TypeTurnLatency,
 		Turn:         ev.Turn,
-		ResponseDone: ev.Reason == "",
-		Cancelled:    ev.Reason != "",
+		ResponseDone: ev.Reason == 0,
+		Cancelled:    ev.Reason != 0,
 	}
 	if tr == nil {
 		return msg
 	}
 	msg.TextInput = tr.TextInput
-	sent := tr.FirstAudioSent()
+	var sent time.Time
+	if ev.Handle != nil {
+		sent = ev.Handle.FirstAudioSent()
+	}
 	milestones := []struct {
 		stage, provider string
 		at              time.Time

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +15,7 @@ import (
 // only what the client was sent.
 type responder struct {
 	s   *Session
-	t   *turn
+	t   *job
 	out Output
 
 	mu   sync.Mutex
@@ -32,7 +31,7 @@ type responder struct {
 }
 
 func (r *responder) send(ev Event) {
-	ev.Turn, ev.Trace = r.t.id, r.t.trace
+	ev.Turn, ev.Handle = r.t.id, r.t.handle
 	r.out.Send(ev)
 }
 
@@ -116,7 +115,7 @@ func (r *responder) run() {
 		}
 		if err := r.speak(ctx, sentence); err != nil && ctx.Err() == nil {
 			ttsErr = err
-			r.t.cancel(errTurnFailed)
+			r.t.cancel(CancelError)
 		}
 	}
 	err := <-llmErr
@@ -127,12 +126,12 @@ func (r *responder) run() {
 	switch {
 	case ttsErr != nil:
 		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: cfg.Stages.TTSName, Turn: r.t.id, Err: ttsErr}})
-		r.cancelled(errTurnFailed)
+		r.cancelled(CancelError)
 	case ctx.Err() != nil:
 		r.cancelled(context.Cause(ctx))
 	case err != nil:
 		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: cfg.Stages.LLMName, Turn: r.t.id, Err: err}})
-		r.cancelled(errTurnFailed)
+		r.cancelled(CancelError)
 	default:
 		if r.audioOn {
 			r.send(Event{Kind: EventAudioDone})
@@ -142,13 +141,13 @@ func (r *responder) run() {
 			cfg.Conversation.Append(Message{Role: RoleAssistant, Content: reply})
 		}
 		r.send(Event{Kind: EventResponseDone, Text: reply})
-		r.send(Event{Kind: EventTurnLatency})
+		r.send(Event{Kind: EventTurnLatency, Trace: r.t.trace})
 	}
 }
 
 // cancelled ends a cut turn: what the client got stays in the history.
 func (r *responder) cancelled(cause error) {
-	onWire := r.t.trace.Cut() // nothing more of this turn goes out
+	onWire := r.t.handle.Cut() // nothing more of this turn goes out
 	var kept string
 	if r.s.cfg.TextOnly {
 		r.mu.Lock()
@@ -160,12 +159,9 @@ func (r *responder) cancelled(cause error) {
 	if kept != "" {
 		r.s.cfg.Conversation.Append(Message{Role: RoleAssistant, Content: kept})
 	}
-	reason := errTurnFailed.Error()
-	if errors.Is(cause, errBargeIn) || errors.Is(cause, errInterrupt) {
-		reason = cause.Error()
-	}
+	reason := reasonOf(cause)
 	r.send(Event{Kind: EventResponseCancelled, Reason: reason, Text: kept})
-	r.send(Event{Kind: EventTurnLatency, Reason: reason})
+	r.send(Event{Kind: EventTurnLatency, Reason: reason, Trace: r.t.trace})
 }
 
 // speak synthesises one sentence and sends its audio, paced.
