@@ -204,3 +204,11 @@ func BenchmarkSynthesize(b *testing.B) {
 func TestConformance(t *testing.T) {
 	pipelinetest.TestSynthesizer(t, newSynth(t, espeakng.Config{}))
 }
+
+func TestName(t *testing.T) {
+	for voice, want := range map[string]string{"": "espeakng:en-us", "de": "espeakng:de"} {
+		if got := newSynth(t, espeakng.Config{Voice: voice}).Name(); got != want {
+			t.Errorf("voice %q: Name() = %q, want %q", voice, got, want)
+		}
+	}
+}

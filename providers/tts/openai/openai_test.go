@@ -250,3 +250,11 @@ func TestConformance(t *testing.T) {
 	})
 	pipelinetest.TestSynthesizer(t, newSynth(t, Config{Config: httpx.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-tts"}}))
 }
+
+// TestName: kind:model, as every HTTP provider names itself.
+func TestName(t *testing.T) {
+	s := newSynth(t, Config{Config: httpx.Config{Name: "kokoro", BaseURL: "http://127.0.0.1:8880/v1"}, Model: "kokoro", Voice: "af_bella"})
+	if got := s.Name(); got != "kokoro:kokoro" {
+		t.Fatalf("Name() = %q", got)
+	}
+}
