@@ -23,7 +23,6 @@ func Example() {
 		Registry: reg,
 		Stages: pipeline.Stages{
 			ASR: pipelinetest.NewScripted("hello"), LLM: &pipelinetest.Echo{}, TTS: &pipelinetest.Tone{},
-			ASRName: "scripted", LLMName: "echo", TTSName: "tone",
 		},
 		APIKeys: []string{"secret"},
 	})

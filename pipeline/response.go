@@ -48,7 +48,7 @@ func (r *responder) run() {
 				r.cancelled(context.Cause(ctx)) // the client still hears how the turn ended
 				return
 			}
-			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: cfg.Stages.ASRName, Turn: r.t.id, Err: err}})
+			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: r.s.names.asr, Turn: r.t.id, Err: err}})
 			return
 		}
 		tr.ASRFinal = r.now()
@@ -125,12 +125,12 @@ func (r *responder) run() {
 
 	switch {
 	case ttsErr != nil:
-		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: cfg.Stages.TTSName, Turn: r.t.id, Err: ttsErr}})
+		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: r.s.names.tts, Turn: r.t.id, Err: ttsErr}})
 		r.cancelled(CancelError)
 	case ctx.Err() != nil:
 		r.cancelled(context.Cause(ctx))
 	case err != nil:
-		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: cfg.Stages.LLMName, Turn: r.t.id, Err: err}})
+		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: r.s.names.llm, Turn: r.t.id, Err: err}})
 		r.cancelled(CancelError)
 	default:
 		if r.audioOn {

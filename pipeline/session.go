@@ -74,7 +74,8 @@ var ErrBusy = errors.New("pipeline: session busy, text input queue full")
 // Run owns its goroutines; WriteAudio, SubmitText and Interrupt feed it from
 // the connection and never block.
 type Session struct {
-	cfg Config
+	cfg   Config
+	names stageNames
 
 	// Used only by the WriteAudio caller.
 	toPipeline *resample.Resampler
@@ -99,6 +100,7 @@ func NewSession(cfg Config) (*Session, error) {
 	}
 	return &Session{
 		cfg:        cfg,
+		names:      stageNames{asr: NameOf(cfg.Stages.ASR), llm: NameOf(cfg.Stages.LLM), tts: NameOf(cfg.Stages.TTS)},
 		toPipeline: rs,
 		inbox:      newInbox(cfg.InboxFrames, slotSamples),
 		texts:      make(chan string, 4),
@@ -247,9 +249,9 @@ func (l *loop) cutTurn(why CancelReason) {
 func (l *loop) newTurn(ctx context.Context) *job {
 	id := l.s.cfg.Conversation.NextTurn()
 	tctx, cancel := context.WithCancelCause(ctx)
-	st := l.s.cfg.Stages
+	n := l.s.names
 	return &job{ctx: tctx, cancel: cancel, id: id, handle: &Turn{},
-		trace: &Trace{Turn: id, ASR: st.ASRName, LLM: st.LLMName, TTS: st.TTSName}}
+		trace: &Trace{Turn: id, ASR: n.asr, LLM: n.llm, TTS: n.tts}}
 }
 
 // enqueue hands t to the worker. A turn still running is cut first: a turn
@@ -343,7 +345,7 @@ func (l *loop) fail(err error) {
 		t.utt.Close()
 		t.utt = nil
 	}
-	l.send(Event{Kind: EventError, Turn: t.id, Handle: t.handle, Err: &StageError{Stage: StageASR, Provider: l.s.cfg.Stages.ASRName, Turn: t.id, Err: err}})
+	l.send(Event{Kind: EventError, Turn: t.id, Handle: t.handle, Err: &StageError{Stage: StageASR, Provider: l.s.names.asr, Turn: t.id, Err: err}})
 }
 
 // abandonUtterance closes the utterance of a turn that never ran.
@@ -358,6 +360,9 @@ func (l *loop) abandonUtterance() {
 }
 
 func (l *loop) send(ev Event) { l.out.Send(ev) }
+
+// stageNames are the stage providers' names (NameOf).
+type stageNames struct{ asr, llm, tts string }
 
 // turnWorker runs turns one after another, so history stays in order.
 func (s *Session) turnWorker(ctx context.Context, turns <-chan *job, out Output) {

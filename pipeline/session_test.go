@@ -75,7 +75,7 @@ func (h *harness) wait(from int, k pipeline.EventKind) (pipeline.Event, int) {
 }
 
 func stages(asr *pipelinetest.Scripted, tts *pipelinetest.Tone) pipeline.Stages {
-	return pipeline.Stages{ASR: asr, LLM: &pipelinetest.Echo{}, TTS: tts, ASRName: "scripted", LLMName: "echo", TTSName: "tone"}
+	return pipeline.Stages{ASR: asr, LLM: &pipelinetest.Echo{}, TTS: tts}
 }
 
 func TestVoiceTurn(t *testing.T) {
@@ -238,14 +238,14 @@ func TestInterrupt(t *testing.T) {
 
 func TestStageErrorKeepsSession(t *testing.T) {
 	fails := true
-	llm := pipeline.GeneratorFunc(func(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
+	llm := named{"flaky", pipeline.GeneratorFunc(func(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
 		if fails {
 			fails = false
 			return fmt.Errorf("upstream said 429: %w", pipeline.ErrRateLimited)
 		}
 		return emit("fine now.")
-	})
-	h := start(t, pipeline.Config{Stages: pipeline.Stages{LLM: llm, TTS: &pipelinetest.Tone{}, LLMName: "flaky"}})
+	})}
+	h := start(t, pipeline.Config{Stages: pipeline.Stages{LLM: llm, TTS: &pipelinetest.Tone{}}})
 	if err := h.sess.SubmitText("first"); err != nil {
 		t.Fatal(err)
 	}

@@ -179,54 +179,46 @@ func (b *built) keep(v any) {
 // providers becomes a fallback chain.
 func buildStages(cfg configs.Providers, d deps) (*built, error) {
 	b := &built{}
-	asr, asrNames, err := buildChain(b, "asr", cfg.ASR, asrKinds, d, chainASR)
+	asr, err := buildChain(b, "asr", cfg.ASR, asrKinds, d, chainASR)
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	llm, llmNames, err := buildChain(b, "llm", cfg.LLM, llmKinds, d, chainLLM)
+	llm, err := buildChain(b, "llm", cfg.LLM, llmKinds, d, chainLLM)
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	tts, ttsNames, err := buildChain(b, "tts", cfg.TTS, ttsKinds, d, chainTTS)
+	tts, err := buildChain(b, "tts", cfg.TTS, ttsKinds, d, chainTTS)
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	b.stages = pipeline.Stages{ASR: asr, LLM: llm, TTS: tts, ASRName: asrNames, LLMName: llmNames, TTSName: ttsNames}
+	b.stages = pipeline.Stages{ASR: asr, LLM: llm, TTS: tts}
 	return b, nil
 }
 
-type named[T any] struct {
-	name string
-	v    T
-}
-
-func buildChain[T any, M ~func(configs.Provider, deps) (T, string, error)](b *built, stage string, list []configs.Provider, kinds map[string]M, d deps, chain func([]named[T], deps) (T, error)) (T, string, error) {
+// buildChain makes a stage's providers. Each names itself (pipeline.NameOf);
+// the name a constructor returns is not used.
+func buildChain[T any, M ~func(configs.Provider, deps) (T, string, error)](b *built, stage string, list []configs.Provider, kinds map[string]M, d deps, chain func([]T, deps) (T, error)) (T, error) {
 	var zero T
-	var made []named[T]
+	var made []T
 	for i, p := range list {
 		mk, ok := kinds[p.Name]
 		if !ok {
-			return zero, "", fmt.Errorf("providers.%s[%d]: unknown provider %q (line %d); known: %s", stage, i, p.Name, p.Line(), kindsOf(kinds))
+			return zero, fmt.Errorf("providers.%s[%d]: unknown provider %q (line %d); known: %s", stage, i, p.Name, p.Line(), kindsOf(kinds))
 		}
 		start := time.Now()
-		v, name, err := mk(p, d)
+		v, _, err := mk(p, d)
 		if err != nil {
-			return zero, "", fmt.Errorf("providers.%s[%d] %s: %w", stage, i, p.Name, err)
+			return zero, fmt.Errorf("providers.%s[%d] %s: %w", stage, i, p.Name, err)
 		}
 		b.keep(v)
-		d.log.Debug("provider ready", zap.String("stage", stage), zap.String("provider", name), zap.Duration("took", time.Since(start)))
-		made = append(made, named[T]{name, v})
-	}
-	names := make([]string, len(made))
-	for i, m := range made {
-		names[i] = m.name
+		d.log.Debug("provider ready", zap.String("stage", stage), zap.String("provider", pipeline.NameOf(v)), zap.Duration("took", time.Since(start)))
+		made = append(made, v)
 	}
 	if len(made) == 1 {
-		return made[0].v, made[0].name, nil
+		return made[0], nil
 	}
-	v, err := chain(made, d)
-	return v, strings.Join(names, ">"), err
+	return chain(made, d)
 }

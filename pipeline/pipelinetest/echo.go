@@ -19,6 +19,9 @@ type Echo struct {
 
 var _ pipeline.Generator = (*Echo)(nil)
 
+// Name is "echo".
+func (e *Echo) Name() string { return "echo" }
+
 // Reply returns the text Echo answers to msgs.
 func (e *Echo) Reply(msgs []pipeline.Message) string {
 	var last string

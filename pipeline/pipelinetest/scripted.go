@@ -26,6 +26,9 @@ type Scripted struct {
 
 var _ pipeline.Recognizer = (*Scripted)(nil)
 
+// Name is "scripted".
+func (s *Scripted) Name() string { return "scripted" }
+
 // NewScripted returns a Scripted recognizer hearing transcripts in turn.
 func NewScripted(transcripts ...string) *Scripted { return &Scripted{Transcripts: transcripts} }
 

@@ -24,6 +24,9 @@ type Tone struct {
 
 var _ pipeline.Synthesizer = (*Tone)(nil)
 
+// Name is "tone".
+func (t *Tone) Name() string { return "tone" }
+
 // Format returns mono audio at Rate.
 func (t *Tone) Format() audio.Format {
 	r := t.Rate
