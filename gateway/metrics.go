@@ -56,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"stage", "provider"}),
 		stageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "voicegate_stage_duration_seconds",
-			Help:    "Time one stage of a turn took, from the previous milestone to its own, by stage and provider.",
+			Help:    "Time one stage of a turn took, from the previous milestone to its own, by stage and the provider that answered it.",
 			Buckets: latencyBuckets,
 		}, []string{"stage", "provider"}),
 	}
@@ -95,6 +95,7 @@ func (m *metrics) observeTurn(ev pipeline.Event, vadName string) *protocol.TurnL
 		return msg
 	}
 	msg.TextInput = tr.TextInput
+	msg.Providers = answered(tr)
 	var sent time.Time
 	if ev.Handle != nil {
 		sent = ev.Handle.FirstAudioSent()
@@ -147,6 +148,25 @@ func (m *metrics) observeTurn(ev pipeline.Event, vadName string) *protocol.TurnL
 		m.stageDuration.WithLabelValues(h.stage, providerLabel(h.provider)).Observe(h.to.Sub(h.from).Seconds())
 	}
 	return msg
+}
+
+// answered names the provider of each stage that reached its milestone, or
+// returns nil when none did.
+func answered(tr *pipeline.Trace) *protocol.TurnProviders {
+	var p protocol.TurnProviders
+	if !tr.ASRFinal.IsZero() {
+		p.ASR = tr.ASR
+	}
+	if !tr.LLMFirstToken.IsZero() {
+		p.LLM = tr.LLM
+	}
+	if !tr.TTSFirstAudio.IsZero() {
+		p.TTS = tr.TTS
+	}
+	if p == (protocol.TurnProviders{}) {
+		return nil
+	}
+	return &p
 }
 
 func providerLabel(name string) string {

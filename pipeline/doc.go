@@ -32,6 +32,9 @@
 // is shared with the Output: the Output reports through it which audio
 // reached the wire (AudioOnWire) and learns from it that the turn was cut
 // (IsCut). Its Trace — end of speech, endpoint, ASR final, LLM first token,
-// first sentence, TTS first audio — is written by the Session alone and
-// handed over, complete, on EventTurnLatency when the turn ends.
+// first sentence, TTS first audio, and the provider that answered each
+// stage — is written by the Session alone and handed over, complete, on
+// EventTurnLatency when the turn ends. Providers are known by their Name
+// (NameOf); one that delegates, such as a fallback chain, reports the
+// member that answered a call with Answered.
 package pipeline

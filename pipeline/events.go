@@ -67,16 +67,18 @@ type Event struct {
 }
 
 // Trace is the latency record of one turn: when it reached each milestone,
-// and the providers of its stages. Times are zero when a stage did not run.
-// The Session writes it while the turn runs and hands it over, complete, on
-// the turn's EventTurnLatency; from then on it is only read. When the reply's
-// audio reached the wire is the Output's to know (Turn.FirstAudioSent).
+// and which provider answered each stage. Times are zero when a stage did
+// not run. The Session writes it while the turn runs and hands it over,
+// complete, on the turn's EventTurnLatency; from then on it is only read.
+// When the reply's audio reached the wire is the Output's to know
+// (Turn.FirstAudioSent).
 type Trace struct {
-	Turn      uint64
-	ASR       string // provider names, for per-provider metrics
-	LLM       string
-	TTS       string
-	TextInput bool // the turn began with typed text, not speech
+	Turn uint64
+	// ASR, LLM and TTS name the provider that answered each stage: the
+	// one reported with Answered (a fallback chain's member), else the
+	// stage's provider (NameOf).
+	ASR, LLM, TTS string
+	TextInput     bool // the turn began with typed text, not speech
 
 	SpeechEnd     time.Time // last voiced audio arrived (speech turns)
 	Endpoint      time.Time // the VAD or the recogniser declared the end of speech

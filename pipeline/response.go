@@ -41,14 +41,14 @@ func (r *responder) run() {
 	ctx, tr, cfg := r.t.ctx, r.t.trace, r.s.cfg
 	userText := r.t.text
 	if r.t.utt != nil {
-		text, err := r.t.utt.Finish(ctx)
+		text, err := r.t.utt.Finish(r.t.asrCtx)
 		r.t.utt.Close()
 		if err != nil {
 			if ctx.Err() != nil {
 				r.cancelled(context.Cause(ctx)) // the client still hears how the turn ended
 				return
 			}
-			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: r.s.names.asr, Turn: r.t.id, Err: err}})
+			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: r.s.provider(r.t, StageASR), Turn: r.t.id, Err: err}})
 			return
 		}
 		tr.ASRFinal = r.now()
@@ -78,7 +78,7 @@ func (r *responder) run() {
 				return context.Cause(ctx)
 			}
 		}
-		err := cfg.Stages.LLM.Generate(ctx, prompt, func(delta string) error {
+		err := cfg.Stages.LLM.Generate(r.t.handle.StageContext(ctx, StageLLM), prompt, func(delta string) error {
 			if delta == "" {
 				return nil
 			}
@@ -108,12 +108,16 @@ func (r *responder) run() {
 		llmErr <- err
 	}()
 
+	ttsCtx := ctx
+	if !cfg.TextOnly {
+		ttsCtx = r.t.handle.StageContext(ctx, StageTTS)
+	}
 	var ttsErr error
 	for sentence := range sentences {
 		if cfg.TextOnly || ttsErr != nil || ctx.Err() != nil {
 			continue // drain, so the producer can finish
 		}
-		if err := r.speak(ctx, sentence); err != nil && ctx.Err() == nil {
+		if err := r.speak(ttsCtx, sentence); err != nil && ctx.Err() == nil {
 			ttsErr = err
 			r.t.cancel(CancelError)
 		}
@@ -125,12 +129,12 @@ func (r *responder) run() {
 
 	switch {
 	case ttsErr != nil:
-		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: r.s.names.tts, Turn: r.t.id, Err: ttsErr}})
+		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: r.s.provider(r.t, StageTTS), Turn: r.t.id, Err: ttsErr}})
 		r.cancelled(CancelError)
 	case ctx.Err() != nil:
 		r.cancelled(context.Cause(ctx))
 	case err != nil:
-		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: r.s.names.llm, Turn: r.t.id, Err: err}})
+		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: r.s.provider(r.t, StageLLM), Turn: r.t.id, Err: err}})
 		r.cancelled(CancelError)
 	default:
 		if r.audioOn {
@@ -141,7 +145,7 @@ func (r *responder) run() {
 			cfg.Conversation.Append(Message{Role: RoleAssistant, Content: reply})
 		}
 		r.send(Event{Kind: EventResponseDone, Text: reply})
-		r.send(Event{Kind: EventTurnLatency, Trace: r.t.trace})
+		r.send(Event{Kind: EventTurnLatency, Trace: r.trace()})
 	}
 }
 
@@ -161,7 +165,16 @@ func (r *responder) cancelled(cause error) {
 	}
 	reason := reasonOf(cause)
 	r.send(Event{Kind: EventResponseCancelled, Reason: reason, Text: kept})
-	r.send(Event{Kind: EventTurnLatency, Reason: reason, Trace: r.t.trace})
+	r.send(Event{Kind: EventTurnLatency, Reason: reason, Trace: r.trace()})
+}
+
+// trace completes the turn's Trace with the providers that answered.
+func (r *responder) trace() *Trace {
+	tr := r.t.trace
+	tr.ASR = r.s.provider(r.t, StageASR)
+	tr.LLM = r.s.provider(r.t, StageLLM)
+	tr.TTS = r.s.provider(r.t, StageTTS)
+	return tr
 }
 
 // speak synthesises one sentence and sends its audio, paced.

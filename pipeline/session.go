@@ -152,8 +152,9 @@ type job struct {
 	id     uint64
 	handle *Turn
 	trace  *Trace
-	utt    Utterance // spoken turns: the utterance to finish
-	text   string    // text turns
+	asrCtx context.Context // spoken turns: the recogniser's stage context
+	utt    Utterance       // spoken turns: the utterance to finish
+	text   string          // text turns
 }
 
 // Run processes audio and text until ctx is done, sending events to out. It
@@ -249,9 +250,7 @@ func (l *loop) cutTurn(why CancelReason) {
 func (l *loop) newTurn(ctx context.Context) *job {
 	id := l.s.cfg.Conversation.NextTurn()
 	tctx, cancel := context.WithCancelCause(ctx)
-	n := l.s.names
-	return &job{ctx: tctx, cancel: cancel, id: id, handle: &Turn{},
-		trace: &Trace{Turn: id, ASR: n.asr, LLM: n.llm, TTS: n.tts}}
+	return &job{ctx: tctx, cancel: cancel, id: id, handle: &Turn{}, trace: &Trace{Turn: id}}
 }
 
 // enqueue hands t to the worker. A turn still running is cut first: a turn
@@ -292,7 +291,8 @@ func (l *loop) processFrame(ctx context.Context) {
 		if l.s.cfg.Stages.ASR == nil {
 			return
 		}
-		utt, err := l.s.cfg.Stages.ASR.Start(t.ctx)
+		t.asrCtx = t.handle.StageContext(t.ctx, StageASR)
+		utt, err := l.s.cfg.Stages.ASR.Start(t.asrCtx)
 		if err != nil {
 			l.fail(err)
 			return
@@ -345,7 +345,7 @@ func (l *loop) fail(err error) {
 		t.utt.Close()
 		t.utt = nil
 	}
-	l.send(Event{Kind: EventError, Turn: t.id, Handle: t.handle, Err: &StageError{Stage: StageASR, Provider: l.s.names.asr, Turn: t.id, Err: err}})
+	l.send(Event{Kind: EventError, Turn: t.id, Handle: t.handle, Err: &StageError{Stage: StageASR, Provider: l.s.provider(t, StageASR), Turn: t.id, Err: err}})
 }
 
 // abandonUtterance closes the utterance of a turn that never ran.
@@ -363,6 +363,23 @@ func (l *loop) send(ev Event) { l.out.Send(ev) }
 
 // stageNames are the stage providers' names (NameOf).
 type stageNames struct{ asr, llm, tts string }
+
+// provider names the provider of stage st in turn j: the one that reported
+// it answered (Answered), else the stage's own.
+func (s *Session) provider(j *job, st Stage) string {
+	if name := j.handle.AnsweredBy(st); name != "" {
+		return name
+	}
+	switch st {
+	case StageASR:
+		return s.names.asr
+	case StageLLM:
+		return s.names.llm
+	case StageTTS:
+		return s.names.tts
+	}
+	return ""
+}
 
 // turnWorker runs turns one after another, so history stays in order.
 func (s *Session) turnWorker(ctx context.Context, turns <-chan *job, out Output) {

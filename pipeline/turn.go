@@ -1,20 +1,23 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
 )
 
-// Turn is the handle of one turn, shared by the Session and its Output:
-// what of the turn reached the wire and whether it has been cut. Every
-// Event of a turn carries it (Event.Handle). Its methods may be called from
-// any goroutine. The zero Turn is ready to use.
+// Turn is the handle of one turn, shared by the Session, its Output and the
+// providers: what of the turn reached the wire, whether it has been cut,
+// and which provider answered each stage. Every Event of a turn carries it
+// (Event.Handle). Its methods may be called from any goroutine. The zero
+// Turn is ready to use.
 type Turn struct {
 	mu        sync.Mutex
 	cut       bool
 	sentences int       // highest Sentence put on the wire
 	first     time.Time // first audio put on the wire
+	answered  [3]string // by answerSlot
 }
 
 // AudioOnWire is called by an Output just before it puts an EventAudio of
@@ -58,6 +61,67 @@ func (t *Turn) FirstAudioSent() time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.first
+}
+
+// StageContext returns ctx for a call of stage s (StageASR, StageLLM or
+// StageTTS) in this turn: Answered with it, or with a context derived from
+// it, records into t. The Session makes one per stage and turn; a test of
+// a provider that reports can make its own.
+func (t *Turn) StageContext(ctx context.Context, s Stage) context.Context {
+	return context.WithValue(ctx, stageKey{}, &stageCall{turn: t, slot: answerSlot(s)})
+}
+
+// AnsweredBy returns the provider reported with Answered for stage s, or ""
+// if none was.
+func (t *Turn) AnsweredBy(s Stage) string {
+	i := answerSlot(s)
+	if i < 0 {
+		return ""
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.answered[i]
+}
+
+// Answered reports, from inside a stage call, that the provider named
+// provider answered it: a provider that delegates, such as a fallback
+// chain, names the member whose output the call returned. It records into
+// the turn that ctx's stage call belongs to (see Turn.StageContext) and
+// does nothing for any other ctx. The first report of a stage in a turn
+// stands: it names the provider behind the stage's first milestone (the
+// first sentence's audio, for TTS), and when chains nest, the innermost
+// reports first. Answered does not allocate.
+func Answered(ctx context.Context, provider string) {
+	c, ok := ctx.Value(stageKey{}).(*stageCall)
+	if !ok || c.slot < 0 || provider == "" {
+		return
+	}
+	t := c.turn
+	t.mu.Lock()
+	if t.answered[c.slot] == "" {
+		t.answered[c.slot] = provider
+	}
+	t.mu.Unlock()
+}
+
+// stageKey is the context key of a stage call's *stageCall.
+type stageKey struct{}
+
+type stageCall struct {
+	turn *Turn
+	slot int // answerSlot of the stage; -1 for none
+}
+
+func answerSlot(s Stage) int {
+	switch s {
+	case StageASR:
+		return 0
+	case StageLLM:
+		return 1
+	case StageTTS:
+		return 2
+	}
+	return -1
 }
 
 // CancelReason is why a turn was cut short. It is the cause its context is

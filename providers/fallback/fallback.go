@@ -8,7 +8,9 @@
 // client per provider (providers/httpx) and this package on top.
 //
 // Members are known by their own names (pipeline.NameOf). A chain's Name
-// joins them, "openai:gpt-4o-mini>groq:llama3", for display.
+// joins them, "openai:gpt-4o-mini>groq:llama3", for display; on each call
+// it reports the member that answered with pipeline.Answered, so that the
+// turn's trace and metrics name that member.
 package fallback
 
 import (
@@ -103,7 +105,11 @@ func (g *generator) Generate(ctx context.Context, msgs []pipeline.Message, emit 
 			emitted.Store(true)
 			return emit(d)
 		})
-		if err == nil || emitted.Load() || !switchable(ctx) {
+		if err == nil || emitted.Load() {
+			pipeline.Answered(ctx, p.name)
+			return err
+		}
+		if !switchable(ctx) {
 			return err
 		}
 		why.add(p.name, err)
@@ -155,7 +161,11 @@ func (s *synthesizer) Synthesize(ctx context.Context, text string, emit func([]i
 			emitted.Store(true)
 			return emit(pcm)
 		})
-		if err == nil || emitted.Load() || !switchable(ctx) {
+		if err == nil || emitted.Load() {
+			pipeline.Answered(ctx, p.name)
+			return err
+		}
+		if !switchable(ctx) {
 			return err
 		}
 		why.add(p.name, err)

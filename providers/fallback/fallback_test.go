@@ -93,8 +93,12 @@ func TestGeneratorFallsBack(t *testing.T) {
 	}
 	// Three calls: three 503s open the primary's breaker.
 	for range 3 {
-		if text, err := generate(g, context.Background()); err != nil || text != "from groq" {
+		var turn pipeline.Turn
+		if text, err := generate(g, turn.StageContext(context.Background(), pipeline.StageLLM)); err != nil || text != "from groq" {
 			t.Fatalf("%q, %v", text, err)
+		}
+		if who := turn.AnsweredBy(pipeline.StageLLM); who != "groq:m" {
+			t.Fatalf("answered by %q, want the second", who)
 		}
 	}
 	// Now the primary fails fast, without a request, and the chain still answers.
@@ -193,11 +197,15 @@ func TestSynthesizerFallsBackAndResamples(t *testing.T) {
 		t.Fatalf("format %v, want the first provider's", s.Format())
 	}
 	n := 0
-	if err := s.Synthesize(context.Background(), "Hello.", func(pcm []int16) error { n += len(pcm); return nil }); err != nil {
+	var turn pipeline.Turn
+	if err := s.Synthesize(turn.StageContext(context.Background(), pipeline.StageTTS), "Hello.", func(pcm []int16) error { n += len(pcm); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n < 23900 || n > 24100 || primaryHits.Load() != 1 {
 		t.Fatalf("%d samples at 24 kHz for 1 s of 16 kHz audio (primary hit %d)", n, primaryHits.Load())
+	}
+	if who := turn.AnsweredBy(pipeline.StageTTS); who != "local:tts-1" {
+		t.Fatalf("answered by %q", who)
 	}
 	if logs.FilterMessage("provider failed; falling back").Len() != 1 {
 		t.Fatal("fallback not logged")
@@ -245,7 +253,9 @@ func TestRecognizerFallsBackWithTheWholeUtterance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := rec.Start(context.Background())
+	var turn pipeline.Turn
+	ctx := turn.StageContext(context.Background(), pipeline.StageASR)
+	u, err := rec.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,9 +266,12 @@ func TestRecognizerFallsBackWithTheWholeUtterance(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	text, err := u.Finish(context.Background())
+	text, err := u.Finish(ctx)
 	if err != nil || text != "hello from the backup" {
 		t.Fatalf("%q, %v", text, err)
+	}
+	if who := turn.AnsweredBy(pipeline.StageASR); who != "speaches:whisper-1" {
+		t.Fatalf("answered by %q", who)
 	}
 	if uploaded.Load() != 44+32000 {
 		t.Fatalf("backup got a %d-byte WAV, want the whole second", uploaded.Load())

@@ -20,7 +20,9 @@ const MaxReplay = 60 * time.Second
 // Start, Write or Finish, the next provider is started and the audio so far
 // replayed into it. Unlike Generator and Synthesizer this may happen after
 // partials were returned: partials are provisional, only Finish's transcript
-// is final. A chain of one is returned unwrapped. A nil logger logs nothing.
+// is final, and the provider that answered is the one whose transcript
+// Finish returned. A chain of one is returned unwrapped. A nil logger logs
+// nothing.
 func Recognizer(logger *zap.Logger, chain ...pipeline.Recognizer) (pipeline.Recognizer, error) {
 	if len(chain) == 0 {
 		return nil, errEmpty
@@ -125,6 +127,7 @@ func (u *utterance) Finish(ctx context.Context) (string, error) {
 		}
 		text, err := u.cur.Finish(ctx)
 		if err == nil {
+			pipeline.Answered(ctx, u.r.chain[u.idx].name)
 			return text, nil
 		}
 		if ctx.Err() != nil {
