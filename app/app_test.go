@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/voicegate/voicegate/configs"
+	"github.com/voicegate/voicegate/pipeline"
 )
 
 // settings holds, for every kind Builtin registers, the smallest entry that
@@ -63,7 +64,7 @@ func TestBuiltinKinds(t *testing.T) {
 					t.Fatalf("building %s: %v", doc, err)
 				}
 				defer b.Close()
-				name := map[string]string{"asr": b.stages.ASRName, "llm": b.stages.LLMName, "tts": b.stages.TTSName}[stage]
+				name := pipeline.NameOf(map[string]any{"asr": b.stages.ASR, "llm": b.stages.LLM, "tts": b.stages.TTS}[stage])
 				if !strings.HasPrefix(name, kind) {
 					t.Errorf("the %s provider calls itself %q, want a name that starts with its kind %q", stage, name, kind)
 				}
@@ -82,7 +83,7 @@ func TestExampleConfigBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if got := []string{b.stages.ASRName, b.stages.LLMName, b.stages.TTSName}; !slices.Equal(got, []string{"pocketsphinx", "echo", "flite"}) {
+	if got := []string{pipeline.NameOf(b.stages.ASR), pipeline.NameOf(b.stages.LLM), pipeline.NameOf(b.stages.TTS)}; !slices.Equal(got, []string{"pocketsphinx", "echo", "flite"}) {
 		t.Errorf("the example's stages are %v", got)
 	}
 }

@@ -52,8 +52,8 @@ func prewarm(ctx context.Context, log *zap.Logger, stages ...any) {
 	wg.Wait()
 }
 
-// describe names a stage for the log: its stage, and its Name if it has
-// one (a fallback chain has none; its error names the members).
+// describe names a stage for the log: its stage and its provider (for a
+// fallback chain, its members' names joined by ">").
 func describe(v any) []zap.Field {
 	var stage string
 	switch v.(type) {
@@ -66,9 +66,5 @@ func describe(v any) []zap.Field {
 	default:
 		stage = fmt.Sprintf("%T", v)
 	}
-	fields := []zap.Field{zap.String("stage", stage)}
-	if n, ok := v.(interface{ Name() string }); ok {
-		fields = append(fields, zap.String("provider", n.Name()))
-	}
-	return fields
+	return []zap.Field{zap.String("stage", stage), zap.String("provider", pipeline.NameOf(v))}
 }

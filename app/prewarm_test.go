@@ -66,10 +66,7 @@ func TestPrewarm(t *testing.T) {
 	broken := &warmGen{name: "broken", err: errors.New("connection refused")}
 	stuck := &warmGen{name: "stuck", hang: true}
 	member := &warmGen{name: "member"}
-	chain, err := fallback.Generator(nil,
-		fallback.Named[pipeline.Generator]{Name: "real", Provider: real},
-		fallback.Named[pipeline.Generator]{Name: "member", Provider: member},
-		fallback.Named[pipeline.Generator]{Name: "cold", Provider: coldGen{}})
+	chain, err := fallback.Generator(nil, real, member, coldGen{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +92,6 @@ func TestPrewarm(t *testing.T) {
 	for _, e := range logs.All() {
 		m := e.ContextMap()
 		p, _ := m["provider"].(string)
-		if p == "" {
-			p, _ = m["stage"].(string) // the chain has no name of its own
-		}
 		if _, dup := lines[p]; dup {
 			t.Errorf("%s: logged twice", p)
 		}
@@ -109,7 +103,7 @@ func TestPrewarm(t *testing.T) {
 	if len(lines) != 4 {
 		t.Errorf("%d log lines, want one for each of the 4 prewarmers: %v", len(lines), lines)
 	}
-	for p, lvl := range map[string]zapcore.Level{"ok": zapcore.InfoLevel, "broken": zapcore.WarnLevel, "stuck": zapcore.WarnLevel, "llm": zapcore.InfoLevel} {
+	for p, lvl := range map[string]zapcore.Level{"ok": zapcore.InfoLevel, "broken": zapcore.WarnLevel, "stuck": zapcore.WarnLevel, pipeline.NameOf(chain): zapcore.InfoLevel} {
 		if e, found := lines[p]; !found || e.Level != lvl {
 			t.Errorf("%s: logged %+v, want a line at %v", p, e.Entry, lvl)
 		}

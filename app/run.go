@@ -20,6 +20,7 @@ import (
 
 	"github.com/voicegate/voicegate/configs"
 	"github.com/voicegate/voicegate/gateway"
+	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/web"
 )
 
@@ -112,10 +113,10 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 
 	log.Info("voicegate listening",
 		zap.String("url", "http://"+displayAddr(ln.Addr())+"/"),
-		zap.String("asr", b.stages.ASRName), zap.String("llm", b.stages.LLMName), zap.String("tts", b.stages.TTSName),
+		zap.String("asr", pipeline.NameOf(b.stages.ASR)), zap.String("llm", pipeline.NameOf(b.stages.LLM)), zap.String("tts", pipeline.NameOf(b.stages.TTS)),
 		zap.Bool("api_keys", len(cfg.Server.APIKeys) > 0),
 		zap.Duration("startup", time.Since(start)))
-	if b.stages.LLMName == "echo" {
+	if pipeline.NameOf(b.stages.LLM) == "echo" {
 		log.Info("the language model is the offline echo; to talk to a real model, add an OpenAI-compatible provider under providers.llm (see configs/voicegate.example.yaml and docs/providers.md)")
 	}
 

@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -33,16 +32,14 @@ func (b *built) Close() {
 // way retrying cannot help (or its breaker is open), then the next.
 func buildStages(cfg configs.Providers, reg Registry, d Deps) (*built, error) {
 	b := &built{}
-	asr, asrName, err := buildChain(b, "asr", cfg.ASR, reg.ASR, d, fallback.Recognizer)
+	asr, err := buildChain(b, "asr", cfg.ASR, reg.ASR, d, fallback.Recognizer)
 	if err == nil {
 		var llm pipeline.Generator
-		var llmName string
-		llm, llmName, err = buildChain(b, "llm", cfg.LLM, reg.LLM, d, fallback.Generator)
+		llm, err = buildChain(b, "llm", cfg.LLM, reg.LLM, d, fallback.Generator)
 		if err == nil {
 			var tts pipeline.Synthesizer
-			var ttsName string
-			tts, ttsName, err = buildChain(b, "tts", cfg.TTS, reg.TTS, d, fallback.Synthesizer)
-			b.stages = pipeline.Stages{ASR: asr, LLM: llm, TTS: tts, ASRName: asrName, LLMName: llmName, TTSName: ttsName}
+			tts, err = buildChain(b, "tts", cfg.TTS, reg.TTS, d, fallback.Synthesizer)
+			b.stages = pipeline.Stages{ASR: asr, LLM: llm, TTS: tts}
 		}
 	}
 	if err != nil {
@@ -53,41 +50,27 @@ func buildStages(cfg configs.Providers, reg Registry, d Deps) (*built, error) {
 }
 
 func buildChain[T any](b *built, stage string, list []configs.Provider, kinds map[string]Maker[T], d Deps,
-	chain func(*zap.Logger, ...fallback.Named[T]) (T, error)) (T, string, error) {
+	chain func(*zap.Logger, ...T) (T, error)) (T, error) {
 	var zero T
-	var made []fallback.Named[T]
+	var made []T
 	for i, p := range list {
 		mk, ok := kinds[p.Name]
 		if !ok {
-			return zero, "", fmt.Errorf("providers.%s[%d]: unknown provider %q (line %d); known: %s", stage, i, p.Name, p.Line(), kindsOf(kinds))
+			return zero, fmt.Errorf("providers.%s[%d]: unknown provider %q (line %d); known: %s", stage, i, p.Name, p.Line(), kindsOf(kinds))
 		}
 		start := time.Now()
 		v, err := mk(p, d)
 		if err != nil {
-			return zero, "", fmt.Errorf("providers.%s[%d] %s: %w", stage, i, p.Name, err)
+			return zero, fmt.Errorf("providers.%s[%d] %s: %w", stage, i, p.Name, err)
 		}
 		if c, ok := any(v).(closer); ok {
 			b.closers = append(b.closers, c)
 		}
-		name := nameOf(v, p.Name)
-		d.Log.Debug("provider ready", zap.String("stage", stage), zap.String("provider", name), zap.Duration("took", time.Since(start)))
-		made = append(made, fallback.Named[T]{Name: name, Provider: v})
+		d.Log.Debug("provider ready", zap.String("stage", stage), zap.String("provider", pipeline.NameOf(v)), zap.Duration("took", time.Since(start)))
+		made = append(made, v)
 	}
 	if len(made) == 1 {
-		return made[0].Provider, made[0].Name, nil
+		return made[0], nil
 	}
-	names := make([]string, len(made))
-	for i, m := range made {
-		names[i] = m.Name
-	}
-	v, err := chain(d.Log, made...)
-	return v, strings.Join(names, ">"), err
-}
-
-// nameOf is the name a provider gives itself, or its kind.
-func nameOf(v any, kind string) string {
-	if n, ok := v.(interface{ Name() string }); ok && n.Name() != "" {
-		return n.Name()
-	}
-	return kind
+	return chain(d.Log, made...)
 }

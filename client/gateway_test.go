@@ -32,10 +32,9 @@ func realGateway(t *testing.T, transcripts ...string) (*gateway.Server, string) 
 	srv, err := gateway.New(gateway.Options{
 		Registry: prometheus.NewRegistry(),
 		Stages: pipeline.Stages{
-			ASR:     &pipelinetest.Scripted{Transcripts: transcripts, Latency: 20 * time.Millisecond},
-			LLM:     &echo.Echo{},
-			TTS:     &pipelinetest.Tone{Rate: 16000, PerRune: 5 * time.Millisecond},
-			ASRName: "scripted", LLMName: "echo", TTSName: "tone",
+			ASR: &pipelinetest.Scripted{Transcripts: transcripts, Latency: 20 * time.Millisecond},
+			LLM: &echo.Echo{},
+			TTS: &pipelinetest.Tone{Rate: 16000, PerRune: 5 * time.Millisecond},
 		},
 		VAD: vad.Config{Silence: 250 * time.Millisecond},
 	})

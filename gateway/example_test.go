@@ -24,7 +24,6 @@ func Example() {
 		Registry: reg,
 		Stages: pipeline.Stages{
 			ASR: pipelinetest.NewScripted("hello"), LLM: &echo.Echo{}, TTS: &pipelinetest.Tone{},
-			ASRName: "scripted", LLMName: "echo", TTSName: "tone",
 		},
 		Config: gateway.Config{APIKeys: []string{"0123456789abcdef-secret"}},
 	})

@@ -40,10 +40,9 @@ type testServer struct {
 // n×10 ms of audio.
 func fastStages(transcripts ...string) pipeline.Stages {
 	return pipeline.Stages{
-		ASR:     &pipelinetest.Scripted{Transcripts: transcripts, Latency: 20 * time.Millisecond, PartialEvery: 100 * time.Millisecond},
-		LLM:     echo.New(echo.Config{FirstToken: 10 * time.Millisecond, PerToken: 2 * time.Millisecond}),
-		TTS:     &pipelinetest.Tone{Rate: 16000, Latency: 10 * time.Millisecond, PerRune: 10 * time.Millisecond},
-		ASRName: "scripted", LLMName: "echo", TTSName: "tone",
+		ASR: &pipelinetest.Scripted{Transcripts: transcripts, Latency: 20 * time.Millisecond, PartialEvery: 100 * time.Millisecond},
+		LLM: echo.New(echo.Config{FirstToken: 10 * time.Millisecond, PerToken: 2 * time.Millisecond}),
+		TTS: &pipelinetest.Tone{Rate: 16000, Latency: 10 * time.Millisecond, PerRune: 10 * time.Millisecond},
 	}
 }
 

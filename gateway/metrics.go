@@ -56,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"stage", "provider"}),
 		stageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "voicegate_stage_duration_seconds",
-			Help:    "Time one stage of a turn took, from the previous milestone to its own, by stage and provider.",
+			Help:    "Time one stage of a turn took, from the previous milestone to its own, by stage and the provider that answered it.",
 			Buckets: latencyBuckets,
 		}, []string{"stage", "provider"}),
 	}
@@ -80,22 +80,26 @@ const (
 	stageFirstAudioSent = "first_audio_sent"
 )
 
-// observeTurn builds the turn.latency event for tr and observes its
-// histograms. It reads tr's fields, so it may only run on EventTurnLatency,
-// after the Session has written them all.
+// observeTurn builds the turn.latency event for ev, an EventTurnLatency,
+// and observes its histograms: the Trace it carries is complete, and the
+// turn's audio (queued ahead of it) has reached the wire.
 func (m *metrics) observeTurn(ev pipeline.Event, vadName string) *protocol.TurnLatency {
 	tr := ev.Trace
 	msg := &protocol.TurnLatency{
 		Type:         protocol.TypeTurnLatency,
 		Turn:         ev.Turn,
-		ResponseDone: ev.Reason == "",
-		Cancelled:    ev.Reason != "",
+		ResponseDone: ev.Reason == 0,
+		Cancelled:    ev.Reason != 0,
 	}
 	if tr == nil {
 		return msg
 	}
 	msg.TextInput = tr.TextInput
-	sent := tr.FirstAudioSent()
+	msg.Providers = answered(tr)
+	var sent time.Time
+	if ev.Handle != nil {
+		sent = ev.Handle.FirstAudioSent()
+	}
 	milestones := []struct {
 		stage, provider string
 		at              time.Time
@@ -144,6 +148,25 @@ func (m *metrics) observeTurn(ev pipeline.Event, vadName string) *protocol.TurnL
 		m.stageDuration.WithLabelValues(h.stage, providerLabel(h.provider)).Observe(h.to.Sub(h.from).Seconds())
 	}
 	return msg
+}
+
+// answered names the provider of each stage that reached its milestone, or
+// returns nil when none did.
+func answered(tr *pipeline.Trace) *protocol.TurnProviders {
+	var p protocol.TurnProviders
+	if !tr.ASRFinal.IsZero() {
+		p.ASR = tr.ASR
+	}
+	if !tr.LLMFirstToken.IsZero() {
+		p.LLM = tr.LLM
+	}
+	if !tr.TTSFirstAudio.IsZero() {
+		p.TTS = tr.TTS
+	}
+	if p == (protocol.TurnProviders{}) {
+		return nil
+	}
+	return &p
 }
 
 func providerLabel(name string) string {

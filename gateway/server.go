@@ -259,7 +259,7 @@ func (s *Server) refuse(w http.ResponseWriter, code protocol.Code, msg string) {
 
 func (s *Server) providers() protocol.Providers {
 	st := s.opts.Stages
-	return protocol.Providers{VAD: s.opts.VADName, ASR: st.ASRName, LLM: st.LLMName, TTS: st.TTSName}
+	return protocol.Providers{VAD: s.opts.VADName, ASR: pipeline.NameOf(st.ASR), LLM: pipeline.NameOf(st.LLM), TTS: pipeline.NameOf(st.TTS)}
 }
 
 // getBuf returns a buffer for one outgoing audio frame; putBuf recycles it.

@@ -34,7 +34,7 @@ var _ pipeline.Output = (*connection)(nil)
 // (error slow_consumer, close 1008) rather than the pipeline waiting.
 //
 // EventAudio's samples are encoded into a pooled buffer here, because the
-// Session reuses ev.Audio once Send returns. Once a turn is cut (its Trace
+// Session reuses ev.Audio once Send returns. Once a turn is cut (its Handle
 // says so; the Session cuts it before it sends EventResponseCancelled), the
 // turn's queued audio and reply text are dropped unsent.
 func (c *connection) Send(ev pipeline.Event) {
@@ -43,7 +43,7 @@ func (c *connection) Send(ev pipeline.Event) {
 	}
 	switch ev.Kind {
 	case pipeline.EventAudio:
-		if ev.Trace != nil && ev.Trace.IsCut() {
+		if ev.Handle != nil && ev.Handle.IsCut() {
 			return
 		}
 		buf := c.srv.getBuf()
@@ -150,7 +150,7 @@ func (c *connection) writeLoop() {
 func (c *connection) write(it outItem) error {
 	if it.pcm != nil {
 		defer c.srv.putBuf(it.pcm)
-		if it.ev.Trace != nil && !it.ev.Trace.AudioOnWire(it.ev.Sentence, c.srv.opts.Now()) {
+		if it.ev.Handle != nil && !it.ev.Handle.AudioOnWire(it.ev.Sentence, c.srv.opts.Now()) {
 			return nil // cut just now; the history will not count it
 		}
 		return c.writeMessage(websocket.MessageBinary, *it.pcm)
@@ -211,7 +211,7 @@ func (c *connection) eventMessage(ev pipeline.Event) any {
 	case pipeline.EventResponseDone:
 		return &protocol.ResponseDone{Type: protocol.TypeResponseDone, Turn: ev.Turn, Text: ev.Text}
 	case pipeline.EventResponseCancelled:
-		return &protocol.ResponseCancelled{Type: protocol.TypeResponseCancelled, Turn: ev.Turn, Reason: ev.Reason, Text: ev.Text}
+		return &protocol.ResponseCancelled{Type: protocol.TypeResponseCancelled, Turn: ev.Turn, Reason: ev.Reason.String(), Text: ev.Text}
 	case pipeline.EventTurnLatency:
 		c.turns.Add(1)
 		msg := c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
@@ -267,7 +267,7 @@ func (c *connection) closeSocket() {
 func stale(ev pipeline.Event) bool {
 	switch ev.Kind {
 	case pipeline.EventTextDelta, pipeline.EventAudioStart, pipeline.EventAudioDone:
-		return ev.Trace != nil && ev.Trace.IsCut()
+		return ev.Handle != nil && ev.Handle.IsCut()
 	}
 	return false
 }

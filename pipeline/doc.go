@@ -23,11 +23,18 @@
 // the input loop checks before any queued audio.
 //
 // Barge-in is a context cancellation: when the user starts speaking during a
-// reply, the turn's context is cancelled with the reason, every stage stops,
-// the client is told (EventResponseCancelled), and the Conversation keeps
-// only the sentences whose audio had started going out.
+// reply, the turn's context is cancelled with a CancelReason as its cause,
+// every stage stops, the client is told (EventResponseCancelled, whose
+// Reason is that CancelReason), and the Conversation keeps only the
+// sentences whose audio had started going out.
 //
-// Every turn carries a Trace — end of speech, endpoint, ASR final, LLM first
-// token, first sentence, TTS first audio, first audio on the wire — sent as
-// EventTurnLatency when the turn ends.
+// Each turn has two records. Its Turn handle, on every event of the turn,
+// is shared with the Output: the Output reports through it which audio
+// reached the wire (AudioOnWire) and learns from it that the turn was cut
+// (IsCut). Its Trace — end of speech, endpoint, ASR final, LLM first token,
+// first sentence, TTS first audio, and the provider that answered each
+// stage — is written by the Session alone and handed over, complete, on
+// EventTurnLatency when the turn ends. Providers are known by their Name
+// (NameOf); one that delegates, such as a fallback chain, reports the
+// member that answered a call with Answered.
 package pipeline

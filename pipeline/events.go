@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"sync"
 	"time"
 
 	"github.com/voicegate/voicegate/audio"
@@ -22,7 +21,7 @@ const (
 	EventAudioDone                              // no more reply audio for this turn
 	EventResponseDone                           // Text is the whole reply
 	EventResponseCancelled                      // the reply was cut (barge-in or interrupt); Text is what was kept
-	EventTurnLatency                            // Trace is complete but for FirstAudioSent, which the Output fills
+	EventTurnLatency                            // Trace is the turn's latency record, complete
 	EventError                                  // Err says what failed; the session goes on
 )
 
@@ -59,21 +58,27 @@ type Event struct {
 	Sentence int
 	Format   audio.Format  // EventAudioStart: the format of the audio that follows
 	Offset   time.Duration // speech events: position in the input stream
-	Reason   string        // EventResponseCancelled: "barge_in", "interrupt", "error"
-	Trace    *Trace        // set on every event of a turn
-	Err      error         // EventError: a *StageError or a session-level error
+	Handle   *Turn         // set on every event of a turn: its wire and cut state
+	// Reason is why the turn was cut, on EventResponseCancelled and the
+	// EventTurnLatency after it; zero on a turn that completed.
+	Reason CancelReason
+	Trace  *Trace // EventTurnLatency: the turn's latency record
+	Err    error  // EventError: a *StageError or a session-level error
 }
 
-// Trace is the latency record of one turn. Times are zero when a stage did not
-// run. The exported fields are written by the Session and may be read once
-// the turn's EventTurnLatency arrives. The Output reports what reached the
-// wire through AudioOnWire, from any goroutine.
+// Trace is the latency record of one turn: when it reached each milestone,
+// and which provider answered each stage. Times are zero when a stage did
+// not run. The Session writes it while the turn runs and hands it over,
+// complete, on the turn's EventTurnLatency; from then on it is only read.
+// When the reply's audio reached the wire is the Output's to know
+// (Turn.FirstAudioSent).
 type Trace struct {
-	Turn      uint64
-	ASR       string // provider names, for per-provider metrics
-	LLM       string
-	TTS       string
-	TextInput bool // the turn began with typed text, not speech
+	Turn uint64
+	// ASR, LLM and TTS name the provider that answered each stage: the
+	// one reported with Answered (a fallback chain's member), else the
+	// stage's provider (NameOf).
+	ASR, LLM, TTS string
+	TextInput     bool // the turn began with typed text, not speech
 
 	SpeechEnd     time.Time // last voiced audio arrived (speech turns)
 	Endpoint      time.Time // the VAD or the recogniser declared the end of speech
@@ -81,55 +86,6 @@ type Trace struct {
 	LLMFirstToken time.Time
 	FirstSentence time.Time // the first sentence was ready for synthesis
 	TTSFirstAudio time.Time
-
-	wire struct {
-		sync.Mutex
-		cut       bool
-		sentences int       // highest Sentence put on the wire
-		first     time.Time // first audio put on the wire
-	}
-}
-
-// AudioOnWire is called by an Output just before it puts an EventAudio of
-// this turn on the wire. It records the sentence and, the first time, at as
-// the moment the reply's audio started. It returns false once the turn has
-// been cut: the audio must then be dropped. Together with Cut, it makes the
-// history hold exactly the sentences the client received.
-func (t *Trace) AudioOnWire(sentence int, at time.Time) bool {
-	t.wire.Lock()
-	defer t.wire.Unlock()
-	if t.wire.cut {
-		return false
-	}
-	if t.wire.first.IsZero() {
-		t.wire.first = at
-	}
-	t.wire.sentences = max(t.wire.sentences, sentence)
-	return true
-}
-
-// Cut stops the turn's audio from reaching the wire and returns how many of
-// its sentences (counted from the first) already had audio on it.
-func (t *Trace) Cut() int {
-	t.wire.Lock()
-	defer t.wire.Unlock()
-	t.wire.cut = true
-	return t.wire.sentences
-}
-
-// IsCut reports whether the turn has been cut: its queued audio and text
-// are stale.
-func (t *Trace) IsCut() bool {
-	t.wire.Lock()
-	defer t.wire.Unlock()
-	return t.wire.cut
-}
-
-// FirstAudioSent returns when the first audio reached the wire, or zero.
-func (t *Trace) FirstAudioSent() time.Time {
-	t.wire.Lock()
-	defer t.wire.Unlock()
-	return t.wire.first
 }
 
 // Start returns the moment the turn's clock starts: the end of speech for a
@@ -156,8 +112,10 @@ func (t *Trace) Since(at time.Time) time.Duration {
 // must not block for long: a slow client gets the Output's slow-consumer
 // policy (drop or disconnect), never a stalled pipeline. Send must not
 // retain ev.Audio. An Output that queues audio must call
-// ev.Trace.AudioOnWire just before each EventAudio goes on the wire, and
-// drop the audio when it returns false.
+// ev.Handle.AudioOnWire just before each EventAudio goes on the wire, and
+// drop the audio when it returns false. Once ev.Handle.IsCut, the turn's
+// queued reply output is stale: the Session cuts a turn before it sends
+// EventResponseCancelled, so an Output may drop the rest of the reply.
 type Output interface {
 	Send(ev Event)
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +15,7 @@ import (
 // only what the client was sent.
 type responder struct {
 	s   *Session
-	t   *turn
+	t   *job
 	out Output
 
 	mu   sync.Mutex
@@ -32,7 +31,7 @@ type responder struct {
 }
 
 func (r *responder) send(ev Event) {
-	ev.Turn, ev.Trace = r.t.id, r.t.trace
+	ev.Turn, ev.Handle = r.t.id, r.t.handle
 	r.out.Send(ev)
 }
 
@@ -42,14 +41,14 @@ func (r *responder) run() {
 	ctx, tr, cfg := r.t.ctx, r.t.trace, r.s.cfg
 	userText := r.t.text
 	if r.t.utt != nil {
-		text, err := r.t.utt.Finish(ctx)
+		text, err := r.t.utt.Finish(r.t.asrCtx)
 		r.t.utt.Close()
 		if err != nil {
 			if ctx.Err() != nil {
 				r.cancelled(context.Cause(ctx)) // the client still hears how the turn ended
 				return
 			}
-			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: cfg.Stages.ASRName, Turn: r.t.id, Err: err}})
+			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: r.s.provider(r.t, StageASR), Turn: r.t.id, Err: err}})
 			return
 		}
 		tr.ASRFinal = r.now()
@@ -79,7 +78,7 @@ func (r *responder) run() {
 				return context.Cause(ctx)
 			}
 		}
-		err := cfg.Stages.LLM.Generate(ctx, prompt, func(delta string) error {
+		err := cfg.Stages.LLM.Generate(r.t.handle.StageContext(ctx, StageLLM), prompt, func(delta string) error {
 			if delta == "" {
 				return nil
 			}
@@ -109,14 +108,18 @@ func (r *responder) run() {
 		llmErr <- err
 	}()
 
+	ttsCtx := ctx
+	if !cfg.TextOnly {
+		ttsCtx = r.t.handle.StageContext(ctx, StageTTS)
+	}
 	var ttsErr error
 	for sentence := range sentences {
 		if cfg.TextOnly || ttsErr != nil || ctx.Err() != nil {
 			continue // drain, so the producer can finish
 		}
-		if err := r.speak(ctx, sentence); err != nil && ctx.Err() == nil {
+		if err := r.speak(ttsCtx, sentence); err != nil && ctx.Err() == nil {
 			ttsErr = err
-			r.t.cancel(errTurnFailed)
+			r.t.cancel(CancelError)
 		}
 	}
 	err := <-llmErr
@@ -126,13 +129,13 @@ func (r *responder) run() {
 
 	switch {
 	case ttsErr != nil:
-		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: cfg.Stages.TTSName, Turn: r.t.id, Err: ttsErr}})
-		r.cancelled(errTurnFailed)
+		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: r.s.provider(r.t, StageTTS), Turn: r.t.id, Err: ttsErr}})
+		r.cancelled(CancelError)
 	case ctx.Err() != nil:
 		r.cancelled(context.Cause(ctx))
 	case err != nil:
-		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: cfg.Stages.LLMName, Turn: r.t.id, Err: err}})
-		r.cancelled(errTurnFailed)
+		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: r.s.provider(r.t, StageLLM), Turn: r.t.id, Err: err}})
+		r.cancelled(CancelError)
 	default:
 		if r.audioOn {
 			r.send(Event{Kind: EventAudioDone})
@@ -142,13 +145,13 @@ func (r *responder) run() {
 			cfg.Conversation.Append(Message{Role: RoleAssistant, Content: reply})
 		}
 		r.send(Event{Kind: EventResponseDone, Text: reply})
-		r.send(Event{Kind: EventTurnLatency})
+		r.send(Event{Kind: EventTurnLatency, Trace: r.trace()})
 	}
 }
 
 // cancelled ends a cut turn: what the client got stays in the history.
 func (r *responder) cancelled(cause error) {
-	onWire := r.t.trace.Cut() // nothing more of this turn goes out
+	onWire := r.t.handle.Cut() // nothing more of this turn goes out
 	var kept string
 	if r.s.cfg.TextOnly {
 		r.mu.Lock()
@@ -160,12 +163,18 @@ func (r *responder) cancelled(cause error) {
 	if kept != "" {
 		r.s.cfg.Conversation.Append(Message{Role: RoleAssistant, Content: kept})
 	}
-	reason := errTurnFailed.Error()
-	if errors.Is(cause, errBargeIn) || errors.Is(cause, errInterrupt) {
-		reason = cause.Error()
-	}
+	reason := reasonOf(cause)
 	r.send(Event{Kind: EventResponseCancelled, Reason: reason, Text: kept})
-	r.send(Event{Kind: EventTurnLatency, Reason: reason})
+	r.send(Event{Kind: EventTurnLatency, Reason: reason, Trace: r.trace()})
+}
+
+// trace completes the turn's Trace with the providers that answered.
+func (r *responder) trace() *Trace {
+	tr := r.t.trace
+	tr.ASR = r.s.provider(r.t, StageASR)
+	tr.LLM = r.s.provider(r.t, StageLLM)
+	tr.TTS = r.s.provider(r.t, StageTTS)
+	return tr
 }
 
 // speak synthesises one sentence and sends its audio, paced.

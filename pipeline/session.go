@@ -74,13 +74,6 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
-// Why a turn's context was cancelled; the reason reaches the client.
-var (
-	errBargeIn    = errors.New("barge_in")
-	errInterrupt  = errors.New("interrupt")
-	errTurnFailed = errors.New("error")
-)
-
 // ErrBusy is returned by SubmitText when earlier text is still queued.
 var ErrBusy = errors.New("pipeline: session busy, text input queue full")
 
@@ -88,7 +81,8 @@ var ErrBusy = errors.New("pipeline: session busy, text input queue full")
 // Run owns its goroutines; WriteAudio, SubmitText and Interrupt feed it from
 // the connection and never block.
 type Session struct {
-	cfg Config
+	cfg   Config
+	names stageNames
 
 	// Used only by the WriteAudio caller.
 	toPipeline *resample.Resampler
@@ -113,6 +107,7 @@ func NewSession(cfg Config) (*Session, error) {
 	}
 	return &Session{
 		cfg:        cfg,
+		names:      stageNames{asr: NameOf(cfg.Stages.ASR), llm: NameOf(cfg.Stages.LLM), tts: NameOf(cfg.Stages.TTS)},
 		toPipeline: rs,
 		inbox:      newInbox(cfg.InboxFrames, slotSamples),
 		texts:      make(chan string, 4),
@@ -156,14 +151,17 @@ func (s *Session) Interrupt() {
 	}
 }
 
-// turn is one unit of work for the turn worker.
-type turn struct {
+// job is one turn's work for the turn worker: its context, its Turn
+// handle and Trace, and its input.
+type job struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	id     uint64
+	handle *Turn
 	trace  *Trace
-	utt    Utterance // spoken turns: the utterance to finish
-	text   string    // text turns
+	asrCtx context.Context // spoken turns: the recogniser's stage context
+	utt    Utterance       // spoken turns: the utterance to finish
+	text   string          // text turns
 }
 
 // Run processes audio and text until ctx is done, sending events to out. It
@@ -171,7 +169,7 @@ type turn struct {
 // called once.
 func (s *Session) Run(ctx context.Context, out Output) error {
 	ctx, cancel := context.WithCancel(ctx)
-	turns := make(chan *turn, 4)
+	turns := make(chan *job, 4)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -203,14 +201,14 @@ type loop struct {
 	s     *Session
 	out   Output
 	det   *vad.Detector
-	turns chan *turn
+	turns chan *job
 
 	frame   []int16
 	prefix  []int16
-	pending *turn // the turn being spoken, until the end of speech hands it to the worker
-	uttFail bool  // its utterance failed; ignore audio until speech ends
+	pending *job // the turn being spoken, until the end of speech hands it to the worker
+	uttFail bool // its utterance failed; ignore audio until speech ends
 	partial string
-	cur     *turn // the latest turn handed to the worker; cancelling a finished turn is harmless
+	cur     *job // the latest turn handed to the worker; cancelling a finished turn is harmless
 }
 
 func (l *loop) run(ctx context.Context) error {
@@ -220,14 +218,14 @@ func (l *loop) run(ctx context.Context) error {
 		// (A length check, not a select: this runs for every frame.)
 		if len(l.s.interrupt) > 0 {
 			<-l.s.interrupt
-			l.cutTurn(errInterrupt)
+			l.cutTurn(CancelInterrupt)
 			continue
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-l.s.interrupt:
-			l.cutTurn(errInterrupt)
+			l.cutTurn(CancelInterrupt)
 		case text := <-l.s.texts:
 			l.startTextTurn(ctx, text)
 		case <-l.s.inbox.ready:
@@ -250,25 +248,23 @@ func (l *loop) run(ctx context.Context) error {
 	}
 }
 
-func (l *loop) cutTurn(cause error) {
+func (l *loop) cutTurn(why CancelReason) {
 	if l.cur != nil {
-		l.cur.cancel(cause)
+		l.cur.cancel(why)
 	}
 }
 
-func (l *loop) newTurn(ctx context.Context) *turn {
+func (l *loop) newTurn(ctx context.Context) *job {
 	id := l.s.cfg.Conversation.NextTurn()
 	tctx, cancel := context.WithCancelCause(ctx)
-	st := l.s.cfg.Stages
-	return &turn{ctx: tctx, cancel: cancel, id: id,
-		trace: &Trace{Turn: id, ASR: st.ASRName, LLM: st.LLMName, TTS: st.TTSName}}
+	return &job{ctx: tctx, cancel: cancel, id: id, handle: &Turn{}, trace: &Trace{Turn: id}}
 }
 
 // enqueue hands t to the worker. A turn still running is cut first: a turn
 // spoken while a typed one ran must not leave that one beyond reach of the
 // next interrupt.
-func (l *loop) enqueue(ctx context.Context, t *turn) {
-	l.cutTurn(errBargeIn)
+func (l *loop) enqueue(ctx context.Context, t *job) {
+	l.cutTurn(CancelBargeIn)
 	l.cur = t
 	select {
 	case l.turns <- t:
@@ -281,7 +277,7 @@ func (l *loop) enqueue(ctx context.Context, t *turn) {
 }
 
 func (l *loop) startTextTurn(ctx context.Context, text string) {
-	l.cutTurn(errInterrupt)
+	l.cutTurn(CancelInterrupt)
 	t := l.newTurn(ctx)
 	t.text = text
 	t.trace.TextInput = true
@@ -292,17 +288,18 @@ func (l *loop) startTextTurn(ctx context.Context, text string) {
 func (l *loop) processFrame(ctx context.Context) {
 	switch l.det.Process(l.frame) {
 	case vad.SpeechStart:
-		l.cutTurn(errBargeIn)
+		l.cutTurn(CancelBargeIn)
 		t := l.newTurn(ctx)
 		l.pending = t
 		l.prefix = l.det.Prefix(l.prefix[:0])
 		start := l.det.Position() - audio.Mono16k.Duration(len(l.prefix))
-		l.send(Event{Kind: EventSpeechStarted, Turn: t.id, Offset: start, Trace: t.trace})
+		l.send(Event{Kind: EventSpeechStarted, Turn: t.id, Offset: start, Handle: t.handle})
 		l.partial, l.uttFail = "", false
 		if l.s.cfg.Stages.ASR == nil {
 			return
 		}
-		utt, err := l.s.cfg.Stages.ASR.Start(t.ctx)
+		t.asrCtx = t.handle.StageContext(t.ctx, StageASR)
+		utt, err := l.s.cfg.Stages.ASR.Start(t.asrCtx)
 		if err != nil {
 			l.fail(err)
 			return
@@ -322,7 +319,7 @@ func (l *loop) processFrame(ctx context.Context) {
 		now := l.s.cfg.Now()
 		t.trace.Endpoint = now
 		t.trace.SpeechEnd = now.Add(-l.det.TrailingSilence())
-		l.send(Event{Kind: EventSpeechStopped, Turn: t.id, Offset: l.det.Position() - l.det.TrailingSilence(), Trace: t.trace})
+		l.send(Event{Kind: EventSpeechStopped, Turn: t.id, Offset: l.det.Position() - l.det.TrailingSilence(), Handle: t.handle})
 		if t.utt == nil {
 			t.cancel(nil)
 			return
@@ -343,7 +340,7 @@ func (l *loop) write(samples []int16) {
 	}
 	if partial != "" && partial != l.partial {
 		l.partial = partial
-		l.send(Event{Kind: EventTranscriptPartial, Turn: t.id, Text: partial, Trace: t.trace})
+		l.send(Event{Kind: EventTranscriptPartial, Turn: t.id, Text: partial, Handle: t.handle})
 	}
 }
 
@@ -355,7 +352,7 @@ func (l *loop) fail(err error) {
 		t.utt.Close()
 		t.utt = nil
 	}
-	l.send(Event{Kind: EventError, Turn: t.id, Trace: t.trace, Err: &StageError{Stage: StageASR, Provider: l.s.cfg.Stages.ASRName, Turn: t.id, Err: err}})
+	l.send(Event{Kind: EventError, Turn: t.id, Handle: t.handle, Err: &StageError{Stage: StageASR, Provider: l.s.provider(t, StageASR), Turn: t.id, Err: err}})
 }
 
 // abandonUtterance closes the utterance of a turn that never ran.
@@ -371,8 +368,28 @@ func (l *loop) abandonUtterance() {
 
 func (l *loop) send(ev Event) { l.out.Send(ev) }
 
+// stageNames are the stage providers' names (NameOf).
+type stageNames struct{ asr, llm, tts string }
+
+// provider names the provider of stage st in turn j: the one that reported
+// it answered (Answered), else the stage's own.
+func (s *Session) provider(j *job, st Stage) string {
+	if name := j.handle.AnsweredBy(st); name != "" {
+		return name
+	}
+	switch st {
+	case StageASR:
+		return s.names.asr
+	case StageLLM:
+		return s.names.llm
+	case StageTTS:
+		return s.names.tts
+	}
+	return ""
+}
+
 // turnWorker runs turns one after another, so history stays in order.
-func (s *Session) turnWorker(ctx context.Context, turns <-chan *turn, out Output) {
+func (s *Session) turnWorker(ctx context.Context, turns <-chan *job, out Output) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -76,7 +76,7 @@ func (h *harness) wait(from int, k pipeline.EventKind) (pipeline.Event, int) {
 }
 
 func stages(asr *pipelinetest.Scripted, tts *pipelinetest.Tone) pipeline.Stages {
-	return pipeline.Stages{ASR: asr, LLM: &echo.Echo{}, TTS: tts, ASRName: "scripted", LLMName: "echo", TTSName: "tone"}
+	return pipeline.Stages{ASR: asr, LLM: &echo.Echo{}, TTS: tts}
 }
 
 func TestVoiceTurn(t *testing.T) {
@@ -200,7 +200,7 @@ func TestBargeIn(t *testing.T) {
 			}
 			h.speak(16000, 600*time.Millisecond)
 			c, _ := h.wait(0, pipeline.EventResponseCancelled)
-			if c.Reason != "barge_in" || c.Turn != 1 {
+			if c.Reason != pipeline.CancelBargeIn || c.Turn != 1 {
 				t.Fatalf("cancelled %+v", c)
 			}
 			if err := tt.wantKept(c.Text); err != nil {
@@ -232,21 +232,21 @@ func TestInterrupt(t *testing.T) {
 	h.wait(0, pipeline.EventTextDelta)
 	h.sess.Interrupt()
 	c, _ := h.wait(0, pipeline.EventResponseCancelled)
-	if c.Reason != "interrupt" {
-		t.Fatalf("reason %q", c.Reason)
+	if c.Reason != pipeline.CancelInterrupt {
+		t.Fatalf("reason %v", c.Reason)
 	}
 }
 
 func TestStageErrorKeepsSession(t *testing.T) {
 	fails := true
-	llm := pipeline.GeneratorFunc(func(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
+	llm := named{"flaky", pipeline.GeneratorFunc(func(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
 		if fails {
 			fails = false
 			return fmt.Errorf("upstream said 429: %w", pipeline.ErrRateLimited)
 		}
 		return emit("fine now.")
-	})
-	h := start(t, pipeline.Config{Stages: pipeline.Stages{LLM: llm, TTS: &pipelinetest.Tone{}, LLMName: "flaky"}})
+	})}
+	h := start(t, pipeline.Config{Stages: pipeline.Stages{LLM: llm, TTS: &pipelinetest.Tone{}}})
 	if err := h.sess.SubmitText("first"); err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +339,7 @@ func TestTypedWhileSpeaking(t *testing.T) {
 	typed, _ := h.wait(0, pipeline.EventTextDelta)
 	h.feed(pipelinetest.Silence(400*time.Millisecond, 16000))
 	cut, i := h.wait(0, pipeline.EventResponseCancelled)
-	if cut.Turn != typed.Turn || cut.Reason != "barge_in" {
+	if cut.Turn != typed.Turn || cut.Reason != pipeline.CancelBargeIn {
 		t.Fatalf("cancelled %+v, want the typed turn %d cut by speech", cut, typed.Turn)
 	}
 	h.wait(0, pipeline.EventTranscriptFinal)
@@ -348,7 +348,7 @@ func TestTypedWhileSpeaking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cut2.Turn != started.Turn || cut2.Reason != "interrupt" {
+	if cut2.Turn != started.Turn || cut2.Reason != pipeline.CancelInterrupt {
 		t.Fatalf("interrupt cut %+v, want the spoken turn %d", cut2, started.Turn)
 	}
 }
@@ -363,11 +363,11 @@ func TestCutDuringRecognition(t *testing.T) {
 	h.wait(0, pipeline.EventSpeechStopped)
 	h.speak(16000, 600*time.Millisecond)
 	cut, _ := h.wait(0, pipeline.EventResponseCancelled)
-	if cut.Turn != 1 || cut.Reason != "barge_in" || cut.Text != "" {
+	if cut.Turn != 1 || cut.Reason != pipeline.CancelBargeIn || cut.Text != "" {
 		t.Fatalf("cancelled %+v", cut)
 	}
 	lat, _, err := h.rec.Wait(h.ctx, 0, func(ev pipeline.Event) bool { return ev.Kind == pipeline.EventTurnLatency && ev.Turn == 1 })
-	if err != nil || lat.Reason != "barge_in" {
+	if err != nil || lat.Reason != pipeline.CancelBargeIn {
 		t.Fatalf("latency for the cut turn: %+v %v", lat, err)
 	}
 }

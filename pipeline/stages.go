@@ -86,12 +86,10 @@ type Synthesizer interface {
 	Synthesize(ctx context.Context, text string, emit func(pcm []int16) error) error
 }
 
-// Stages is one session's set of providers. Names are what the session
-// reports to its client (e.g. "pocketsphinx", "openai:gpt-4o-mini").
+// Stages is one session's set of providers. Each names itself to the
+// client, in metrics and in errors (NameOf).
 type Stages struct {
 	ASR Recognizer
 	LLM Generator
 	TTS Synthesizer
-
-	ASRName, LLMName, TTSName string
 }

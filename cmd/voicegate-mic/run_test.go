@@ -27,10 +27,9 @@ func TestRunFileInFileOut(t *testing.T) {
 	srv, err := gateway.New(gateway.Options{
 		Registry: prometheus.NewRegistry(),
 		Stages: pipeline.Stages{
-			ASR:     &pipelinetest.Scripted{Transcripts: []string{"turn on the kitchen lights"}, Latency: 10 * time.Millisecond},
-			LLM:     &echo.Echo{},
-			TTS:     &pipelinetest.Tone{Rate: 16000, PerRune: 20 * time.Millisecond},
-			ASRName: "scripted", LLMName: "echo", TTSName: "tone",
+			ASR: &pipelinetest.Scripted{Transcripts: []string{"turn on the kitchen lights"}, Latency: 10 * time.Millisecond},
+			LLM: &echo.Echo{},
+			TTS: &pipelinetest.Tone{Rate: 16000, PerRune: 20 * time.Millisecond},
 		},
 		VAD: vad.Config{Silence: 300 * time.Millisecond},
 	})

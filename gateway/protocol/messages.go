@@ -173,6 +173,17 @@ type TurnLatency struct {
 	FirstAudioMS *float64 `json:"first_audio_sent_ms,omitempty"`
 	ResponseDone bool     `json:"response_done"`
 	Cancelled    bool     `json:"cancelled,omitempty"`
+	// Providers names the provider that answered each stage the turn ran;
+	// with a fallback chain, the member that answered.
+	Providers *TurnProviders `json:"providers,omitempty"`
+}
+
+// TurnProviders names the providers that answered a turn's stages. A stage
+// that did not reach its milestone is absent.
+type TurnProviders struct {
+	ASR string `json:"asr,omitempty"`
+	LLM string `json:"llm,omitempty"`
+	TTS string `json:"tts,omitempty"`
 }
 
 // Pong answers Ping.

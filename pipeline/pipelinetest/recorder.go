@@ -27,7 +27,7 @@ func NewRecorder() *Recorder { return &Recorder{signal: make(chan struct{})} }
 // Send records ev.
 func (r *Recorder) Send(ev pipeline.Event) {
 	if ev.Kind == pipeline.EventAudio {
-		if ev.Trace != nil && !ev.Trace.AudioOnWire(ev.Sentence, time.Now()) {
+		if ev.Handle != nil && !ev.Handle.AudioOnWire(ev.Sentence, time.Now()) {
 			return
 		}
 		ev.Audio = append([]int16(nil), ev.Audio...)

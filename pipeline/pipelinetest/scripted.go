@@ -26,6 +26,9 @@ type Scripted struct {
 
 var _ pipeline.Recognizer = (*Scripted)(nil)
 
+// Name is "scripted".
+func (s *Scripted) Name() string { return "scripted" }
+
 // NewScripted returns a Scripted recognizer hearing transcripts in turn.
 func NewScripted(transcripts ...string) *Scripted { return &Scripted{Transcripts: transcripts} }
 
@@ -56,9 +59,6 @@ func NewScriptedFrom(c ScriptedConfig) *Scripted {
 	}
 	return &Scripted{Transcripts: t, Latency: c.Latency, PartialEvery: c.PartialEvery}
 }
-
-// Name returns "scripted".
-func (s *Scripted) Name() string { return "scripted" }
 
 // Start begins the next utterance.
 func (s *Scripted) Start(ctx context.Context) (pipeline.Utterance, error) {

@@ -60,8 +60,8 @@ func NewRecognizer(cfg ASRConfig, logger *zap.Logger) (*Recognizer, error) {
 	return &Recognizer{cmd: c, max: audio.Mono16k.Samples(cfg.MaxDuration), log: logger.With(zap.String("provider", c.name))}, nil
 }
 
-// Name labels the provider.
-func (r *Recognizer) Name() string { return r.cmd.name }
+// Name is "<name>:<command>", e.g. "exec:whisper-cli".
+func (r *Recognizer) Name() string { return r.cmd.label() }
 
 // Start begins an utterance; the process starts at Finish.
 func (r *Recognizer) Start(ctx context.Context) (pipeline.Utterance, error) {

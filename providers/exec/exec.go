@@ -37,6 +37,9 @@ type command struct {
 	timeout time.Duration
 }
 
+// label names the provider by its name and program, e.g. "exec:piper".
+func (c command) label() string { return c.name + ":" + c.argv[0] }
+
 func newCommand(name, kind string, argv, env []string, dir string, timeout, def time.Duration) (command, error) {
 	if name == "" {
 		name = "exec"

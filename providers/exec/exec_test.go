@@ -284,3 +284,17 @@ func TestPumpAllocatesPerCallNotPerChunk(t *testing.T) {
 		t.Fatalf("%v allocations per 256-chunk stream", allocs)
 	}
 }
+
+func TestName(t *testing.T) {
+	r, err := NewRecognizer(ASRConfig{Command: []string{"cat"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSynthesizer(TTSConfig{Name: "piper", Command: []string{"cat", "-u"}, SampleRate: 16000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Name() != "exec:cat" || s.Name() != "piper:cat" {
+		t.Fatalf("names %q, %q", r.Name(), s.Name())
+	}
+}

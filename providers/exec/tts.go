@@ -58,8 +58,8 @@ func NewSynthesizer(cfg TTSConfig, logger *zap.Logger) (*Synthesizer, error) {
 	return &Synthesizer{cmd: c, format: f, log: logger.With(zap.String("provider", c.name))}, nil
 }
 
-// Name labels the provider.
-func (s *Synthesizer) Name() string { return s.cmd.name }
+// Name is "<name>:<command>", e.g. "exec:piper".
+func (s *Synthesizer) Name() string { return s.cmd.label() }
 
 // Format is mono at the configured sample rate.
 func (s *Synthesizer) Format() audio.Format { return s.format }

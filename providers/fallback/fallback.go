@@ -6,6 +6,11 @@
 // A provider that fails fast (an open circuit breaker, pipeline.ErrUnavailable)
 // costs the chain almost nothing, so the usual arrangement is a resilient
 // client per provider (providers/httpx) and this package on top.
+//
+// Members are known by their own names (pipeline.NameOf). A chain's Name
+// joins them, "openai:gpt-4o-mini>groq:llama3", for display; on each call
+// it reports the member that answered with pipeline.Answered, so that the
+// turn's trace and metrics name that member.
 package fallback
 
 import (
@@ -23,10 +28,28 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 )
 
-// Named is a provider and the name logs and errors give it.
-type Named[T any] struct {
-	Name     string
-	Provider T
+// member is one provider of a chain and its name.
+type member[T any] struct {
+	name     string
+	provider T
+}
+
+// members names each provider of chain.
+func members[T any](chain []T) []member[T] {
+	ms := make([]member[T], len(chain))
+	for i, p := range chain {
+		ms[i] = member[T]{name: pipeline.NameOf(p), provider: p}
+	}
+	return ms
+}
+
+// chainName is the display name of a chain: its members' names joined by ">".
+func chainName[T any](ms []member[T]) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.name
+	}
+	return strings.Join(names, ">")
 }
 
 // errEmpty is returned for a chain with no providers.
@@ -55,37 +78,46 @@ func (f failed) final(last error) error {
 // next provider on any error, but never once emit has been called: then the
 // error is returned as is, since the listener already heard part of a reply.
 // A chain of one is returned unwrapped. A nil logger logs nothing.
-func Generator(logger *zap.Logger, chain ...Named[pipeline.Generator]) (pipeline.Generator, error) {
+func Generator(logger *zap.Logger, chain ...pipeline.Generator) (pipeline.Generator, error) {
 	if len(chain) == 0 {
 		return nil, errEmpty
 	}
 	if len(chain) == 1 {
-		return chain[0].Provider, nil
+		return chain[0], nil
 	}
-	return &generator{chain: chain, log: nopIfNil(logger)}, nil
+	ms := members(chain)
+	return &generator{chain: ms, name: chainName(ms), log: nopIfNil(logger)}, nil
 }
 
 type generator struct {
-	chain []Named[pipeline.Generator]
+	chain []member[pipeline.Generator]
+	name  string
 	log   *zap.Logger
 }
+
+// Name is the members' names joined by ">".
+func (g *generator) Name() string { return g.name }
 
 func (g *generator) Generate(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
 	var why failed
 	for i, p := range g.chain {
 		var emitted atomic.Bool
-		err := p.Provider.Generate(ctx, msgs, func(d string) error {
+		err := p.provider.Generate(ctx, msgs, func(d string) error {
 			emitted.Store(true)
 			return emit(d)
 		})
-		if err == nil || emitted.Load() || !switchable(ctx) {
+		if err == nil || emitted.Load() {
+			pipeline.Answered(ctx, p.name)
 			return err
 		}
-		why.add(p.Name, err)
+		if !switchable(ctx) {
+			return err
+		}
+		why.add(p.name, err)
 		if i == len(g.chain)-1 {
 			return why.final(err)
 		}
-		logSwitch(g.log, pipeline.StageLLM, p.Name, g.chain[i+1].Name, err)
+		logSwitch(g.log, pipeline.StageLLM, p.name, g.chain[i+1].name, err)
 	}
 	panic("unreachable")
 }
@@ -94,26 +126,31 @@ func (g *generator) Generate(ctx context.Context, msgs []pipeline.Message, emit 
 // rule as Generator: never after audio was emitted. Its Format is the first
 // provider's; audio from a provider with another sample rate is resampled to
 // it. Every provider must be mono. A chain of one is returned unwrapped.
-func Synthesizer(logger *zap.Logger, chain ...Named[pipeline.Synthesizer]) (pipeline.Synthesizer, error) {
+func Synthesizer(logger *zap.Logger, chain ...pipeline.Synthesizer) (pipeline.Synthesizer, error) {
 	if len(chain) == 0 {
 		return nil, errEmpty
 	}
-	for _, p := range chain {
-		if f := p.Provider.Format(); f.Channels != 1 || f.SampleRate <= 0 {
-			return nil, fmt.Errorf("fallback: %s produces %v; the chain needs mono", p.Name, f)
+	ms := members(chain)
+	for _, p := range ms {
+		if f := p.provider.Format(); f.Channels != 1 || f.SampleRate <= 0 {
+			return nil, fmt.Errorf("fallback: %s produces %v; the chain needs mono", p.name, f)
 		}
 	}
 	if len(chain) == 1 {
-		return chain[0].Provider, nil
+		return chain[0], nil
 	}
-	return &synthesizer{chain: chain, format: chain[0].Provider.Format(), log: nopIfNil(logger)}, nil
+	return &synthesizer{chain: ms, name: chainName(ms), format: chain[0].Format(), log: nopIfNil(logger)}, nil
 }
 
 type synthesizer struct {
-	chain  []Named[pipeline.Synthesizer]
+	chain  []member[pipeline.Synthesizer]
+	name   string
 	format audio.Format
 	log    *zap.Logger
 }
+
+// Name is the members' names joined by ">".
+func (s *synthesizer) Name() string { return s.name }
 
 func (s *synthesizer) Format() audio.Format { return s.format }
 
@@ -121,18 +158,22 @@ func (s *synthesizer) Synthesize(ctx context.Context, text string, emit func([]i
 	var why failed
 	for i, p := range s.chain {
 		var emitted atomic.Bool
-		err := s.one(ctx, p.Provider, text, func(pcm []int16) error {
+		err := s.one(ctx, p.provider, text, func(pcm []int16) error {
 			emitted.Store(true)
 			return emit(pcm)
 		})
-		if err == nil || emitted.Load() || !switchable(ctx) {
+		if err == nil || emitted.Load() {
+			pipeline.Answered(ctx, p.name)
 			return err
 		}
-		why.add(p.Name, err)
+		if !switchable(ctx) {
+			return err
+		}
+		why.add(p.name, err)
 		if i == len(s.chain)-1 {
 			return why.final(err)
 		}
-		logSwitch(s.log, pipeline.StageTTS, p.Name, s.chain[i+1].Name, err)
+		logSwitch(s.log, pipeline.StageTTS, p.name, s.chain[i+1].name, err)
 	}
 	panic("unreachable")
 }
@@ -182,11 +223,11 @@ func (r *recognizer) Prewarm(ctx context.Context) error { return prewarmAll(ctx,
 
 // prewarmAll calls Prewarm on every provider of chain that has it and
 // waits for them; the error names each provider that failed.
-func prewarmAll[T any](ctx context.Context, chain []Named[T]) error {
+func prewarmAll[T any](ctx context.Context, chain []member[T]) error {
 	errs := make([]error, len(chain))
 	var wg sync.WaitGroup
 	for i, p := range chain {
-		pw, ok := any(p.Provider).(prewarmer)
+		pw, ok := any(p.provider).(prewarmer)
 		if !ok {
 			continue
 		}
@@ -194,7 +235,7 @@ func prewarmAll[T any](ctx context.Context, chain []Named[T]) error {
 		go func() {
 			defer wg.Done()
 			if err := pw.Prewarm(ctx); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", p.Name, err)
+				errs[i] = fmt.Errorf("%s: %w", p.name, err)
 			}
 		}()
 	}

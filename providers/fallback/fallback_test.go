@@ -59,7 +59,7 @@ func observed() (*zap.Logger, *observer.ObservedLogs) {
 	return zap.New(core), logs
 }
 
-func llm(t *testing.T, name, url string) fallback.Named[pipeline.Generator] {
+func llm(t *testing.T, name, url string) pipeline.Generator {
 	g, err := llmopenai.New(llmopenai.Config{
 		Config: httpx.Config{Name: name, BaseURL: url, MaxRetries: -1, BreakerCoolDown: time.Minute},
 		Model:  "m",
@@ -68,7 +68,7 @@ func llm(t *testing.T, name, url string) fallback.Named[pipeline.Generator] {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	return fallback.Named[pipeline.Generator]{Name: name, Provider: g}
+	return g
 }
 
 func generate(g pipeline.Generator, ctx context.Context) (string, error) {
@@ -88,10 +88,17 @@ func TestGeneratorFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if name := pipeline.NameOf(g); name != "openai:m>groq:m" {
+		t.Fatalf("chain name %q", name)
+	}
 	// Three calls: three 503s open the primary's breaker.
 	for range 3 {
-		if text, err := generate(g, context.Background()); err != nil || text != "from groq" {
+		var turn pipeline.Turn
+		if text, err := generate(g, turn.StageContext(context.Background(), pipeline.StageLLM)); err != nil || text != "from groq" {
 			t.Fatalf("%q, %v", text, err)
+		}
+		if who := turn.AnsweredBy(pipeline.StageLLM); who != "groq:m" {
+			t.Fatalf("answered by %q, want the second", who)
 		}
 	}
 	// Now the primary fails fast, without a request, and the chain still answers.
@@ -102,7 +109,7 @@ func TestGeneratorFallsBack(t *testing.T) {
 	}
 	t.Logf("fallback past an open breaker answered in %v", time.Since(start))
 	warn := logs.FilterMessage("provider failed; falling back").All()
-	if len(warn) != 4 || warn[0].ContextMap()["from"] != "openai" || warn[0].ContextMap()["to"] != "groq" {
+	if len(warn) != 4 || warn[0].ContextMap()["from"] != "openai:m" || warn[0].ContextMap()["to"] != "groq:m" {
 		t.Fatalf("warnings %v", warn)
 	}
 	if !strings.Contains(warn[3].ContextMap()["error"].(string), "circuit breaker open") {
@@ -134,7 +141,7 @@ func TestGeneratorAllFailAndCancel(t *testing.T) {
 	})
 	g, _ := fallback.Generator(nil, llm(t, "a", a.URL), llm(t, "b", b.URL))
 	_, err := generate(g, context.Background())
-	if !errors.Is(err, pipeline.ErrRejected) || !strings.Contains(err.Error(), "a: ") || !strings.Contains(err.Error(), "Invalid API Key") {
+	if !errors.Is(err, pipeline.ErrRejected) || !strings.Contains(err.Error(), "a:m: ") || !strings.Contains(err.Error(), "Invalid API Key") {
 		t.Fatalf("err = %v", err)
 	}
 
@@ -148,13 +155,13 @@ func TestGeneratorAllFailAndCancel(t *testing.T) {
 		calls.Add(1)
 		return nil
 	})
-	g, _ = fallback.Generator(nil, fallback.Named[pipeline.Generator]{Name: "x", Provider: first}, fallback.Named[pipeline.Generator]{Name: "y", Provider: second})
+	g, _ = fallback.Generator(nil, first, second)
 	if _, err := generate(g, ctx); !errors.Is(err, context.Canceled) || calls.Load() != 0 {
 		t.Fatalf("err %v, second called %d times", err, calls.Load())
 	}
 }
 
-func tts(t *testing.T, name, url string, rate int) fallback.Named[pipeline.Synthesizer] {
+func tts(t *testing.T, name, url string, rate int) pipeline.Synthesizer {
 	s, err := ttsopenai.New(ttsopenai.Config{
 		Config: httpx.Config{Name: name, BaseURL: url},
 		Model:  "tts-1", Voice: "alloy", SampleRate: rate,
@@ -163,7 +170,7 @@ func tts(t *testing.T, name, url string, rate int) fallback.Named[pipeline.Synth
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return fallback.Named[pipeline.Synthesizer]{Name: name, Provider: s}
+	return s
 }
 
 func TestSynthesizerFallsBackAndResamples(t *testing.T) {
@@ -190,11 +197,15 @@ func TestSynthesizerFallsBackAndResamples(t *testing.T) {
 		t.Fatalf("format %v, want the first provider's", s.Format())
 	}
 	n := 0
-	if err := s.Synthesize(context.Background(), "Hello.", func(pcm []int16) error { n += len(pcm); return nil }); err != nil {
+	var turn pipeline.Turn
+	if err := s.Synthesize(turn.StageContext(context.Background(), pipeline.StageTTS), "Hello.", func(pcm []int16) error { n += len(pcm); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n < 23900 || n > 24100 || primaryHits.Load() != 1 {
 		t.Fatalf("%d samples at 24 kHz for 1 s of 16 kHz audio (primary hit %d)", n, primaryHits.Load())
+	}
+	if who := turn.AnsweredBy(pipeline.StageTTS); who != "local:tts-1" {
+		t.Fatalf("answered by %q", who)
 	}
 	if logs.FilterMessage("provider failed; falling back").Len() != 1 {
 		t.Fatal("fallback not logged")
@@ -218,13 +229,13 @@ func TestSynthesizerNeverSwitchesAfterAudio(t *testing.T) {
 	}
 }
 
-func asr(t *testing.T, name, url string) fallback.Named[pipeline.Recognizer] {
+func asr(t *testing.T, name, url string) pipeline.Recognizer {
 	r, err := asropenai.New(asropenai.Config{Config: httpx.Config{Name: name, BaseURL: url, MaxRetries: -1}, Model: "whisper-1"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return fallback.Named[pipeline.Recognizer]{Name: name, Provider: r}
+	return r
 }
 
 func TestRecognizerFallsBackWithTheWholeUtterance(t *testing.T) {
@@ -242,7 +253,9 @@ func TestRecognizerFallsBackWithTheWholeUtterance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := rec.Start(context.Background())
+	var turn pipeline.Turn
+	ctx := turn.StageContext(context.Background(), pipeline.StageASR)
+	u, err := rec.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,9 +266,12 @@ func TestRecognizerFallsBackWithTheWholeUtterance(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	text, err := u.Finish(context.Background())
+	text, err := u.Finish(ctx)
 	if err != nil || text != "hello from the backup" {
 		t.Fatalf("%q, %v", text, err)
+	}
+	if who := turn.AnsweredBy(pipeline.StageASR); who != "speaches:whisper-1" {
+		t.Fatalf("answered by %q", who)
 	}
 	if uploaded.Load() != 44+32000 {
 		t.Fatalf("backup got a %d-byte WAV, want the whole second", uploaded.Load())
@@ -286,7 +302,7 @@ func TestRecognizerSwitchesOnWriteError(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, `{"text":"ok"}`)
 	})
-	rec, _ := fallback.Recognizer(nil, fallback.Named[pipeline.Recognizer]{Name: "local", Provider: first}, asr(t, "openai", backup.URL))
+	rec, _ := fallback.Recognizer(nil, first, asr(t, "openai", backup.URL))
 	u, _ := rec.Start(context.Background())
 	defer u.Close()
 	var partials []string
@@ -308,7 +324,7 @@ func TestEmptyChainAndSingle(t *testing.T) {
 		t.Fatal("empty chain accepted")
 	}
 	one := pipeline.GeneratorFunc(func(context.Context, []pipeline.Message, func(string) error) error { return nil })
-	g, _ := fallback.Generator(nil, fallback.Named[pipeline.Generator]{Name: "x", Provider: one})
+	g, _ := fallback.Generator(nil, one)
 	if _, ok := g.(pipeline.GeneratorFunc); !ok {
 		t.Fatal("a chain of one should be the provider itself")
 	}

@@ -20,22 +20,29 @@ const MaxReplay = 60 * time.Second
 // Start, Write or Finish, the next provider is started and the audio so far
 // replayed into it. Unlike Generator and Synthesizer this may happen after
 // partials were returned: partials are provisional, only Finish's transcript
-// is final. A chain of one is returned unwrapped. A nil logger logs nothing.
-func Recognizer(logger *zap.Logger, chain ...Named[pipeline.Recognizer]) (pipeline.Recognizer, error) {
+// is final, and the provider that answered is the one whose transcript
+// Finish returned. A chain of one is returned unwrapped. A nil logger logs
+// nothing.
+func Recognizer(logger *zap.Logger, chain ...pipeline.Recognizer) (pipeline.Recognizer, error) {
 	if len(chain) == 0 {
 		return nil, errEmpty
 	}
 	if len(chain) == 1 {
-		return chain[0].Provider, nil
+		return chain[0], nil
 	}
-	return &recognizer{chain: chain, log: nopIfNil(logger), max: audio.Mono16k.Samples(MaxReplay)}, nil
+	ms := members(chain)
+	return &recognizer{chain: ms, name: chainName(ms), log: nopIfNil(logger), max: audio.Mono16k.Samples(MaxReplay)}, nil
 }
 
 type recognizer struct {
-	chain []Named[pipeline.Recognizer]
+	chain []member[pipeline.Recognizer]
+	name  string
 	log   *zap.Logger
 	max   int
 }
+
+// Name is the members' names joined by ">".
+func (r *recognizer) Name() string { return r.name }
 
 func (r *recognizer) Start(ctx context.Context) (pipeline.Utterance, error) {
 	u := &utterance{r: r, ctx: ctx, idx: -1}
@@ -69,11 +76,11 @@ func (u *utterance) advance(err error) error {
 			if !switchable(u.ctx) {
 				return err
 			}
-			u.why.add(u.r.chain[u.idx].Name, err)
-			logSwitch(u.r.log, pipeline.StageASR, u.r.chain[u.idx].Name, u.r.chain[u.idx+1].Name, err)
+			u.why.add(u.r.chain[u.idx].name, err)
+			logSwitch(u.r.log, pipeline.StageASR, u.r.chain[u.idx].name, u.r.chain[u.idx+1].name, err)
 		}
 		u.idx++
-		next, serr := u.r.chain[u.idx].Provider.Start(u.ctx)
+		next, serr := u.r.chain[u.idx].provider.Start(u.ctx)
 		if serr != nil {
 			err = serr
 			continue
@@ -89,7 +96,7 @@ func (u *utterance) advance(err error) error {
 		return nil
 	}
 	if len(u.why) > 0 {
-		u.why.add(u.r.chain[u.idx].Name, err)
+		u.why.add(u.r.chain[u.idx].name, err)
 	}
 	return u.why.final(err)
 }
@@ -120,6 +127,7 @@ func (u *utterance) Finish(ctx context.Context) (string, error) {
 		}
 		text, err := u.cur.Finish(ctx)
 		if err == nil {
+			pipeline.Answered(ctx, u.r.chain[u.idx].name)
 			return text, nil
 		}
 		if ctx.Err() != nil {

@@ -88,7 +88,7 @@ func New(cfg Config, logger *zap.Logger, opts ...httpx.Option) (*Recognizer, err
 	}, nil
 }
 
-// Name is "<name>:<model>".
+// Name is "<name>:<model>", e.g. "openai:whisper-1".
 func (r *Recognizer) Name() string { return r.cfg.Name + ":" + r.cfg.Model }
 
 // Prewarm opens connections to the server ahead of the first utterance.

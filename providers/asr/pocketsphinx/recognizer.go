@@ -52,6 +52,9 @@ func New(cfg Config) (*Recognizer, error) {
 	return r, nil
 }
 
+// Name is "pocketsphinx".
+func (r *Recognizer) Name() string { return "pocketsphinx" }
+
 // Start takes a decoder from the pool and starts an utterance on it. When
 // PoolSize utterances are open it waits until one is closed, ctx is done
 // (returning ctx.Err()) or the Recognizer is closed (returning ErrClosed).

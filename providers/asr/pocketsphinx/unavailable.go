@@ -23,6 +23,9 @@ type Recognizer struct{}
 // New reports that this build has no PocketSphinx engine.
 func New(cfg Config) (*Recognizer, error) { return nil, errNotBuilt }
 
+// Name is "pocketsphinx".
+func (r *Recognizer) Name() string { return "pocketsphinx" }
+
 // Start reports that this build has no PocketSphinx engine.
 func (r *Recognizer) Start(ctx context.Context) (pipeline.Utterance, error) { return nil, errNotBuilt }
 

@@ -206,3 +206,11 @@ func TestConformance(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestName(t *testing.T) {
+	for voice, want := range map[string]string{"": "espeakng:en-us", "de": "espeakng:de"} {
+		if got := newSynth(t, espeakng.Config{Voice: voice}).Name(); got != want {
+			t.Errorf("voice %q: Name() = %q, want %q", voice, got, want)
+		}
+	}
+}

@@ -38,6 +38,9 @@ func New(cfg Config) (*Synthesizer, error) {
 	return &Synthesizer{cfg: cfg}, nil
 }
 
+// Name is "espeakng:<voice>", e.g. "espeakng:en-us".
+func (s *Synthesizer) Name() string { return "espeakng:" + s.cfg.Voice }
+
 // Format is 22050 Hz mono.
 func (s *Synthesizer) Format() audio.Format { return audio.Format{SampleRate: sampleRate, Channels: 1} }
 

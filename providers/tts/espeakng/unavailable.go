@@ -24,6 +24,9 @@ type Synthesizer struct{}
 // New reports that this build has no eSpeak NG engine.
 func New(cfg Config) (*Synthesizer, error) { return nil, errNotBuilt }
 
+// Name is "espeakng".
+func (s *Synthesizer) Name() string { return "espeakng" }
+
 // Format is 22050 Hz mono, what the engine would produce.
 func (s *Synthesizer) Format() audio.Format { return audio.Format{SampleRate: 22050, Channels: 1} }
 

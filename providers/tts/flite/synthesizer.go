@@ -36,6 +36,9 @@ func New(cfg Config) (*Synthesizer, error) {
 	return &Synthesizer{cfg: cfg}, nil
 }
 
+// Name is "flite".
+func (s *Synthesizer) Name() string { return "flite" }
+
 // Format is 16 kHz mono.
 func (s *Synthesizer) Format() audio.Format { return audio.Mono16k }
 

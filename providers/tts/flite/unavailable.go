@@ -24,6 +24,9 @@ type Synthesizer struct{}
 // New reports that this build has no Flite engine.
 func New(cfg Config) (*Synthesizer, error) { return nil, errNotBuilt }
 
+// Name is "flite".
+func (s *Synthesizer) Name() string { return "flite" }
+
 // Format is 16 kHz mono, what the engine would produce.
 func (s *Synthesizer) Format() audio.Format { return audio.Mono16k }
 

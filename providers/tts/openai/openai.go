@@ -85,8 +85,8 @@ func New(cfg Config, logger *zap.Logger, opts ...httpx.Option) (*Synthesizer, er
 	}, nil
 }
 
-// Name is "<name>:<model>:<voice>".
-func (s *Synthesizer) Name() string { return s.cfg.Name + ":" + s.cfg.Model + ":" + s.cfg.Voice }
+// Name is "<name>:<model>", e.g. "openai:tts-1".
+func (s *Synthesizer) Name() string { return s.cfg.Name + ":" + s.cfg.Model }
 
 // Format is mono at Config.SampleRate (audio.Mono24k by default).
 func (s *Synthesizer) Format() audio.Format { return s.format }

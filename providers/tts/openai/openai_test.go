@@ -252,3 +252,11 @@ func TestConformance(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestName: kind:model, as every HTTP provider names itself.
+func TestName(t *testing.T) {
+	s := newSynth(t, Config{Config: httpx.Config{Name: "kokoro", BaseURL: "http://127.0.0.1:8880/v1"}, Model: "kokoro", Voice: "af_bella"})
+	if got := s.Name(); got != "kokoro:kokoro" {
+		t.Fatalf("Name() = %q", got)
+	}
+}
