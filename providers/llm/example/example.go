@@ -33,6 +33,9 @@ func New(cfg Config) *Reverser { return &Reverser{cfg: cfg} }
 // It honours the contract: emit is called in order from this goroutine,
 // each delta is whole UTF-8, an emit error stops it, and a cancelled ctx
 // ends it promptly with ctx's error.
+// Name is how logs, metrics and turn.latency name the provider.
+func (r *Reverser) Name() string { return "reverse" }
+
 func (r *Reverser) Generate(ctx context.Context, msgs []pipeline.Message, emit func(delta string) error) error {
 	var last string
 	for i := len(msgs) - 1; i >= 0; i-- {
