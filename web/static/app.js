@@ -299,7 +299,12 @@ function onMessage(m) {
       break
     }
     case 'response.cancelled': {
-      if (ui.audioTurn === m.turn || ui.playing === m.turn) bargeIn()
+      // speech.started and response.cancelled share the control lane in
+      // either order: whichever stops the playback counts the barge-in.
+      if (ui.audioTurn === m.turn || ui.playing === m.turn) {
+        bargeIn()
+        if (m.reason === 'barge_in') counters.bargeIns++
+      }
       const t = turnOf(m.turn)
       t.cut = true
       // Only the kept text stays in the conversation (a resume's history
@@ -730,7 +735,8 @@ function wsURL() {
 //   counters        playback counters measured in the playback worklet
 //                   (playedSamples, nonZeroSamplesPlayed, underruns, flushes,
 //                   queuedMs: audio waiting in its jitter buffer),
-//                   audio frames received/dropped, barge-ins, server errors,
+//                   audio frames received/dropped, barge-ins (replies whose
+//                   playback the user's speech stopped), server errors,
 //                   and the client's connects, reconnects, sessions, resumes,
 //                   pongs, framesSent, framesDropped
 //   lastLatency     the last turn.latency as shown, with first_sound_ms
