@@ -70,7 +70,12 @@ const counters = {
   audioFramesDropped: 0,
   bargeIns: 0,
   errors: 0,
+  playbackReports: 0,
 }
+// Latches for waits that must not miss a short moment: how many times the
+// indicator entered each state, and each recent reply's playback by turn.
+const entered = { connecting: 1 }
+const playback = new Map() // turn → {audible, queuedMs, drained}
 
 let client
 let engine
@@ -101,6 +106,7 @@ function renderState() {
   const s = computeState()
   const el = $('state')
   if (el.dataset.state !== s) {
+    entered[s] = (entered[s] || 0) + 1
     el.dataset.state = s
     document.body.dataset.state = s
   }
@@ -507,8 +513,19 @@ function onFirstSound(turn, at) {
   renderState()
 }
 
+function playbackOf(turn) {
+  let p = playback.get(turn)
+  if (!p) {
+    p = { audible: 0, queuedMs: 0, drained: false }
+    playback.set(turn, p)
+    if (playback.size > 50) playback.delete(playback.keys().next().value)
+  }
+  return p
+}
+
 function onDrained(turn) {
   mark('drained', turn)
+  playbackOf(turn).drained = true
   if (ui.playing === turn || ui.playing === null) ui.playing = null
   renderState()
 }
@@ -519,6 +536,12 @@ function onPlaybackStats(s) {
   counters.underruns = s.underruns
   counters.flushes = s.flushes
   counters.queuedMs = s.queuedMs
+  counters.playbackReports++
+  if (s.turn != null) {
+    const p = playbackOf(s.turn)
+    p.audible = s.turnNonZero
+    p.queuedMs = s.queuedMs
+  }
   const secs = s.played / engine.sampleRate
   $('played').textContent = `${secs.toFixed(1)} s${s.underruns ? ` · ${s.underruns} underrun${s.underruns > 1 ? 's' : ''}` : ''}`
 }
@@ -735,10 +758,16 @@ function wsURL() {
 //   counters        playback counters measured in the playback worklet
 //                   (playedSamples, nonZeroSamplesPlayed, underruns, flushes,
 //                   queuedMs: audio waiting in its jitter buffer),
-//                   audio frames received/dropped, barge-ins (replies whose
-//                   playback the user's speech stopped), server errors,
-//                   and the client's connects, reconnects, sessions, resumes,
-//                   pongs, framesSent, framesDropped
+//                   playbackReports (its reports received, ~10 a second),
+//                   flushesSent (flushes posted to it; flushes counts those
+//                   it applied), audio frames received/dropped, barge-ins
+//                   (replies whose playback the user's speech stopped),
+//                   server errors, and the client's connects, reconnects,
+//                   sessions, resumes, pongs, framesSent, framesDropped
+//   entered         how many times the indicator entered each state: a
+//                   state can be shorter than a poll, a count cannot be missed
+//   playback        the recent replies' playback by turn: {audible samples
+//                   played, queuedMs, drained (played to the end)}
 //   lastLatency     the last turn.latency as shown, with first_sound_ms
 //   rttMs           the last heartbeat round trip
 //   micError        why the microphone is off, or null
@@ -764,7 +793,13 @@ function exposeTestHook() {
         : null
     },
     get counters() {
-      return { ...counters, ...client.stats }
+      return { ...counters, flushesSent: engine.flushesSent, ...client.stats }
+    },
+    get entered() {
+      return { ...entered }
+    },
+    get playback() {
+      return Object.fromEntries([...playback].map(([turn, p]) => [turn, { ...p }]))
     },
     get lastLatency() {
       return lastLatency ? { ...lastLatency } : null
