@@ -360,12 +360,15 @@ function onSessionStarted(m) {
     pendingTyped.length = 0
     if ($('conversation').childElementCount > 0) systemNote('New session — the previous one could not be resumed', 'divider')
   }
-  // Turn numbers start again at 1 on every connection, resumed or not.
   ui.userSpeaking = false
   ui.awaiting = null
   ui.audioTurn = null
-  ui.minAudioTurn = 0
-  ui.maxTurn = 0
+  // A resumed session's turn numbers go on where they stopped; a new
+  // session's start again at 1.
+  if (!m.resumed) {
+    ui.minAudioTurn = 0
+    ui.maxTurn = 0
+  }
   if (ui.playing !== null) bargeIn()
 
   const rate = (m.input_audio && m.input_audio.sample_rate) || INPUT_RATE
