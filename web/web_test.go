@@ -85,6 +85,53 @@ func TestHandlerPageHeaders(t *testing.T) {
 	}
 }
 
+// TestPageNeedsNoInlineCode checks what the Content-Security-Policy would
+// refuse without a word: inline scripts, event-handler and style
+// attributes, <style> elements, and code built from strings.
+func TestPageNeedsNoInlineCode(t *testing.T) {
+	page, err := files.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	script := regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`)
+	scripts := script.FindAllStringSubmatch(html, -1)
+	if len(scripts) == 0 {
+		t.Error("index.html loads no script")
+	}
+	for _, m := range scripts {
+		if !strings.Contains(m[1], `type="module"`) || !strings.Contains(m[1], "src=") || strings.TrimSpace(m[2]) != "" {
+			t.Errorf("index.html has a script that is not an external module: %s", m[0])
+		}
+	}
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`(?i)\son[a-z]+\s*=`),
+		regexp.MustCompile(`(?i)\sstyle\s*=`),
+		regexp.MustCompile(`(?i)<style\b`),
+	} {
+		if m := re.FindString(html); m != "" {
+			t.Errorf("index.html has inline code or style: %q", m)
+		}
+	}
+	fromString := regexp.MustCompile(`\beval\(|\bnew Function\(|\b(?:setTimeout|setInterval)\(\s*['"` + "`" + `]|\.innerHTML\s*=|setAttribute\(\s*['"](?:on|style)`)
+	err = fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".js") {
+			return err
+		}
+		data, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if m := fromString.FindString(string(data)); m != "" {
+			t.Errorf("%s builds code or markup from a string (%q), which the policy refuses or should not need", p, m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestHandlerRejects(t *testing.T) {
 	h := Handler()
 	for _, tt := range []struct {
