@@ -53,7 +53,7 @@ func TestBrowser(t *testing.T) {
 	mic := browserMicWAV(t, dir)
 	g := startGateway(t, "")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
@@ -103,18 +103,21 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("loading the page: %v", err)
 	}
 
-	// Connected, microphone on, audio flowing.
-	p.wait("the page to connect and listen", 10*time.Second,
-		`voicegate.state === 'listening' && voicegate.micError === null && voicegate.counters.framesSent > 0`)
+	// Connected, microphone on, audio flowing. The waits below read latches
+	// (counts, per-turn records), never a state that may pass between two
+	// polls: the page listens for only a few hundred milliseconds before the
+	// looped speech starts.
+	p.wait("the page to connect and listen", 15*time.Second,
+		`voicegate.entered.listening > 0 && voicegate.micError === null && voicegate.counters.framesSent > 0`)
 	t.Logf("listening %v after navigation; context rate %v Hz", time.Since(start).Round(time.Millisecond),
 		p.eval(`voicegate.session.contextRate`))
 
 	// Turn 1: the words in the DOM, the reply's text, its sound, the waterfall.
 	p.wait("the transcript in the DOM", 15*time.Second,
 		`[...document.querySelectorAll('#conversation .msg.user:not(.partial):not(.pending) .text')].some(e => /weather/i.test(e.textContent))`)
-	p.wait("the reply text", 5*time.Second,
+	p.wait("the reply text", 10*time.Second,
 		`[...document.querySelectorAll('#conversation .msg.assistant .text')].some(e => /you said:.*weather/i.test(e.textContent))`)
-	p.wait("reply audio to be played", 5*time.Second,
+	p.wait("reply audio to be played", 10*time.Second,
 		`voicegate.counters.nonZeroSamplesPlayed > 0.3 * voicegate.session.contextRate`)
 	p.wait("the latency waterfall", 10*time.Second,
 		`voicegate.lastLatency && voicegate.lastLatency.first_sound_ms > 0 && `+
@@ -126,13 +129,20 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("first sound played (%v ms) should come after first audio sent (%v ms)", lat["first_sound_ms"], lat["first_audio_sent_ms"])
 	}
 
-	// Turn 2, heard through the loop: the screenshot while the assistant talks.
-	p.wait("the assistant to answer the second sentence", 20*time.Second,
-		`voicegate.state === 'assistant-speaking' && voicegate.messages.filter(m => m.role === 'assistant').length >= 2`)
+	// Turn 2, heard through the loop: the screenshot while the assistant
+	// talks (its first audible samples have just been reported).
+	var second int
+	p.waitInto("the assistant to answer the second sentence", 20*time.Second,
+		`(() => { const a = voicegate.messages.filter(m => m.role === 'assistant');
+		  const n = a.length >= 2 && a[1].turn, pb = n && voicegate.playback[n];
+		  return pb && pb.audible > 0 && voicegate.entered['assistant-speaking'] >= 2 && n })()`, &second)
 	if os.Getenv("VOICEGATE_SCREENSHOT") == "1" {
 		p.screenshot(filepath.Join("..", "docs", "screenshot.png"))
 	}
-	p.wait("the second reply to finish", 15*time.Second, `voicegate.state === 'listening'`)
+	// Played to its end, and the page went back to listening (once on
+	// connecting and after each of the two replies).
+	p.wait("the second reply to finish", 15*time.Second, fmt.Sprintf(
+		`(voicegate.playback[%d] || {}).drained && voicegate.entered.listening >= 3`, second))
 
 	// A dropped socket: the page reconnects, resumes and redraws the history.
 	var before struct {
@@ -144,6 +154,12 @@ func TestBrowser(t *testing.T) {
 		Sessions int
 	}
 	p.evalInto(`({messages: voicegate.messages, sessions: voicegate.counters.sessions})`, &before)
+	lastTurn := 0
+	for _, m := range before.Messages {
+		if m.Turn != nil {
+			lastTurn = max(lastTurn, *m.Turn)
+		}
+	}
 	dropped := time.Now()
 	p.run(`voicegate.dropSocket()`)
 	p.wait("the session to resume", 10*time.Second,
@@ -159,12 +175,14 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("after resume, message %d is %+v, was %+v", i, after[i], before.Messages[i])
 		}
 	}
-	// The redrawn history carries no turn numbers (they start again at 1 on
-	// every connection), so messages with one came after the reconnect.
-	p.wait("a new spoken turn after the reconnect", 25*time.Second,
-		`(() => { const ms = voicegate.messages.filter(m => m.turn !== null);
-		  return ms.some(m => m.role === 'user' && /weather|tomorrow/i.test(m.text)) &&
-		         ms.some(m => m.role === 'assistant' && /you said:/i.test(m.text)) })()`)
+	// The redrawn history carries no turn numbers (session.started's history
+	// has none). A resumed session's turn numbers go on where they stopped
+	// (pipeline.Conversation), so the new turn is numbered above the last one
+	// before the drop, and its transcript and reply carry that number.
+	p.wait("a new spoken turn after the reconnect", 25*time.Second, fmt.Sprintf(
+		`(() => { const ms = voicegate.messages.filter(m => m.turn > %d);
+		  return ms.some(a => a.role === 'assistant' && /you said:/i.test(a.text) &&
+		    ms.some(u => u.role === 'user' && u.turn === a.turn && /weather|tomorrow/i.test(u.text))) })()`, lastTurn))
 
 	// Typed input (Enter sends) while the microphone is muted, then a
 	// barge-in: unmuted, the loop's next sentence interrupts the long reply
@@ -174,34 +192,45 @@ func TestBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("mute"))); err != nil {
 		t.Fatalf("muting: %v", err)
 	}
-	p.wait("the mute button to be pressed", 2*time.Second,
+	p.wait("the mute button to be pressed", 5*time.Second,
 		`document.getElementById('mute').getAttribute('aria-pressed') === 'true'`)
 	const typed = "thanks, and now please tell me a long story about the sea, the mountains and the stars, " +
 		"and about the little town by the river where it all begins"
 	if err := chromedp.Do(bctx, chromedp.SendKeys(chromedp.ID("text-input"), typed+kb.Enter)); err != nil {
 		t.Fatalf("typing: %v", err)
 	}
-	p.wait("the reply to the typed message", 5*time.Second, fmt.Sprintf(
-		`voicegate.messages.some(m => m.role === 'assistant' && m.text.toLowerCase().includes(%q))`, typed))
-	p.wait("the typed reply to be heard", 5*time.Second, `voicegate.state === 'assistant-speaking'`)
+	var typedTurn int
+	p.waitInto("the reply to the typed message", 10*time.Second, fmt.Sprintf(
+		`(voicegate.messages.find(m => m.role === 'assistant' && m.text.toLowerCase().includes(%q)) || {}).turn`, typed), &typedTurn)
+	p.wait("the typed reply to be heard", 10*time.Second, fmt.Sprintf(
+		`(voicegate.playback[%d] || {}).audible > 0 && voicegate.state === 'assistant-speaking'`, typedTurn))
+	var mark struct{ BargeIns, UserSpeaking float64 }
+	p.evalInto(`({bargeIns: voicegate.counters.bargeIns, userSpeaking: voicegate.entered['user-speaking'] || 0})`, &mark)
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("mute"))); err != nil {
 		t.Fatalf("unmuting: %v", err)
 	}
-	p.wait("the spoken barge-in", 10*time.Second,
-		`voicegate.counters.bargeIns >= 1 && voicegate.state === 'user-speaking'`)
-	var played [2]float64
-	time.Sleep(150 * time.Millisecond) // playback stats are posted every 100 ms
-	played[0] = p.eval(`voicegate.counters.nonZeroSamplesPlayed`).(float64)
-	time.Sleep(400 * time.Millisecond)
-	played[1] = p.eval(`voicegate.counters.nonZeroSamplesPlayed`).(float64)
-	if played[1] != played[0] {
-		t.Errorf("%v audible samples were played after the barge-in", played[1]-played[0])
+	// The barge-in is counted when the page stops the playback; the
+	// worklet has applied the flush once its reports count every flush the
+	// page posted. That report is read in the same evaluation, and the
+	// reply's audible samples are per turn, so the next reply cannot blur
+	// the count.
+	var cut struct{ Audible, QueuedMs, Reports float64 }
+	p.waitInto("the spoken barge-in", 10*time.Second, fmt.Sprintf(
+		`(() => { const c = voicegate.counters, pb = voicegate.playback[%d];
+		  return pb && c.bargeIns > %v && (voicegate.entered['user-speaking'] || 0) > %v && c.flushes === c.flushesSent &&
+		    {audible: pb.audible, queuedMs: pb.queuedMs, reports: c.playbackReports} })()`,
+		typedTurn, mark.BargeIns, mark.UserSpeaking), &cut)
+	if cut.QueuedMs != 0 {
+		t.Errorf("%v ms of audio still queued after the barge-in", cut.QueuedMs)
 	}
-	if q := p.eval(`voicegate.counters.queuedMs`).(float64); q != 0 {
-		t.Errorf("%v ms of audio still queued after the barge-in", q)
-	}
-	p.wait("the interrupted reply to be marked", 5*time.Second,
+	p.wait("the interrupted reply to be marked", 10*time.Second,
 		`[...document.querySelectorAll('#conversation .msg.assistant.interrupted .meta')].some(e => e.textContent === 'Interrupted')`)
+	// Four more reports: 400 ms of the audio clock after the flush.
+	p.wait("the playback reports after the barge-in", 5*time.Second,
+		fmt.Sprintf(`voicegate.counters.playbackReports >= %v`, cut.Reports+4))
+	if played := p.eval(fmt.Sprintf(`voicegate.playback[%d].audible`, typedTurn)).(float64); played != cut.Audible {
+		t.Errorf("%v audible samples of the cut reply were played after the barge-in", played-cut.Audible)
+	}
 
 	var c map[string]any
 	p.evalInto(`voicegate.counters`, &c)
@@ -242,14 +271,27 @@ type browserPage struct {
 	console *browserConsole
 }
 
+// wait polls expr in the page until it is truthy.
 func (p *browserPage) wait(what string, timeout time.Duration, expr string) {
+	p.t.Helper()
+	p.waitInto(what, timeout, expr, nil)
+}
+
+// waitInto is wait that decodes expr's truthy value into v (unless nil),
+// so that what made it true is read in the same evaluation.
+func (p *browserPage) waitInto(what string, timeout time.Duration, expr string, v any) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, timeout+2*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr,
+	raw, err := chromedp.Run(ctx, chromedp.Poll[[]byte](expr,
 		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
 	if err != nil {
 		p.t.Fatalf("waiting for %s: %v\n%s", what, err, p.diagnostics())
+	}
+	if v != nil {
+		if err := json.Unmarshal(raw, v); err != nil {
+			p.t.Fatalf("decoding what %s was waited for: %v (%s)", what, err, raw)
+		}
 	}
 }
 
@@ -301,7 +343,7 @@ func (p *browserPage) diagnostics() string {
 	defer cancel()
 	state, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](
 		`JSON.stringify({state: voicegate.state, session: voicegate.session, counters: voicegate.counters,
-		  lastLatency: voicegate.lastLatency, micError: voicegate.micError, messages: voicegate.messages,
+		  entered: voicegate.entered, playback: voicegate.playback, lastLatency: voicegate.lastLatency, micError: voicegate.micError, messages: voicegate.messages,
 		  timeline: voicegate.timeline,
 		  banner: document.getElementById('banner').hidden ? '' : document.getElementById('banner-text').textContent}, null, 1)`))
 	if err != nil {

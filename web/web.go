@@ -3,13 +3,17 @@
 // no web fonts), so it works offline. Handler serves it; the page speaks the
 // native protocol (gateway/protocol) to the WebSocket at "ws" next to it.
 //
-// Where to start: static/app.js wires the page together (and documents the
-// window.voicegate test hook); static/client.js is the protocol client
-// (reconnect, resume, heartbeat); static/audio.js owns the AudioContext, the
-// microphone and playback; static/worklet.js holds the two AudioWorklet
-// processors (capture with anti-aliased downsampling to the session's input
-// rate, and gapless playback with a jitter buffer); static/scope.js draws
-// the live waveform. e2e/browser_test.go drives it all in headless Chromium.
+// Where to start: static/app.js wires the page together: every event goes
+// through the pure reducer in static/state.js, then the views draw the new
+// state (conversation.js, waterfall.js for latency, banner.js, mic.js).
+// static/hook.js documents the window.voicegate test hook; static/client.js
+// is the protocol client (reconnect, resume, heartbeat); static/audio.js owns
+// the AudioContext, the microphone and playback; static/worklet.js holds the
+// two AudioWorklet processors (capture with anti-aliased downsampling to the
+// session's input rate, and gapless playback with a jitter buffer);
+// static/scope.js draws the live waveform. The files are ES modules loaded
+// as they are. e2e/browser_test.go drives it all in headless Chromium;
+// state_test.go runs the reducer in node.
 package web
 
 import (

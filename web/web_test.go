@@ -28,7 +28,15 @@ func TestHandlerServesAssets(t *testing.T) {
 	}{
 		{"/", "text/html; charset=utf-8", "<title>voicegate</title>"},
 		{"/index.html", "text/html; charset=utf-8", `src="app.js"`},
-		{"/app.js", "text/javascript; charset=utf-8", "window.voicegate"},
+		{"/app.js", "text/javascript; charset=utf-8", "from './state.js'"},
+		{"/state.js", "text/javascript; charset=utf-8", "export function reduce"},
+		{"/conversation.js", "text/javascript; charset=utf-8", "export function conversationView"},
+		{"/waterfall.js", "text/javascript; charset=utf-8", "export function waterfallView"},
+		{"/banner.js", "text/javascript; charset=utf-8", "export function bannerView"},
+		{"/mic.js", "text/javascript; charset=utf-8", "export function micControl"},
+		{"/hook.js", "text/javascript; charset=utf-8", "window.voicegate"},
+		{"/dom.js", "text/javascript; charset=utf-8", "export function setText"},
+		{"/format.js", "text/javascript; charset=utf-8", "export function fmtMs"},
 		{"/client.js", "text/javascript; charset=utf-8", "resume_token"},
 		{"/audio.js", "text/javascript; charset=utf-8", "echoCancellation: processing.echoCancellation !== false"},
 		{"/worklet.js", "text/javascript; charset=utf-8", "registerProcessor('vg-capture'"},
@@ -74,6 +82,53 @@ func TestHandlerPageHeaders(t *testing.T) {
 		if !strings.Contains(csp, want) {
 			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
 		}
+	}
+}
+
+// TestPageNeedsNoInlineCode checks what the Content-Security-Policy would
+// refuse without a word: inline scripts, event-handler and style
+// attributes, <style> elements, and code built from strings.
+func TestPageNeedsNoInlineCode(t *testing.T) {
+	page, err := files.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	script := regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`)
+	scripts := script.FindAllStringSubmatch(html, -1)
+	if len(scripts) == 0 {
+		t.Error("index.html loads no script")
+	}
+	for _, m := range scripts {
+		if !strings.Contains(m[1], `type="module"`) || !strings.Contains(m[1], "src=") || strings.TrimSpace(m[2]) != "" {
+			t.Errorf("index.html has a script that is not an external module: %s", m[0])
+		}
+	}
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`(?i)\son[a-z]+\s*=`),
+		regexp.MustCompile(`(?i)\sstyle\s*=`),
+		regexp.MustCompile(`(?i)<style\b`),
+	} {
+		if m := re.FindString(html); m != "" {
+			t.Errorf("index.html has inline code or style: %q", m)
+		}
+	}
+	fromString := regexp.MustCompile(`\beval\(|\bnew Function\(|\b(?:setTimeout|setInterval)\(\s*['"` + "`" + `]|\.innerHTML\s*=|setAttribute\(\s*['"](?:on|style)`)
+	err = fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".js") {
+			return err
+		}
+		data, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if m := fromString.FindString(string(data)); m != "" {
+			t.Errorf("%s builds code or markup from a string (%q), which the policy refuses or should not need", p, m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

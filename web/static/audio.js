@@ -19,6 +19,7 @@ export class AudioEngine {
     this.muted = false
     this.inputRate = 16000
     this.replyTurn = null
+    this.flushesSent = 0 // flushes posted to the playback worklet (its stats count those it applied)
   }
 
   // init builds the context and the playback path. Browsers may start the
@@ -141,7 +142,9 @@ export class AudioEngine {
 
   flush() {
     this.replyTurn = null
-    if (this.playback) this.playback.port.postMessage({ type: 'flush' })
+    if (!this.playback) return
+    this.playback.port.postMessage({ type: 'flush' })
+    this.flushesSent++
   }
 
   onPlayback(m) {

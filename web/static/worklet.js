@@ -191,7 +191,9 @@ class CaptureProcessor extends AudioWorkletProcessor {
 //   {type: 'first', turn, time}   the reply's first audible sample is output
 //                                 at context time `time` (seconds)
 //   {type: 'drained', turn}       the reply has been played to its end
-//   {type: 'stats', ...}          counters, ~10 times a second
+//   {type: 'stats', ...}          counters, ~10 times a second; turn and
+//                                 turnNonZero are the reply last started and
+//                                 its audible samples so far
 const PREBUFFER = 0.06 // seconds
 const REBUFFER = 0.04
 const AUDIBLE = 1 / 32768 // below one LSB of PCM16 a sample counts as silence
@@ -212,6 +214,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.fade = false
     this.played = 0 // samples output while a reply was playing
     this.nonZero = 0 // of those, the audible ones
+    this.turnNonZero = 0 // the audible ones of this.turn's reply
     this.underruns = 0
     this.flushes = 0
     this.statsEvery = Math.round(sampleRate / 10 / 128)
@@ -228,6 +231,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         this.count = 0
         this.fade = false
         this.turn = m.turn
+        this.turnNonZero = 0
         this.ended = false
         this.heard = false
         this.state = 'buffering'
@@ -307,6 +311,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         out[i] = s
         if (s > AUDIBLE || s < -AUDIBLE) {
           this.nonZero++
+          this.turnNonZero++
           if (!this.heard) {
             this.heard = true
             this.port.postMessage({ type: 'first', turn: this.turn, time: (currentFrame + i) / sampleRate })
@@ -335,6 +340,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         underruns: this.underruns,
         flushes: this.flushes,
         queuedMs: (this.count / sampleRate) * 1000,
+        turn: this.turn,
+        turnNonZero: this.turnNonZero,
       })
     }
     return true
