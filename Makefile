@@ -8,7 +8,7 @@ ARGS ?=
 # Debian packages: what the server links and runs with (offline speech)...
 RUN_DEBS := gcc pkg-config libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite flite1-dev espeak-ng libespeak-ng-dev
 # ...and what the tests drive: a real browser, a virtual sound card, speech tools.
-TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp-dev
+TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp-dev nodejs
 
 BINS := voicegate voicegate-mic voicegate-load
 
@@ -80,9 +80,11 @@ bench: deps-test build-all
 bench-quick: deps-test build-all
 	BENCH_QUICK=1 scripts/bench.sh
 
+## fuzz: every decoder for FUZZTIME each (default 5m); the corpus it grows is
+## copied into each package's testdata/fuzz, where go test replays it.
+FUZZTIME ?= 5m
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./gateway/protocol
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./audio/wav
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 clean:
 	rm -rf bin

@@ -180,3 +180,37 @@ func TestExampleMatchesDefault(t *testing.T) {
 		t.Errorf("the example's values differ from Default():\nexample:\n%s\ndefault:\n%s", got, wantYAML)
 	}
 }
+
+// FuzzParse checks the loader on any file: no panic, an error or a config;
+// and a config that validates survives a round trip through YAML unchanged.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("server: {addr: 127.0.0.1:8080}\nvad: {silence: 500ms}\nproviders: {asr: [{name: pocketsphinx}]}\n"))
+	for _, s := range []string{
+		"", "server: {addr: ':8080', max_sessions: 5}", "vad: {silence: 300ms}", "vad: {silence: 5}",
+		"providers: {llm: [{name: openai, model: m, base_url: 'http://x/v1'}, {name: echo}]}",
+		"providers: {llm: [{model: x}]}", "session: {playout_lead: -1s}", "[1, 2]", "server: &a {addr: *a}",
+		"log: {level: debug, format: json}", "server:\n  api_keys: [0123456789abcdef]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		cfg := Default()
+		if err := Parse(doc, &cfg); err != nil || cfg.Validate() != nil {
+			return
+		}
+		out, err := yaml.Marshal(cfg)
+		if err != nil {
+			t.Fatalf("a valid config does not marshal: %v", err)
+		}
+		again := Default()
+		if err := Parse(out, &again); err != nil {
+			t.Fatalf("re-parsing\n%s\nfailed: %v", out, err)
+		}
+		if err := again.Validate(); err != nil {
+			t.Fatalf("re-parsed config invalid: %v\n%s", err, out)
+		}
+		if out2, _ := yaml.Marshal(again); string(out2) != string(out) {
+			t.Fatalf("round trip changed the config:\n%s\n---\n%s", out, out2)
+		}
+	})
+}

@@ -8,13 +8,13 @@ import (
 )
 
 // TestStateReducer runs testdata/state_test.js against the page's reducer
-// in node, when node is installed: static/state.js imports nothing, so the
-// two files make one module. The browser end-to-end test (e2e) covers the
+// in node (make deps-test installs it): static/state.js imports nothing, so
+// the two files make one module. The browser end-to-end test (e2e) covers the
 // rest of the page.
 func TestStateReducer(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed")
+		t.Fatal("node is not installed: run make deps-test (Debian package nodejs)")
 	}
 	state, err := files.ReadFile("static/state.js")
 	if err != nil {
