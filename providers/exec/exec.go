@@ -104,7 +104,7 @@ var errTimeout = errors.New("command timed out")
 
 // fail maps a failed run: the caller's cancel is returned as is; our
 // timeout is ErrTimeout; anything else (could not start, non-zero exit) is
-// ErrUnavailable with the tail of stderr, or what stderrText may say of it.
+// ErrUnavailable with what stderrText says of the tail of stderr.
 func (c command) fail(parent, ctx context.Context, err error, stderr *tailBuffer) error {
 	if parent.Err() != nil {
 		return parent.Err()
