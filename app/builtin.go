@@ -24,11 +24,17 @@ func Builtin() Registry {
 		TTS: map[string]Maker[pipeline.Synthesizer]{},
 	}
 	r.ASR["pocketsphinx"] = Decoded(func(c pocketsphinx.Config, _ Deps) (pipeline.Recognizer, error) { return pocketsphinx.New(c) })
-	r.ASR["exec"] = Decoded(func(c exec.ASRConfig, d Deps) (pipeline.Recognizer, error) { return exec.NewRecognizer(c, d.Log) })
+	r.ASR["exec"] = Decoded(func(c exec.ASRConfig, d Deps) (pipeline.Recognizer, error) {
+		c.Content = exec.Content{LogContent: d.LogContent, ContentHasher: d.ContentHasher}
+		return exec.NewRecognizer(c, d.Log)
+	})
 	r.LLM["echo"] = Decoded(func(c echo.Config, _ Deps) (pipeline.Generator, error) { return echo.New(c), nil })
 	r.TTS["flite"] = Decoded(func(c flite.Config, _ Deps) (pipeline.Synthesizer, error) { return flite.New(c) })
 	r.TTS["espeakng"] = Decoded(func(c espeakng.Config, _ Deps) (pipeline.Synthesizer, error) { return espeakng.New(c) })
-	r.TTS["exec"] = Decoded(func(c exec.TTSConfig, d Deps) (pipeline.Synthesizer, error) { return exec.NewSynthesizer(c, d.Log) })
+	r.TTS["exec"] = Decoded(func(c exec.TTSConfig, d Deps) (pipeline.Synthesizer, error) {
+		c.Content = exec.Content{LogContent: d.LogContent, ContentHasher: d.ContentHasher}
+		return exec.NewSynthesizer(c, d.Log)
+	})
 	for _, v := range vendors {
 		v.register(r)
 	}

@@ -14,6 +14,12 @@ import (
 // Deps is what a provider constructor may use besides its own settings.
 type Deps struct {
 	Log *zap.Logger
+	// LogContent is log.log_content: a provider may log what users said,
+	// or what its engine echoes of it, only when it is set.
+	LogContent bool
+	// ContentHasher fingerprints such content otherwise. It is the
+	// gateway's too, so that fingerprints match across the logs.
+	ContentHasher *pipeline.ContentHasher
 }
 
 // Maker builds one provider of a stage from its configuration entry.

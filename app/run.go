@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -65,8 +66,12 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 	}
 	defer log.Sync()
 
+	hasher, err := newContentHasher(cfg.Log)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	b, err := buildStages(cfg.Providers, reg, Deps{Log: log})
+	b, err := buildStages(cfg.Providers, reg, Deps{Log: log, LogContent: cfg.Log.LogContent, ContentHasher: hasher})
 	if err != nil {
 		return err
 	}
@@ -84,6 +89,7 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 		Config:        cfg.Server.Config,
 		SessionConfig: cfg.Session,
 		LogContent:    cfg.Log.LogContent,
+		ContentHasher: hasher,
 	})
 	if err != nil {
 		return err
@@ -189,4 +195,22 @@ func newLogger(c configs.Log) (*zap.Logger, error) {
 	zc.Level = zap.NewAtomicLevelAt(level)
 	zc.Sampling = nil
 	return zc.Build()
+}
+
+// newContentHasher returns the fingerprint of content in the logs: keyed
+// with the contents of log.content_key_file, so that fingerprints match
+// across restarts and instances, or with a random key for this process.
+func newContentHasher(c configs.Log) (*pipeline.ContentHasher, error) {
+	if c.ContentKeyFile == "" {
+		return pipeline.NewRandomContentHasher(), nil
+	}
+	b, err := os.ReadFile(c.ContentKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("log.content_key_file: %w", err)
+	}
+	h, err := pipeline.NewContentHasher(bytes.TrimSpace(b))
+	if err != nil {
+		return nil, fmt.Errorf("log.content_key_file %s: %w", c.ContentKeyFile, err)
+	}
+	return h, nil
 }

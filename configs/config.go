@@ -49,7 +49,11 @@ type Server struct {
 type Log struct {
 	Level      string `yaml:"level"`       // debug, info, warn, error; env VOICEGATE_LOG_LEVEL
 	Format     string `yaml:"format"`      // console or json
-	LogContent bool   `yaml:"log_content"` // log transcripts and replies in clear (default: hashed)
+	LogContent bool   `yaml:"log_content"` // log transcripts and replies in clear (default: their keyed fingerprints)
+	// ContentKeyFile is the path of a file holding the key (16 bytes or
+	// more, whitespace trimmed) of the fingerprints, so that they match
+	// across restarts and instances. Empty: a random key per process.
+	ContentKeyFile string `yaml:"content_key_file"`
 }
 
 // Providers lists each stage's providers; more than one is a fallback chain,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/voicegate/voicegate/gateway"
 	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 )
 
@@ -260,10 +262,15 @@ func TestSecretsNotLogged(t *testing.T) {
 	const key = "vg-secret-key-must-not-appear"
 	const words = "my bank pin is 4921"
 	core, logs := observer.New(zapcore.DebugLevel)
+	hasher, err := pipeline.NewContentHasher([]byte("operator-content-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := newServer(t, func(o *gateway.Options) {
 		o.APIKeys = []string{key}
 		o.Logger = zap.New(core)
 		o.Stages = fastStages(words)
+		o.ContentHasher = hasher
 	})
 	for _, o := range []dialOpts{{header: http.Header{"Authorization": {"Bearer " + key}}}, {query: "token=" + key}} {
 		c := s.dial(t, o)
@@ -292,8 +299,14 @@ func TestSecretsNotLogged(t *testing.T) {
 				t.Errorf("log leaks %q: %s", secret, line)
 			}
 		}
-		if _, ok := e.ContextMap()["text_sha256"]; ok {
+		if v, ok := e.ContextMap()["text_hmac"]; ok {
 			sawHash = true
+			// The fingerprint is the configured keyed one, so that it
+			// matches the providers' and survives a restart; a plain
+			// hash of a short text would give the text away.
+			if want := hasher.Sum(words) + " len=" + strconv.Itoa(len(words)); v != want {
+				t.Errorf("%s: text_hmac %q, want %q", e.Message, v, want)
+			}
 		}
 	}
 	if !sawHash {

@@ -319,7 +319,7 @@ func (c *connection) onText(r io.Reader) error {
 			return c.report(protocol.Errorf(protocol.CodeNotStarted, "send session.start first"))
 		}
 		if ce := c.logger().Check(zap.DebugLevel, "text input"); ce != nil {
-			ce.Write(contentField("text", m.Text, c.srv.opts.LogContent))
+			ce.Write(c.srv.contentField("text", m.Text))
 		}
 		if err := c.session.SubmitText(m.Text); err != nil {
 			return c.report(err)

@@ -49,8 +49,12 @@ type Options struct {
 	SessionConfig // every conversation (session: in the file)
 
 	// LogContent logs transcripts and typed text in clear. Default false:
-	// they are logged as a short SHA-256 hash.
+	// they are logged as their length and ContentHasher's fingerprint.
 	LogContent bool
+	// ContentHasher fingerprints content in the logs. Give the providers the
+	// same one, so that their fingerprints match the gateway's. Default: one
+	// with a random key, which matches nothing outside this Server.
+	ContentHasher *pipeline.ContentHasher
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -236,6 +240,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ContentHasher == nil {
+		o.ContentHasher = pipeline.NewRandomContentHasher()
 	}
 	for _, k := range o.APIKeys {
 		if k == "" {

@@ -3,8 +3,6 @@ package gateway
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net"
 	"net/http"
 	"strconv"
@@ -289,12 +287,12 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap lets http.ResponseController reach the original writer.
 func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
-// contentField logs user content (a transcript, typed text) as a short
-// SHA-256 hash and its length, or in clear when LogContent is set.
-func contentField(key, text string, clear bool) zap.Field {
-	if clear {
+// contentField logs user content (a transcript, typed text) as its keyed
+// fingerprint and length under key_hmac, or in clear under key when
+// LogContent is set.
+func (s *Server) contentField(key, text string) zap.Field {
+	if s.opts.LogContent {
 		return zap.String(key, text)
 	}
-	sum := sha256.Sum256([]byte(text))
-	return zap.String(key+"_sha256", hex.EncodeToString(sum[:6])+" len="+strconv.Itoa(len(text)))
+	return zap.String(key+"_hmac", s.opts.ContentHasher.Sum(text)+" len="+strconv.Itoa(len(text)))
 }

@@ -58,7 +58,7 @@ func (c *connection) Send(ev pipeline.Event) {
 		c.sendError(c.stageError(ev))
 	case pipeline.EventTranscriptFinal:
 		if ce := c.logger().Check(zap.DebugLevel, "transcript"); ce != nil {
-			ce.Write(zap.Uint64("turn", ev.Turn), contentField("text", ev.Text, c.srv.opts.LogContent))
+			ce.Write(zap.Uint64("turn", ev.Turn), c.srv.contentField("text", ev.Text))
 		}
 		c.push(c.stream, outItem{ev: ev})
 	default:

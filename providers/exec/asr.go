@@ -30,6 +30,9 @@ type ASRConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxDuration caps the audio kept per utterance. Default 60 s.
 	MaxDuration time.Duration `yaml:"max_duration"`
+	// Content says whether stderr may go into errors; set by the program,
+	// not in the file.
+	Content `yaml:"-"`
 }
 
 // maxTranscript bounds what is read from a recogniser's stdout.
@@ -47,7 +50,7 @@ var _ pipeline.Recognizer = (*Recognizer)(nil)
 // NewRecognizer checks that the command exists and returns a Recognizer.
 // A nil logger logs nothing.
 func NewRecognizer(cfg ASRConfig, logger *zap.Logger) (*Recognizer, error) {
-	c, err := newCommand(cfg.Name, "asr", cfg.Command, cfg.Env, cfg.Dir, cfg.Timeout, 30*time.Second)
+	c, err := newCommand(cfg.Name, "asr", cfg.Command, cfg.Env, cfg.Dir, cfg.Timeout, 30*time.Second, cfg.Content)
 	if err != nil {
 		return nil, err
 	}

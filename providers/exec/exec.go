@@ -5,7 +5,13 @@
 // Commands are argv slices run without a shell (write ["sh", "-c", "..."]
 // when you want one). One process runs per utterance or per reply. It is
 // killed, with its whole process group on Unix, when the call's context ends
-// or its timeout passes; its stderr (the last 4 KiB) goes into the error.
+// or its timeout passes.
+//
+// When a process fails, the error says what its stderr held (the last 4 KiB)
+// only if LogContent is set (log.log_content): an engine that echoes its
+// input would otherwise put the conversation into the logs. Without it the
+// error carries the stderr's length and keyed fingerprint, which tell
+// failures apart without saying what they were about.
 package exec
 
 import (
@@ -21,6 +27,18 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 )
 
+// Content is what both Configs take from the composition root rather than
+// from the provider's entry (their yaml tag is "-"): the process-wide
+// log.log_content and the fingerprint of content in the logs.
+type Content struct {
+	// LogContent puts a failed process's stderr into the error as it is.
+	// Default false: its length and ContentHasher's fingerprint only.
+	LogContent bool `yaml:"-"`
+	// ContentHasher fingerprints stderr. Default: one with a random key of
+	// the provider's own, whose fingerprints match nobody else's.
+	ContentHasher *pipeline.ContentHasher `yaml:"-"`
+}
+
 // waitDelay is how long Wait waits for stdout and stderr to close after the
 // process was killed (a grandchild may hold them) before closing them itself.
 const waitDelay = time.Second
@@ -35,12 +53,13 @@ type command struct {
 	env     []string
 	dir     string
 	timeout time.Duration
+	content Content
 }
 
 // label names the provider by its name and program, e.g. "exec:piper".
 func (c command) label() string { return c.name + ":" + c.argv[0] }
 
-func newCommand(name, kind string, argv, env []string, dir string, timeout, def time.Duration) (command, error) {
+func newCommand(name, kind string, argv, env []string, dir string, timeout, def time.Duration, content Content) (command, error) {
 	if name == "" {
 		name = "exec"
 	}
@@ -61,7 +80,10 @@ func newCommand(name, kind string, argv, env []string, dir string, timeout, def 
 	if timeout == 0 {
 		timeout = def
 	}
-	return command{name: name, argv: append([]string(nil), argv...), env: env, dir: dir, timeout: timeout}, nil
+	if content.ContentHasher == nil {
+		content.ContentHasher = pipeline.NewRandomContentHasher()
+	}
+	return command{name: name, argv: append([]string(nil), argv...), env: env, dir: dir, timeout: timeout, content: content}, nil
 }
 
 // cmd builds the process for one call; ctx kills it.
@@ -82,7 +104,7 @@ var errTimeout = errors.New("command timed out")
 
 // fail maps a failed run: the caller's cancel is returned as is; our
 // timeout is ErrTimeout; anything else (could not start, non-zero exit) is
-// ErrUnavailable with the tail of stderr.
+// ErrUnavailable with what stderrText says of the tail of stderr.
 func (c command) fail(parent, ctx context.Context, err error, stderr *tailBuffer) error {
 	if parent.Err() != nil {
 		return parent.Err()
@@ -92,9 +114,18 @@ func (c command) fail(parent, ctx context.Context, err error, stderr *tailBuffer
 	}
 	msg := strings.TrimSpace(stderr.String())
 	if msg != "" {
-		return fmt.Errorf("%s: %w: %s: %w: %s", c.name, pipeline.ErrUnavailable, c.argv[0], err, msg)
+		return fmt.Errorf("%s: %w: %s: %w: %s", c.name, pipeline.ErrUnavailable, c.argv[0], err, c.stderrText(msg))
 	}
 	return fmt.Errorf("%s: %w: %s: %w", c.name, pipeline.ErrUnavailable, c.argv[0], err)
+}
+
+// stderrText is what an error says of stderr text s: s itself when content
+// may be logged, else its length and fingerprint.
+func (c command) stderrText(s string) string {
+	if c.content.LogContent {
+		return s
+	}
+	return fmt.Sprintf("stderr withheld, %d bytes, hmac %s (log.log_content shows it)", len(s), c.content.ContentHasher.Sum(s))
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	osexec "os/exec"
@@ -83,7 +84,7 @@ func TestRecognizerFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := NewRecognizer(ASRConfig{Command: []string{"sh", "-c", tt.script}, Timeout: tt.timeout}, nil)
+			r, err := NewRecognizer(ASRConfig{Command: []string{"sh", "-c", tt.script}, Timeout: tt.timeout, Content: Content{LogContent: true}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,10 +213,66 @@ func TestSynthesizerStops(t *testing.T) {
 		t.Fatalf("stopping took %v", took)
 	}
 
-	s, _ = NewSynthesizer(TTSConfig{Command: []string{"sh", "-c", "echo 'voice not installed' >&2; exit 2"}, SampleRate: 22050}, nil)
+	s, _ = NewSynthesizer(TTSConfig{Command: []string{"sh", "-c", "echo 'voice not installed' >&2; exit 2"}, SampleRate: 22050, Content: Content{LogContent: true}}, nil)
 	err = s.Synthesize(context.Background(), "hi", func([]int16) error { return nil })
 	if !errors.Is(err, pipeline.ErrUnavailable) || !strings.Contains(err.Error(), "voice not installed") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestStderrOnlyWithLogContent: engines that echo what they were given on
+// stderr put it into their errors, which are logged, only when LogContent
+// is set; otherwise the error carries its length and keyed fingerprint.
+func TestStderrOnlyWithLogContent(t *testing.T) {
+	const said = "my PIN is 4921"
+	hasher, err := pipeline.NewContentHasher([]byte("operator-content-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := map[string]func(Content) error{
+		"asr": func(c Content) error {
+			// A recogniser that prints what it heard on stderr, then fails.
+			r, err := NewRecognizer(ASRConfig{Command: []string{"sh", "-c", "cat >/dev/null; echo 'heard: " + said + "' >&2; exit 1"}, Content: c}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = recognize(t, r, context.Background(), speech(100*time.Millisecond))
+			return err
+		},
+		"tts": func(c Content) error {
+			// A synthesiser that echoes its input on stderr, then fails.
+			s, err := NewSynthesizer(TTSConfig{Command: []string{"sh", "-c", `echo "speaking: $(cat)" >&2; exit 1`}, SampleRate: 16000, Content: c}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s.Synthesize(context.Background(), said, func([]int16) error { return nil })
+		},
+	}
+	stderr := map[string]string{"asr": "heard: " + said, "tts": "speaking: " + said}
+	for stage, call := range run {
+		t.Run(stage, func(t *testing.T) {
+			err := call(Content{ContentHasher: hasher})
+			if !errors.Is(err, pipeline.ErrUnavailable) {
+				t.Fatalf("err = %v", err)
+			}
+			if strings.Contains(err.Error(), "4921") {
+				t.Errorf("stderr in the error without log_content: %v", err)
+			}
+			want := fmt.Sprintf("%d bytes, hmac %s", len(stderr[stage]), hasher.Sum(stderr[stage]))
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v, want it to say %q", err, want)
+			}
+
+			// Without a hasher, the provider makes its own: still no text.
+			if err := call(Content{}); err == nil || strings.Contains(err.Error(), "4921") || !strings.Contains(err.Error(), "hmac ") {
+				t.Errorf("default hasher: err = %v", err)
+			}
+
+			err = call(Content{LogContent: true, ContentHasher: hasher})
+			if !strings.Contains(err.Error(), stderr[stage]) {
+				t.Errorf("with log_content, err = %v, want stderr %q", err, stderr[stage])
+			}
+		})
 	}
 }
 

@@ -29,6 +29,9 @@ type TTSConfig struct {
 	Dir string `yaml:"dir"`
 	// Timeout bounds one run. Default 60 s.
 	Timeout time.Duration `yaml:"timeout"`
+	// Content says whether stderr may go into errors; set by the program,
+	// not in the file.
+	Content `yaml:"-"`
 }
 
 // Synthesizer runs Command once per Synthesize call. It is safe for
@@ -44,7 +47,7 @@ var _ pipeline.Synthesizer = (*Synthesizer)(nil)
 // NewSynthesizer checks that the command exists and returns a Synthesizer.
 // A nil logger logs nothing.
 func NewSynthesizer(cfg TTSConfig, logger *zap.Logger) (*Synthesizer, error) {
-	c, err := newCommand(cfg.Name, "tts", cfg.Command, cfg.Env, cfg.Dir, cfg.Timeout, 60*time.Second)
+	c, err := newCommand(cfg.Name, "tts", cfg.Command, cfg.Env, cfg.Dir, cfg.Timeout, 60*time.Second, cfg.Content)
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -70,9 +68,9 @@ type Client struct {
 	hc  *http.Client
 	lim *limiter
 
-	key       Secret
-	tokens    oauth2.TokenSource
-	lastToken atomic.Pointer[string] // scrubbed from provider messages
+	key     Secret
+	tokens  oauth2.TokenSource
+	secrets *scrubber // every credential, masked in errors and logs
 
 	// The background Prewarm after the breaker closes; see rewarm.
 	bgCtx     context.Context
@@ -113,6 +111,10 @@ func New(cfg Config, logger *zap.Logger, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c.key = key
+	secrets := []string{key.Reveal()}
+	for _, v := range cfg.Headers {
+		secrets = append(secrets, v.Reveal())
+	}
 
 	c.tr = &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
@@ -137,6 +139,7 @@ func New(cfg Config, logger *zap.Logger, opts ...Option) (*Client, error) {
 				return nil, err
 			}
 		}
+		secrets = append(secrets, secret.Reveal())
 		cc := &clientcredentials.Config{
 			ClientID:     o.ClientID,
 			ClientSecret: secret.Reveal(),
@@ -150,6 +153,7 @@ func New(cfg Config, logger *zap.Logger, opts ...Option) (*Client, error) {
 		// expiry; set our own margin.
 		c.tokens = oauth2.ReuseTokenSourceWithExpiry(nil, cc.TokenSource(tokenCtx), o.ExpiryDelta)
 	}
+	c.secrets = newScrubber(secrets...)
 	c.lim = newLimiter(cfg.Name, cfg.MaxConcurrency, cfg.FailureThreshold, cfg.BreakerCoolDown, c.clock.Now, c.log)
 	c.lim.onRecover = c.rewarm
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
@@ -216,7 +220,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		c.log.Info("retrying provider call",
 			zap.Int("attempt", attempt+2),
 			zap.Duration("wait", wait),
-			zap.String("error", err.Error()))
+			zap.String("error", c.scrub(err.Error())))
 		if err := c.clock.Sleep(ctx, wait); err != nil {
 			cancel()
 			return nil, c.ctxError(parent, ctx, err)
@@ -245,7 +249,7 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int, s *slot,
 		r.Body = b
 	}
 	for k, v := range c.cfg.Headers {
-		r.Header.Set(k, v)
+		r.Header.Set(k, v.Reveal())
 	}
 	if retry, err := c.authorize(r); err != nil {
 		return fail(retry, neutral, err)
@@ -290,17 +294,17 @@ func (c *Client) authorize(r *http.Request) (retry bool, err error) {
 	case c.tokens != nil:
 		tok, err := c.tokens.Token()
 		if err != nil {
-			e := &Error{Provider: c.name, Kind: pipeline.ErrUnavailable, Message: "fetching OAuth2 token", Err: err}
+			// The token endpoint's answer is in err's text and may echo
+			// the client secret.
+			e := &Error{Provider: c.name, Kind: pipeline.ErrUnavailable, Message: "fetching OAuth2 token", Err: errors.New(c.scrub(err.Error()))}
 			var re *oauth2.RetrieveError
 			if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
 				e.Kind, e.StatusCode = pipeline.ErrRejected, re.Response.StatusCode
-				e.Err = errors.New(c.scrub(err.Error()))
 				return false, e
 			}
 			return true, e
 		}
-		at := tok.AccessToken
-		c.lastToken.Store(&at)
+		c.secrets.token(tok.AccessToken)
 		tok.SetAuthHeader(r)
 	case c.key != "":
 		r.Header.Set("Authorization", "Bearer "+c.key.Reveal())
@@ -355,23 +359,14 @@ func (c *Client) backoff(ctx context.Context, attempt int, err error) (time.Dura
 	return wait, true
 }
 
-// scrub removes credentials a provider may echo back in its messages.
-func (c *Client) scrub(s string) string {
-	if k := c.key.Reveal(); len(k) >= 6 {
-		s = strings.ReplaceAll(s, k, redacted)
-	}
-	if t := c.lastToken.Load(); t != nil && len(*t) >= 6 {
-		s = strings.ReplaceAll(s, *t, redacted)
-	}
-	return s
-}
-
 // Prewarm opens up to Config.PrewarmConns connections at once, each with a
 // GET of BaseURL/models, so that the first calls skip the TCP and TLS
 // handshakes. Any HTTP answer counts as warm; errors mean the provider was
 // not reachable. Prewarm bypasses retries and the breaker. The Client
 // calls it itself, in the background, when its breaker closes.
-func (c *Client) Prewarm(ctx context.Context) error {
+func (c *Client) Prewarm(ctx context.Context) error { return c.Scrub(c.prewarm(ctx)) }
+
+func (c *Client) prewarm(ctx context.Context) error {
 	n := c.cfg.PrewarmConns
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -437,7 +432,7 @@ func (c *Client) prewarmOne(ctx context.Context) error {
 		return err
 	}
 	for k, v := range c.cfg.Headers {
-		req.Header.Set(k, v)
+		req.Header.Set(k, v.Reveal())
 	}
 	if _, err := c.authorize(req); err != nil {
 		return err
@@ -499,7 +494,7 @@ func (b *body) fail(err error) error {
 			Message: fmt.Sprintf("call exceeded its %v timeout while reading the response", b.c.cfg.Timeout)}
 	default:
 		b.c.lim.record(failed, false)
-		b.c.log.Info("response stream broken", zap.Int64("bytes", b.n), zap.Error(err))
+		b.c.log.Info("response stream broken", zap.Int64("bytes", b.n), zap.String("error", b.c.scrub(err.Error())))
 		b.err = &Error{Provider: b.c.name, Kind: pipeline.ErrBadResponse,
 			Message: fmt.Sprintf("response broken after %d bytes", b.n), Err: err}
 	}

@@ -31,9 +31,9 @@ type Config struct {
 	APIKeyFile string `yaml:"api_key_file"` // path of a file holding the key (whitespace trimmed)
 	// OAuth2 fetches bearer tokens with the client-credentials grant.
 	OAuth2 *OAuth2Config `yaml:"oauth2"`
-	// Headers are added to every request, e.g. OpenAI-Organization. They are
-	// never logged.
-	Headers map[string]string `yaml:"headers"`
+	// Headers are added to every request, e.g. OpenAI-Organization. Their
+	// values are secrets: never logged, and masked in errors.
+	Headers map[string]Secret `yaml:"headers"`
 
 	// Timeout bounds a whole call: queueing, retries and reading the body.
 	// Default: the provider's own (30 s unless it says otherwise).

@@ -23,6 +23,20 @@
 //     pipeline.ErrTimeout. The caller's own cancellation comes back as the
 //     plain context error, which is not a provider failure.
 //
-// The API key, OAuth2 secrets and bearer tokens are never logged; they are
-// also scrubbed from provider error messages that echo them back.
+// # Where credentials are scrubbed
+//
+// The API key, the OAuth2 client secret and access tokens and the values of
+// Config.Headers are never logged. Upstreams echo them back, though ("Incorrect
+// API key provided: sk-..."), whole or cut short, so any fragment of one of
+// eight characters or more (fewer for a short secret) is masked wherever it
+// would reach an error or a log line.
+//
+// Errors Do makes are scrubbed when they are made, and so are the Client's
+// own log lines. That does not cover everything a provider reports: much of
+// it comes from a 2xx body that Do only hands on, such as go-openai's
+// APIError for an error event inside a stream, or a 200 that carries an
+// error object where a transcript was due. So the one choke point is where a
+// provider's errors leave it for the pipeline: every provider built on a
+// Client returns each error of its calls through [Client.Scrub], and never
+// quotes a response body into an error.
 package httpx

@@ -133,7 +133,8 @@ func (u *utterance) Write(samples []int16) (string, error) {
 	return "", nil
 }
 
-// Finish uploads the utterance and returns the transcript.
+// Finish uploads the utterance and returns the transcript. Its errors
+// carry no credential (httpx.Client.Scrub) and no part of the response.
 func (u *utterance) Finish(ctx context.Context) (string, error) {
 	if u.finished {
 		return "", fmt.Errorf("%s: Finish called twice or after Close", u.r.Name())
@@ -144,7 +145,8 @@ func (u *utterance) Finish(ctx context.Context) (string, error) {
 	if audio.Mono16k.Duration(len(samples)) < minDuration {
 		return "", nil
 	}
-	return u.r.transcribe(ctx, samples)
+	text, err := u.r.transcribe(ctx, samples)
+	return text, u.r.http.Scrub(err)
 }
 
 // Close drops the buffered audio.
@@ -206,7 +208,9 @@ func (r *Recognizer) transcribe(ctx context.Context, samples []int16) (string, e
 		return "", r.fail(ctx, err)
 	}
 	if err := json.Unmarshal(b, &out); err != nil || out.Text == nil {
-		return "", fmt.Errorf("%s: %w: want {\"text\": ...}, got %.80q", r.Name(), pipeline.ErrBadResponse, b)
+		// Not the body itself: it may be an error that echoes the key, or
+		// a transcript in another shape.
+		return "", fmt.Errorf("%s: %w: want {\"text\": ...}, got %s", r.Name(), pipeline.ErrBadResponse, describeBody(resp.Header.Get("Content-Type"), b))
 	}
 	if ce := r.log.Check(zap.DebugLevel, "transcribed"); ce != nil {
 		ce.Write(zap.Duration("audio", audio.Mono16k.Duration(len(samples))), zap.Duration("took", time.Since(start)))
@@ -219,4 +223,19 @@ func (r *Recognizer) fail(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	return fmt.Errorf("%s: transcribe: %w", r.Name(), err)
+}
+
+// describeBody says what a body that is not a transcript is without quoting
+// it: its size and type, and whether it is a JSON error object.
+func describeBody(contentType string, b []byte) string {
+	if contentType == "" {
+		contentType = "no Content-Type"
+	}
+	var v struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(b, &v) == nil && len(v.Error) > 0 && string(v.Error) != "null" {
+		return fmt.Sprintf("an error object (%d bytes, %s)", len(b), contentType)
+	}
+	return fmt.Sprintf("%d bytes of %s", len(b), contentType)
 }

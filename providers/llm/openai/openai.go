@@ -103,7 +103,13 @@ type chunk struct {
 // piece as it arrives. A stream that ends without a finish_reason (a dropped
 // connection the transport could not tell from a clean end) is an error
 // wrapping pipeline.ErrBadResponse, also when some text was already emitted.
+// Its errors carry no credential: go-openai quotes the server's error
+// events, which may echo the key, so every one passes httpx.Client.Scrub.
 func (g *Generator) Generate(ctx context.Context, msgs []pipeline.Message, emit func(delta string) error) error {
+	return g.http.Scrub(g.generate(ctx, msgs, emit))
+}
+
+func (g *Generator) generate(ctx context.Context, msgs []pipeline.Message, emit func(delta string) error) error {
 	req := goopenai.ChatCompletionRequest{
 		Model:    g.cfg.Model,
 		Messages: make([]goopenai.ChatCompletionMessage, len(msgs)),

@@ -112,7 +112,12 @@ type speechRequest struct {
 
 // Synthesize speaks text, emitting samples as the body arrives. The slice
 // passed to emit is reused after emit returns. Blank text emits nothing.
+// Its errors carry no credential (httpx.Client.Scrub).
 func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm []int16) error) error {
+	return s.http.Scrub(s.synthesize(ctx, text, emit))
+}
+
+func (s *Synthesizer) synthesize(ctx context.Context, text string, emit func(pcm []int16) error) error {
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
