@@ -12,7 +12,7 @@ TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio 
 
 BINS := voicegate voicegate-mic voicegate-load
 
-.PHONY: all run build build-all deps deps-test test test-unit test-nocgo test-e2e test-browser test-mic test-load lint bench bench-quick fuzz clean
+.PHONY: all run build build-all deps deps-test test test-unit test-nocgo test-e2e test-browser test-mic test-load lint bench bench-quick soak fuzz clean
 
 all: build
 
@@ -76,6 +76,13 @@ lint:
 ## bench: micro-benchmarks and a load run against a bare WebSocket baseline, as one table.
 bench: deps-test build-all
 	scripts/bench.sh
+
+## soak: 300 sessions talking for SOAK_TIME (default 30m) against the gateway;
+## RSS, goroutines and p99 latency sampled each minute must stay flat. Not in make test.
+SOAK_TIME ?= 30m
+soak: deps-test build-all
+	@mkdir -p bin/soak
+	bin/voicegate-load -sessions 300 -soak $(SOAK_TIME) -json bin/soak/soak.json | tee bin/soak/soak.md
 
 bench-quick: deps-test build-all
 	BENCH_QUICK=1 scripts/bench.sh

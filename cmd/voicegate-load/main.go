@@ -56,6 +56,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		quiet       = fs.Bool("q", false, "no progress on stderr")
 		serve       = fs.String("serve-baseline", "", "run only the baseline echo server on this address (used by the tool itself)")
 		selfProfile = fs.String("client-cpuprofile", "", "write this tool's own CPU profile here (to keep the client cheap)")
+		soak        = fs.Duration("soak", 0, "instead of the benchmark, keep -sessions talking this long and sample RSS, goroutines and latency (make soak)")
+		soakEvery   = fs.Duration("soak-sample", time.Minute, "with -soak: sampling interval")
+		soakSettle  = fs.Int("soak-settle", 5, "with -soak: drift is measured from this sample on (1-based)")
 	)
 	fs.StringVar(&o.url, "url", "", "attach to a running gateway at this WebSocket URL (with -pid) instead of starting its own")
 	fs.IntVar(&o.pid, "pid", 0, "pid of the gateway at -url, for its CPU and RSS")
@@ -121,6 +124,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *soak > 0 {
+		if o.url != "" || len(ns) != 1 || *soakEvery < time.Second || *soakSettle < 1 {
+			return errors.New("-soak starts its own gateway and takes one -sessions value, -soak-sample ≥ 1s and -soak-settle ≥ 1")
+		}
+		r, err := o.runSoak(ctx, ns[0], *soak, *soakEvery, *soakSettle)
+		if err != nil {
+			return err
+		}
+		r.writeMarkdown(stdout)
+		if *jsonPath != "" {
+			if err := writeJSON(*jsonPath, r); err != nil {
+				return err
+			}
+		}
+		if !r.Pass {
+			return errors.New("soak: FAIL")
+		}
+		return nil
+	}
 
 	rep := &Report{Machine: machine(), When: time.Now()}
 	cpuProfile, heapProfile := o.cpuProfile, o.heapProfile

@@ -363,8 +363,11 @@ func (rep *Report) writeMarkdown(w io.Writer) {
 	}
 }
 
-func (rep *Report) writeJSON(path string) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
+func (rep *Report) writeJSON(path string) error { return writeJSON(path, rep) }
+
+// writeJSON writes v as indented JSON to path.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

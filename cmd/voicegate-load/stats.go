@@ -35,6 +35,15 @@ func (s *samples) addMS(v float64) {
 	s.mu.Unlock()
 }
 
+// since returns the distribution of the samples from the i-th on, and how
+// many there are.
+func (s *samples) since(i int) (Dist, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := append([]float64(nil), s.ms[min(i, len(s.ms)):]...)
+	return distOf(v), len(v)
+}
+
 func (s *samples) dist() Dist {
 	s.mu.Lock()
 	defer s.mu.Unlock()
