@@ -3,9 +3,11 @@
 # each, one after the other, then copies the corpus the fuzzer grew into the
 # package's testdata/fuzz/<Target>, so that plain `go test` replays it.
 # Prints one line per target with the executions and corpus size.
+# FUZZ_PARALLEL sets the workers (default: one per core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-5m}
+parallel=${FUZZ_PARALLEL:-$(nproc)} # fuzzing workers
 targets=(
 	"./gateway/protocol FuzzDecode"
 	"./audio/wav FuzzDecode"
@@ -19,7 +21,7 @@ for t in "${targets[@]}"; do
 	log=$(mktemp)
 	# A new input is minimised for at most 1 s: the default (60 s
 	# each) leaves the fuzzer minimising instead of fuzzing.
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg" >"$log" 2>&1 || true
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s -parallel "$parallel" "$pkg" >"$log" 2>&1 || true
 	if grep -q 'Failing input written' "$log"; then
 		cat "$log"
 		exit 1
