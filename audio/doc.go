@@ -7,6 +7,7 @@
 // keeps the returned slice and passes it back as dst[:0] allocates nothing in
 // the steady state.
 //
-// Subpackages: wav (WAV codec), resample (streaming rate conversion) and vad
-// (voice activity detection and endpointing).
+// Subpackages: wav (WAV codec), g711 (μ-law and A-law, the telephone
+// codecs), resample (streaming rate conversion) and vad (voice activity
+// detection and endpointing).
 package audio
