@@ -476,7 +476,7 @@ func (c *connection) newState(m *protocol.SessionStart) (*sessionState, error) {
 	}
 	return &sessionState{
 		id:       randomToken(12),
-		conv:     pipeline.NewConversation(o.SystemPrompt, o.MaxHistory),
+		conv:     c.srv.newConversation(),
 		input:    in,
 		output:   out,
 		textOnly: m.TextOnly || o.Stages.TTS == nil,

@@ -14,6 +14,9 @@ import (
 type metrics struct {
 	sessionsActive prometheus.Gauge
 	sessionsTotal  *prometheus.CounterVec // {resumed}
+	detached       prometheus.Gauge
+	evicted        prometheus.Counter
+	fileWrites     *prometheus.CounterVec // {result}
 	framesIn       prometheus.Counter
 	framesDropped  prometheus.Counter
 	errors         *prometheus.CounterVec // {code}
@@ -34,6 +37,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		sessionsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voicegate_sessions_total", Help: "Sessions started, by whether they resumed an earlier one.",
 		}, []string{"resumed"}),
+		detached: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "voicegate_sessions_detached", Help: "Sessions without a connection, kept for resume.",
+		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "voicegate_sessions_evicted_total", Help: "Detached sessions forgotten before their resume window ended, to keep within max_detached_sessions.",
+		}),
+		fileWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voicegate_session_file_writes_total", Help: "Writes of the session file (server.session_file), by result: ok or error.",
+		}, []string{"result"}),
 		framesIn: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voicegate_audio_frames_in_total", Help: "Binary audio frames received from clients and fed to the pipeline.",
 		}),
@@ -60,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: latencyBuckets,
 		}, []string{"stage", "provider"}),
 	}
-	for _, c := range []prometheus.Collector{m.sessionsActive, m.sessionsTotal, m.framesIn, m.framesDropped,
+	for _, c := range []prometheus.Collector{m.sessionsActive, m.sessionsTotal, m.detached, m.evicted, m.fileWrites, m.framesIn, m.framesDropped,
 		m.errors, m.rejected, m.slowConsumer, m.turnLatency, m.stageDuration} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

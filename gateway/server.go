@@ -37,8 +37,12 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	keys     *keyring
 	sessions *sessionStore
-	handler  http.Handler
-	bufs     sync.Pool // *[]byte for outgoing audio frames
+	persist  *persister // nil without a SessionFile
+	// fileFailing is whether the last write of the SessionFile failed;
+	// written by the persister's one write at a time.
+	fileFailing bool
+	handler     http.Handler
+	bufs        sync.Pool // *[]byte for outgoing audio frames
 
 	active  atomic.Int64 // open WebSocket connections, the over-limit ones too
 	connIDs atomic.Uint64
@@ -78,15 +82,14 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.metrics, s.gatherer = m, gatherer
+	s.sessions.maxDetached, s.sessions.clock = opts.MaxDetachedSessions, opts.Now
+	s.sessions.hooks = storeHooks{
+		evicted:  func(n int) { m.evicted.Add(float64(n)) },
+		detached: func(n int) { m.detached.Set(float64(n)) },
+	}
 	if opts.SessionFile != "" {
-		n, err := s.sessions.load(opts.SessionFile, opts.Now(), func() *pipeline.Conversation {
-			return pipeline.NewConversation(opts.SystemPrompt, opts.MaxHistory)
-		})
-		if err != nil {
+		if err := s.openSessionFile(); err != nil {
 			return nil, err
-		}
-		if n > 0 {
-			s.log.Info("sessions restored for resume", zap.Int("sessions", n), zap.String("file", opts.SessionFile))
 		}
 	}
 
@@ -102,6 +105,11 @@ func New(opts Options) (*Server, error) {
 	}
 	s.handler = mux
 	return s, nil
+}
+
+// newConversation returns an empty conversation with the configured caps.
+func (s *Server) newConversation() *pipeline.Conversation {
+	return pipeline.NewConversation(s.opts.SystemPrompt, s.opts.MaxHistory).SetMaxBytes(s.opts.MaxHistoryBytes)
 }
 
 // Handler serves /ws (the WebSocket), /healthz (200 while the process
@@ -162,13 +170,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// saveSessions writes the resumable sessions to Options.SessionFile, so
-// clients can resume them on the next start.
+// saveSessions stops the store's timers and writes the resumable sessions
+// to Options.SessionFile a last time, so clients can resume them on the
+// next start.
 func (s *Server) saveSessions() {
-	if s.opts.SessionFile == "" {
+	s.sessions.stop()
+	if s.persist == nil {
 		return
 	}
+	s.persist.close()
 	n, err := s.sessions.save(s.opts.SessionFile, s.opts.Now())
+	s.countWrite(err)
 	if err != nil {
 		s.log.Error("sessions not saved; clients will start new ones after the restart", zap.Error(err))
 		return
