@@ -21,6 +21,7 @@ type metrics struct {
 	framesDropped  prometheus.Counter
 	errors         *prometheus.CounterVec // {code}
 	rejected       *prometheus.CounterVec // {reason}
+	rateLimited    *prometheus.CounterVec // {limit}
 	slowConsumer   prometheus.Counter
 	turnLatency    *prometheus.HistogramVec // {stage, provider}: milestone since end of speech
 	stageDuration  *prometheus.HistogramVec // {stage, provider}: one hop
@@ -58,6 +59,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voicegate_connections_rejected_total", Help: "WebSocket upgrades refused, by reason.",
 		}, []string{"reason"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voicegate_rate_limited_total", Help: "Connections refused and session starts refused for one client's share, by the setting that refused them: max_sessions_per_ip, max_sessions_per_key or session_rate.",
+		}, []string{"limit"}),
 		slowConsumer: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voicegate_slow_consumer_closes_total", Help: "Connections closed because the client did not keep up with its output.",
 		}),
@@ -73,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"stage", "provider"}),
 	}
 	for _, c := range []prometheus.Collector{m.sessionsActive, m.sessionsTotal, m.detached, m.evicted, m.fileWrites, m.framesIn, m.framesDropped,
-		m.errors, m.rejected, m.slowConsumer, m.turnLatency, m.stageDuration} {
+		m.errors, m.rejected, m.rateLimited, m.slowConsumer, m.turnLatency, m.stageDuration} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -80,6 +80,28 @@ type Config struct {
 	// the one detached longest ago is forgotten, and its token gets
 	// resume_failed.
 	MaxDetachedSessions int `yaml:"max_detached_sessions"`
+	// MaxSessionsPerIP caps the connections open from one client address
+	// (for IPv6, one /64), and MaxSessionsPerKey those open with one API
+	// key, so that one client cannot take every place: one more is
+	// refused before the upgrade with HTTP 429, error rate_limited.
+	// Connections that have not sent session.start yet count too.
+	MaxSessionsPerIP  int `yaml:"max_sessions_per_ip"`
+	MaxSessionsPerKey int `yaml:"max_sessions_per_key"`
+	// SessionRate is how many session.start (new or resumed) per second
+	// one API key may make, or without API keys one client address, over
+	// a burst of SessionBurst: a token bucket. One more gets error
+	// rate_limited and close 1013. With many clients sharing one key,
+	// size them for all of them (a restart has every client resume).
+	SessionRate  float64 `yaml:"session_rate"`
+	SessionBurst int     `yaml:"session_burst"`
+	// TrustedProxies are the addresses or CIDR prefixes of reverse
+	// proxies in front of the gateway. A request from one of them is
+	// counted to the client address that X-Forwarded-For names: the last
+	// hop, from the right, that is not a trusted proxy. Requests from
+	// elsewhere are counted to their own address, and their
+	// X-Forwarded-For is ignored. Default: none (behind a proxy, every
+	// client then shares the proxy's address and its limits).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	// HeartbeatInterval is how often the server sends a WebSocket ping.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
@@ -124,6 +146,10 @@ func DefaultConfig() Config {
 	return Config{
 		MaxSessions:         1000,
 		MaxDetachedSessions: 1000,
+		MaxSessionsPerIP:    100,
+		MaxSessionsPerKey:   1000,
+		SessionRate:         10,
+		SessionBurst:        50,
 		HeartbeatInterval:   15 * time.Second,
 		HeartbeatTimeout:    45 * time.Second,
 		StartTimeout:        10 * time.Second,
@@ -146,6 +172,8 @@ func (c Config) Validate() error {
 		v   int
 	}{
 		{"max_sessions", c.MaxSessions}, {"max_detached_sessions", c.MaxDetachedSessions},
+		{"max_sessions_per_ip", c.MaxSessionsPerIP}, {"max_sessions_per_key", c.MaxSessionsPerKey},
+		{"session_burst", c.SessionBurst},
 	} {
 		if n.v < 0 {
 			bad("server.%s cannot be negative (got %d; 0 means the default)", n.key, n.v)
@@ -161,6 +189,12 @@ func (c Config) Validate() error {
 		if d.v < 0 {
 			bad("server.%s cannot be negative (got %v)", d.key, d.v)
 		}
+	}
+	if c.SessionRate < 0 {
+		bad("server.session_rate cannot be negative (got %v; 0 means the default)", c.SessionRate)
+	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		bad("server.trusted_proxies: %v", err)
 	}
 	if c.HeartbeatInterval > 0 && c.HeartbeatTimeout > 0 && c.HeartbeatTimeout <= c.HeartbeatInterval {
 		bad("server.heartbeat_timeout (%v) must be longer than server.heartbeat_interval (%v)", c.HeartbeatTimeout, c.HeartbeatInterval)

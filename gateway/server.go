@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +41,8 @@ type Server struct {
 	keys     *keyring
 	sessions *sessionStore
 	persist  *persister // nil without a SessionFile
+	admit    *admission
+	trusted  []netip.Prefix // Config.TrustedProxies
 	// fileFailing is whether the last write of the SessionFile failed;
 	// written by the persister's one write at a time.
 	fileFailing bool
@@ -64,8 +69,10 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		keys:     newKeyring(opts.APIKeys),
 		sessions: newSessionStore(opts.ResumeWindow),
+		admit:    newAdmission(opts.Config),
 		conns:    make(map[*connection]struct{}),
 	}
+	s.trusted, _ = parsePrefixes(opts.TrustedProxies) // checked by Validate
 	reg, gatherer := opts.Registry, opts.Gatherer
 	if reg == nil {
 		r := prometheus.NewRegistry()
@@ -219,7 +226,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
 		return
 	}
-	if !s.keys.allow(r) {
+	key, ok := s.keys.match(r)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
 		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key")
 		return
@@ -234,10 +242,23 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
+	// Refused before the upgrade, so that a client over its share costs
+	// no connection and takes no place under MaxSessions.
+	from := peerOf(r, s.trusted, key)
+	release, limit := s.admit.acquire(from)
+	if limit != "" {
+		s.metrics.rateLimited.WithLabelValues(limit).Inc()
+		w.Header().Set("Retry-After", "1")
+		s.refuse(w, protocol.CodeRateLimited, fmt.Sprintf("too many connections from this client (%s); close one or try again later", limit))
+		return
+	}
+	defer release()
+
 	overLimit := s.active.Add(1) > int64(s.opts.MaxSessions)
 	defer s.active.Add(-1)
 
-	c := newConnection(s, r.RemoteAddr)
+	c := newConnection(s, cmp.Or(from.addr, r.RemoteAddr))
+	c.peer = from
 	rec := &hijackRecorder{ResponseWriter: w}
 	ws, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
 		OriginPatterns: s.opts.AllowedOrigins,
