@@ -121,7 +121,10 @@ func (s *Server) newConversation() *pipeline.Conversation {
 
 // Handler serves /ws (the WebSocket), /healthz (200 while the process
 // lives), /readyz (200 until Shutdown begins, then 503) and /metrics.
-// Any other path is 404.
+// Any other path is 404. It bounds no request's time: serve it from an
+// http.Server with ReadHeaderTimeout, ReadTimeout and IdleTimeout set, as
+// package app does (a WebSocket is hijacked by its upgrade and keeps none
+// of those deadlines).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
