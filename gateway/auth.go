@@ -26,16 +26,11 @@ func newKeyring(keys []string) *keyring {
 
 func (k *keyring) enabled() bool { return len(k.digests) > 0 }
 
-// allow reports whether r carries a valid key: "Authorization: Bearer",
+// match reports whether r carries a valid key: "Authorization: Bearer",
 // "X-API-Key" or the "token" query parameter (browsers cannot set headers on
-// a WebSocket). The presented key is never logged.
-func (k *keyring) allow(r *http.Request) bool {
-	_, ok := k.match(r)
-	return ok
-}
-
-// match is allow that also tells which key matched, as its index: the
-// principal that per-key limits count. Without keys, it is -1 and true.
+// a WebSocket), and which key it is, as its index: the principal that
+// per-key limits count. Without keys, it is -1 and true. The presented key
+// is never logged.
 func (k *keyring) match(r *http.Request) (int, bool) {
 	if !k.enabled() {
 		return -1, true

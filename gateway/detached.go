@@ -79,16 +79,16 @@ func (s *sessionStore) removeLocked(st *sessionState) {
 // expireLocked forgets the detached sessions whose window has passed. It
 // reports whether it forgot any.
 func (s *sessionStore) expireLocked(now time.Time) bool {
-	any := false
+	forgot := false
 	for e := s.idle.Front(); e != nil; e = s.idle.Front() {
 		st := e.Value.(*sessionState)
 		if !s.expiredLocked(st, now) {
 			break
 		}
 		s.removeLocked(st)
-		any = true
+		forgot = true
 	}
-	return any
+	return forgot
 }
 
 // armLocked starts the expiry timer for the oldest detached session, unless
@@ -128,11 +128,4 @@ func (s *sessionStore) stop() {
 	}
 	s.mu.Unlock()
 	s.timerWG.Wait()
-}
-
-// detachedLen returns how many sessions are detached.
-func (s *sessionStore) detachedLen() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.idle.Len()
 }
