@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,7 +21,6 @@ import (
 	"github.com/voicegate/voicegate/configs"
 	"github.com/voicegate/voicegate/gateway"
 	"github.com/voicegate/voicegate/pipeline"
-	"github.com/voicegate/voicegate/web"
 )
 
 // Main runs the server with args (without the program name) and the
@@ -95,25 +93,11 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 		return err
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("/", web.Handler())
-	gh := gw.Handler()
-	for _, p := range []string{gateway.PathWS, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
-		mux.Handle(p, gh)
-	}
-	if cfg.Server.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set another with -addr or VOICEGATE_ADDR)", cfg.Server.Addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	srv := newHTTPServer(routes(gw, cfg.Server.Pprof), log, defaultHTTPTimeouts)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

@@ -99,6 +99,10 @@ func TestValidate(t *testing.T) {
 		{"level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"no llm", func(c *Config) { c.Providers.LLM = nil }, "providers.llm is empty"},
 		{"silence", func(c *Config) { c.VAD.Silence = 10 * time.Millisecond }, "vad.silence"},
+		{"trusted proxy", func(c *Config) { c.Server.TrustedProxies = []string{"10.0.0.0/33"} }, "server.trusted_proxies"},
+		{"per-ip cap", func(c *Config) { c.Server.MaxSessionsPerIP = -1 }, "server.max_sessions_per_ip"},
+		{"session rate", func(c *Config) { c.Server.SessionRate = -1 }, "server.session_rate"},
+		{"history bytes", func(c *Config) { c.Session.MaxHistoryBytes = -1 }, "session.max_history_bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,12 +26,14 @@ func newKeyring(keys []string) *keyring {
 
 func (k *keyring) enabled() bool { return len(k.digests) > 0 }
 
-// allow reports whether r carries a valid key: "Authorization: Bearer",
+// match reports whether r carries a valid key: "Authorization: Bearer",
 // "X-API-Key" or the "token" query parameter (browsers cannot set headers on
-// a WebSocket). The presented key is never logged.
-func (k *keyring) allow(r *http.Request) bool {
+// a WebSocket), and which key it is, as its index: the principal that
+// per-key limits count. Without keys, it is -1 and true. The presented key
+// is never logged.
+func (k *keyring) match(r *http.Request) (int, bool) {
 	if !k.enabled() {
-		return true
+		return -1, true
 	}
 	var presented []string
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
@@ -43,14 +45,16 @@ func (k *keyring) allow(r *http.Request) bool {
 	if t := r.URL.Query().Get("token"); t != "" {
 		presented = append(presented, t)
 	}
-	ok := 0
+	ok, which := 0, 0
 	for _, p := range presented {
 		d := sha256.Sum256([]byte(p))
 		for i := range k.digests {
-			ok |= subtle.ConstantTimeCompare(d[:], k.digests[i][:])
+			eq := subtle.ConstantTimeCompare(d[:], k.digests[i][:])
+			ok |= eq
+			which = subtle.ConstantTimeSelect(eq, i, which)
 		}
 	}
-	return ok == 1
+	return which, ok == 1
 }
 
 // originAllowed reports whether a browser on r's Origin may open a

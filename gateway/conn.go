@@ -35,6 +35,7 @@ type connection struct {
 	id      uint64
 	ws      *websocket.Conn
 	netConn net.Conn // the hijacked transport; closed by kill
+	peer    peer     // who it counts as, for the per-client limits
 	opened  time.Time
 	log     atomic.Pointer[zap.Logger]
 
@@ -372,6 +373,10 @@ func errMessage(err error) string {
 func (c *connection) start(m *protocol.SessionStart) error {
 	s := c.srv
 	now := s.opts.Now()
+	if ok, wait := s.admit.allowStart(c.peer.principal(), now); !ok {
+		s.metrics.rateLimited.WithLabelValues(limitSessionRate).Inc()
+		return protocol.Errorf(protocol.CodeRateLimited, "sessions started too fast (server.session_rate); try again in %s", wait.Round(time.Millisecond))
+	}
 	var (
 		st      *sessionState
 		token   string
@@ -476,7 +481,7 @@ func (c *connection) newState(m *protocol.SessionStart) (*sessionState, error) {
 	}
 	return &sessionState{
 		id:       randomToken(12),
-		conv:     pipeline.NewConversation(o.SystemPrompt, o.MaxHistory),
+		conv:     c.srv.newConversation(),
 		input:    in,
 		output:   out,
 		textOnly: m.TextOnly || o.Stages.TTS == nil,

@@ -13,7 +13,9 @@
 //	for _, p := range []string{gateway.PathWS, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
 //		mux.Handle(p, gw.Handler())
 //	}
-//	// on the first signal: gw.Shutdown(ctx), then httpServer.Shutdown(ctx).
+//	// serve mux from an http.Server with ReadHeaderTimeout, ReadTimeout and
+//	// IdleTimeout; on the first signal: gw.Shutdown(ctx), then
+//	// httpServer.Shutdown(ctx).
 //
 // Inside, conn.go is a connection's life: the reader (the handler's own
 // goroutine) parses messages and feeds the session; writer.go is its Output
@@ -21,8 +23,12 @@
 // lane and a slow-consumer policy instead of back-pressure; audioin.go is
 // the per-frame hot path (no allocation; see BenchmarkFrameHotPath);
 // errors.go is the one map from errors to error codes and close statuses;
-// resume.go keeps sessions across dropped connections; metrics.go holds the
-// Prometheus collectors and the turn latency trace.
+// resume.go keeps sessions across dropped connections, detached.go caps and
+// expires those waiting to be resumed, persist.go and sessionfile.go keep
+// them in Options.SessionFile across restarts; admission.go is each
+// client's share (connections per address and per key, a session-start
+// rate); metrics.go holds the Prometheus collectors and the turn latency
+// trace.
 //
 // Concurrency: a connection owns exactly one reader, one writer, a watchdog
 // (session.start timeout, pings) and its session's Run; it waits for all of

@@ -71,9 +71,11 @@ var codeRules = map[protocol.Code]codeRule{
 	protocol.CodeSuperseded:         {Fatal: true, Status: websocket.StatusNormalClosure}, // another client has the session
 
 	// Fatal, and reconnecting (resuming) may well succeed.
-	protocol.CodeStartTimeout:     {Fatal: true, Status: websocket.StatusPolicyViolation, Retryable: true},
-	protocol.CodeSlowConsumer:     {Fatal: true, Status: websocket.StatusPolicyViolation, Retryable: true},
-	protocol.CodeSessionLimit:     {Fatal: true, Status: websocket.StatusTryAgainLater, Retryable: true},
+	protocol.CodeStartTimeout: {Fatal: true, Status: websocket.StatusPolicyViolation, Retryable: true},
+	protocol.CodeSlowConsumer: {Fatal: true, Status: websocket.StatusPolicyViolation, Retryable: true},
+	protocol.CodeSessionLimit: {Fatal: true, Status: websocket.StatusTryAgainLater, Retryable: true},
+	protocol.CodeRateLimited: {Fatal: true, Status: websocket.StatusTryAgainLater, HTTP: http.StatusTooManyRequests,
+		Retryable: true}, // this client's share: its address's or key's connections (HTTP), its session starts (1013)
 	protocol.CodeHeartbeatTimeout: {Fatal: true, Status: websocket.StatusGoingAway, Retryable: true},
 	protocol.CodeInternal:         {Fatal: true, Status: websocket.StatusInternalError, Retryable: true}, // not fatal for a failed turn
 	protocol.CodeShuttingDown: {Fatal: true, Status: websocket.StatusServiceRestart, HTTP: http.StatusServiceUnavailable,

@@ -14,10 +14,14 @@ import (
 type metrics struct {
 	sessionsActive prometheus.Gauge
 	sessionsTotal  *prometheus.CounterVec // {resumed}
+	detached       prometheus.Gauge
+	evicted        prometheus.Counter
+	fileWrites     *prometheus.CounterVec // {result}
 	framesIn       prometheus.Counter
 	framesDropped  prometheus.Counter
 	errors         *prometheus.CounterVec // {code}
 	rejected       *prometheus.CounterVec // {reason}
+	rateLimited    *prometheus.CounterVec // {limit}
 	slowConsumer   prometheus.Counter
 	turnLatency    *prometheus.HistogramVec // {stage, provider}: milestone since end of speech
 	stageDuration  *prometheus.HistogramVec // {stage, provider}: one hop
@@ -34,6 +38,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		sessionsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voicegate_sessions_total", Help: "Sessions started, by whether they resumed an earlier one.",
 		}, []string{"resumed"}),
+		detached: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "voicegate_sessions_detached", Help: "Sessions without a connection, kept for resume.",
+		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "voicegate_sessions_evicted_total", Help: "Detached sessions forgotten before their resume window ended, to keep within max_detached_sessions.",
+		}),
+		fileWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voicegate_session_file_writes_total", Help: "Writes of the session file (server.session_file), by result: ok or error.",
+		}, []string{"result"}),
 		framesIn: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voicegate_audio_frames_in_total", Help: "Binary audio frames received from clients and fed to the pipeline.",
 		}),
@@ -46,6 +59,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voicegate_connections_rejected_total", Help: "WebSocket upgrades refused, by reason.",
 		}, []string{"reason"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voicegate_rate_limited_total", Help: "Connections refused and session starts refused for one client's share, by the setting that refused them: max_sessions_per_ip, max_sessions_per_key or session_rate.",
+		}, []string{"limit"}),
 		slowConsumer: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voicegate_slow_consumer_closes_total", Help: "Connections closed because the client did not keep up with its output.",
 		}),
@@ -60,8 +76,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: latencyBuckets,
 		}, []string{"stage", "provider"}),
 	}
-	for _, c := range []prometheus.Collector{m.sessionsActive, m.sessionsTotal, m.framesIn, m.framesDropped,
-		m.errors, m.rejected, m.slowConsumer, m.turnLatency, m.stageDuration} {
+	for _, c := range []prometheus.Collector{m.sessionsActive, m.sessionsTotal, m.detached, m.evicted, m.fileWrites, m.framesIn, m.framesDropped,
+		m.errors, m.rejected, m.rateLimited, m.slowConsumer, m.turnLatency, m.stageDuration} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

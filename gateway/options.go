@@ -79,6 +79,33 @@ type Config struct {
 	// MaxSessions caps concurrent WebSocket connections; one more gets
 	// error session_limit and close 1013.
 	MaxSessions int `yaml:"max_sessions"`
+	// MaxDetachedSessions caps the sessions kept for resume after their
+	// connection ended (they do not count toward MaxSessions); beyond it
+	// the one detached longest ago is forgotten, and its token gets
+	// resume_failed.
+	MaxDetachedSessions int `yaml:"max_detached_sessions"`
+	// MaxSessionsPerIP caps the connections open from one client address
+	// (for IPv6, one /64), and MaxSessionsPerKey those open with one API
+	// key, so that one client cannot take every place: one more is
+	// refused before the upgrade with HTTP 429, error rate_limited.
+	// Connections that have not sent session.start yet count too.
+	MaxSessionsPerIP  int `yaml:"max_sessions_per_ip"`
+	MaxSessionsPerKey int `yaml:"max_sessions_per_key"`
+	// SessionRate is how many session.start (new or resumed) per second
+	// one API key may make, or without API keys one client address, over
+	// a burst of SessionBurst: a token bucket. One more gets error
+	// rate_limited and close 1013. With many clients sharing one key,
+	// size them for all of them (a restart has every client resume).
+	SessionRate  float64 `yaml:"session_rate"`
+	SessionBurst int     `yaml:"session_burst"`
+	// TrustedProxies are the addresses or CIDR prefixes of reverse
+	// proxies in front of the gateway. A request from one of them is
+	// counted to the client address that X-Forwarded-For names: the last
+	// hop, from the right, that is not a trusted proxy. Requests from
+	// elsewhere are counted to their own address, and their
+	// X-Forwarded-For is ignored. Default: none (behind a proxy, every
+	// client then shares the proxy's address and its limits).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	// HeartbeatInterval is how often the server sends a WebSocket ping.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
@@ -94,9 +121,13 @@ type Config struct {
 	// ResumeWindow is how long a session outlives its connection, waiting
 	// to be resumed with its token.
 	ResumeWindow time.Duration `yaml:"resume_window"`
-	// SessionFile, when set, is where resumable sessions are saved on
-	// Shutdown and restored by New, so clients resume across a restart.
-	// Default "" (sessions live in memory only).
+	// SessionFile, when set, is where resumable sessions are kept, so
+	// clients resume across a restart or a crash: New restores them and
+	// rewrites the file (it fails if the file cannot be written; a file
+	// that is not a session file is moved aside to
+	// SessionFile.corrupt-TIMESTAMP), the file follows the sessions at
+	// most a second behind while the server runs, and Shutdown writes it
+	// last. Default "" (sessions live in memory only).
 	SessionFile string `yaml:"session_file"`
 
 	// MaxFrameBytes caps one binary audio frame. A larger frame is fatal:
@@ -117,16 +148,21 @@ type Config struct {
 // DefaultConfig returns the defaults of Config.
 func DefaultConfig() Config {
 	return Config{
-		MaxSessions:       1000,
-		HeartbeatInterval: 15 * time.Second,
-		HeartbeatTimeout:  45 * time.Second,
-		StartTimeout:      10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		ResumeWindow:      2 * time.Minute,
-		MaxFrameBytes:     32 << 10,
-		MaxTextBytes:      pipeline.DefaultMaxTextBytes,
-		ControlQueue:      32,
-		StreamQueue:       128,
+		MaxSessions:         1000,
+		MaxDetachedSessions: 1000,
+		MaxSessionsPerIP:    100,
+		MaxSessionsPerKey:   1000,
+		SessionRate:         10,
+		SessionBurst:        50,
+		HeartbeatInterval:   15 * time.Second,
+		HeartbeatTimeout:    45 * time.Second,
+		StartTimeout:        10 * time.Second,
+		WriteTimeout:        10 * time.Second,
+		ResumeWindow:        2 * time.Minute,
+		MaxFrameBytes:       32 << 10,
+		MaxTextBytes:        pipeline.DefaultMaxTextBytes,
+		ControlQueue:        32,
+		StreamQueue:         128,
 	}
 }
 
@@ -135,8 +171,17 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if c.MaxSessions < 0 {
-		bad("server.max_sessions cannot be negative (got %d; 0 means the default)", c.MaxSessions)
+	for _, n := range []struct {
+		key string
+		v   int
+	}{
+		{"max_sessions", c.MaxSessions}, {"max_detached_sessions", c.MaxDetachedSessions},
+		{"max_sessions_per_ip", c.MaxSessionsPerIP}, {"max_sessions_per_key", c.MaxSessionsPerKey},
+		{"session_burst", c.SessionBurst},
+	} {
+		if n.v < 0 {
+			bad("server.%s cannot be negative (got %d; 0 means the default)", n.key, n.v)
+		}
 	}
 	for _, d := range []struct {
 		key string
@@ -148,6 +193,12 @@ func (c Config) Validate() error {
 		if d.v < 0 {
 			bad("server.%s cannot be negative (got %v)", d.key, d.v)
 		}
+	}
+	if c.SessionRate < 0 {
+		bad("server.session_rate cannot be negative (got %v; 0 means the default)", c.SessionRate)
+	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		bad("server.trusted_proxies: %v", err)
 	}
 	if c.HeartbeatInterval > 0 && c.HeartbeatTimeout > 0 && c.HeartbeatTimeout <= c.HeartbeatInterval {
 		bad("server.heartbeat_timeout (%v) must be longer than server.heartbeat_interval (%v)", c.HeartbeatTimeout, c.HeartbeatInterval)
@@ -182,6 +233,10 @@ type SessionConfig struct {
 	SystemPrompt string `yaml:"system_prompt"`
 	// MaxHistory is how many messages a conversation remembers.
 	MaxHistory int `yaml:"max_history"`
+	// MaxHistoryBytes caps the text a conversation remembers (the
+	// messages' contents, not the system prompt); the oldest messages go
+	// first. The newest exchange is always kept, even over the cap.
+	MaxHistoryBytes int `yaml:"max_history_bytes"`
 	// OutputRate is the reply audio's sample rate when session.start does
 	// not ask for one. Default 0: the synthesizer's rate.
 	OutputRate int `yaml:"output_sample_rate"`
@@ -195,8 +250,9 @@ func DefaultSessionConfig() SessionConfig {
 	return SessionConfig{
 		SystemPrompt: "You are a helpful voice assistant. Answer in one to three short, spoken sentences. " +
 			"Do not use markdown, lists or emoji.",
-		MaxHistory:  pipeline.DefaultMaxHistory,
-		PlayoutLead: pipeline.DefaultPlayoutLead,
+		MaxHistory:      pipeline.DefaultMaxHistory,
+		MaxHistoryBytes: pipeline.DefaultMaxHistoryBytes,
+		PlayoutLead:     pipeline.DefaultPlayoutLead,
 	}
 }
 
@@ -209,6 +265,9 @@ func (c SessionConfig) Validate() error {
 	}
 	if c.MaxHistory < 0 {
 		errs = append(errs, errors.New("session.max_history cannot be negative"))
+	}
+	if c.MaxHistoryBytes < 0 {
+		errs = append(errs, errors.New("session.max_history_bytes cannot be negative"))
 	}
 	return errors.Join(errs...)
 }

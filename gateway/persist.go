@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/voicegate/voicegate/audio"
@@ -33,15 +33,20 @@ type sessionFile struct {
 	Sessions []savedSession `json:"sessions"`
 }
 
-// save writes every session still inside its resume window to path,
-// atomically. Called after the drain, when every session is detached.
-func (s *sessionStore) save(path string, now time.Time) (int, error) {
+// errCorruptFile is returned by load for a file it cannot read as a
+// session file at all.
+var errCorruptFile = errors.New("not a session file")
+
+// snapshot returns every session still inside its resume window, encoded
+// for the file. A session still attached is saved as detached now: after
+// a crash or a drain that gave up, it is resumable for a whole window.
+func (s *sessionStore) snapshot(now time.Time) ([]byte, int, error) {
 	s.mu.Lock()
-	out := sessionFile{Version: 1}
+	out := sessionFile{Version: 1, Sessions: make([]savedSession, 0, len(s.byKey))}
 	for key, st := range s.byKey {
 		detached := st.detached
 		if st.conn != nil {
-			detached = now // still attached when the drain gave up
+			detached = now
 		}
 		if now.Sub(detached) > s.window {
 			continue
@@ -53,63 +58,117 @@ func (s *sessionStore) save(path string, now time.Time) (int, error) {
 	}
 	s.mu.Unlock()
 	b, err := json.Marshal(out)
+	return b, len(out.Sessions), err
+}
+
+// save writes every session still inside its resume window to path, as
+// writeFileAtomic does.
+func (s *sessionStore) save(path string, now time.Time) (int, error) {
+	b, n, err := s.snapshot(now)
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".voicegate-sessions-*")
-	if err != nil {
+	if err := writeFileAtomic(path, b); err != nil {
 		return 0, fmt.Errorf("save sessions: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("save sessions: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, fmt.Errorf("save sessions: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, fmt.Errorf("save sessions: %w", err)
-	}
-	return len(out.Sessions), nil
+	return n, nil
 }
 
 // load restores the sessions saved in path that are still inside their
-// resume window, with conversations made by newConv. A missing file is not
-// an error.
-func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline.Conversation) (int, error) {
+// resume window, with conversations made by newConv, and returns how many
+// it restored and how many entries it refused as invalid. A missing file
+// is not an error; a file that is not a session file is errCorruptFile.
+func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline.Conversation) (loaded, refused int, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("load sessions: %w", err)
+		return 0, 0, fmt.Errorf("load sessions: %w", err)
 	}
 	var in sessionFile
 	if err := json.Unmarshal(b, &in); err != nil {
-		return 0, fmt.Errorf("load sessions from %s: %w (delete the file to start afresh)", path, err)
+		return 0, 0, fmt.Errorf("%w: %w", errCorruptFile, err)
 	}
 	if in.Version != 1 {
-		return 0, fmt.Errorf("load sessions from %s: unknown version %d", path, in.Version)
+		return 0, 0, fmt.Errorf("%w: unknown version %d", errCorruptFile, in.Version)
+	}
+	var keep []*sessionState
+	seen := make(map[[sha256.Size]byte]bool, len(in.Sessions))
+	for _, saved := range in.Sessions {
+		st, ok := restore(saved, now, s.window, newConv)
+		if !ok || seen[st.key] {
+			if now.Sub(saved.Detached) <= s.window { // expired ones are no fault of the file
+				refused++
+			}
+			continue
+		}
+		seen[st.key] = true
+		keep = append(keep, st)
+	}
+	// Oldest first, as the detached list keeps them; beyond the cap the
+	// oldest are left out.
+	slices.SortFunc(keep, func(a, b *sessionState) int { return a.detached.Compare(b.detached) })
+	if s.maxDetached > 0 && len(keep) > s.maxDetached {
+		keep = keep[len(keep)-s.maxDetached:]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, saved := range in.Sessions {
-		if len(saved.Key) != sha256.Size || now.Sub(saved.Detached) > s.window {
-			continue
-		}
-		in, out := audio.Format{SampleRate: saved.Input, Channels: 1}, audio.Format{SampleRate: saved.Output, Channels: 1}
-		if in.Validate() != nil || (out.Validate() != nil && !saved.TextOnly) {
-			continue
-		}
-		conv := newConv()
-		conv.Append(saved.History...)
-		conv.SkipTurns(saved.Turns)
-		st := &sessionState{id: saved.ID, conv: conv, input: in, output: out, textOnly: saved.TextOnly, detached: saved.Detached}
-		copy(st.key[:], saved.Key)
+	for _, st := range keep {
 		s.byKey[st.key] = st
-		n++
+		s.pushDetachedLocked(st)
 	}
-	return n, nil
+	s.changedLocked()
+	return len(keep), refused, nil
+}
+
+// restore checks one saved session and rebuilds it, detached. It refuses
+// an entry with a malformed id or key, an unsupported rate or a message
+// from anyone but the user or the assistant (the file must not smuggle a
+// system prompt in), and one whose window has passed. A detached time in
+// the future (a clock set back, a file edited) counts as now, so the
+// session expires a window from now rather than never.
+func restore(saved savedSession, now time.Time, window time.Duration, newConv func() *pipeline.Conversation) (*sessionState, bool) {
+	if len(saved.Key) != sha256.Size || !validID(saved.ID) || saved.Detached.IsZero() {
+		return nil, false
+	}
+	detached := saved.Detached
+	if detached.After(now) {
+		detached = now
+	}
+	if now.Sub(detached) > window {
+		return nil, false
+	}
+	if !audio.IsSupportedRate(saved.Input) || !audio.IsSupportedRate(saved.Output) {
+		return nil, false
+	}
+	for _, m := range saved.History {
+		if m.Role != pipeline.RoleUser && m.Role != pipeline.RoleAssistant {
+			return nil, false
+		}
+	}
+	conv := newConv()
+	conv.Append(saved.History...)
+	conv.SkipTurns(saved.Turns)
+	st := &sessionState{
+		id: saved.ID, conv: conv, textOnly: saved.TextOnly, detached: detached,
+		input:  audio.Format{SampleRate: saved.Input, Channels: 1},
+		output: audio.Format{SampleRate: saved.Output, Channels: 1},
+	}
+	copy(st.key[:], saved.Key)
+	return st, true
+}
+
+// validID reports whether id looks like one randomToken made: 1 to 64
+// base64url characters.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"container/list"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -24,23 +25,30 @@ type sessionState struct {
 	key      [sha256.Size]byte // digest of the current resume token
 	conn     *connection       // attached connection; nil while detached
 	detached time.Time
+	elem     *list.Element // in sessionStore.idle while detached
 }
 
 // sessionStore indexes sessions by the digest of their resume token, so a
-// lookup compares digests, never the token itself. Expiry is lazy: a
-// detached session older than the window is refused on lookup, and the
-// whole store is swept at most twice per window when sessions are created
-// or resumed. No goroutine runs per idle session, or at all.
+// lookup compares digests, never the token itself. A detached session
+// older than the window is refused on lookup; the detached ones are kept
+// oldest first, capped and expired as detached.go says. No goroutine runs
+// per idle session.
 type sessionStore struct {
-	window time.Duration
+	window      time.Duration
+	maxDetached int              // 0: no cap
+	clock       func() time.Time // for the expiry timer
+	hooks       storeHooks
 
-	mu        sync.Mutex
-	byKey     map[[sha256.Size]byte]*sessionState
-	lastSweep time.Time
+	mu      sync.Mutex
+	byKey   map[[sha256.Size]byte]*sessionState
+	idle    list.List   // of *sessionState, detached, oldest first
+	timer   *time.Timer // expires the front of idle; nil when none runs
+	timerWG sync.WaitGroup
+	stopped bool
 }
 
 func newSessionStore(window time.Duration) *sessionStore {
-	return &sessionStore{window: window, byKey: make(map[[sha256.Size]byte]*sessionState)}
+	return &sessionStore{window: window, clock: time.Now, byKey: make(map[[sha256.Size]byte]*sessionState)}
 }
 
 // randomToken returns n random bytes, base64url-encoded.
@@ -55,10 +63,11 @@ func (s *sessionStore) create(st *sessionState, c *connection, now time.Time) st
 	token := randomToken(32)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweepLocked(now)
+	s.expireLocked(now)
 	st.key = sha256.Sum256([]byte(token))
 	st.conn = c
 	s.byKey[st.key] = st
+	s.changedLocked()
 	return token
 }
 
@@ -71,20 +80,23 @@ func (s *sessionStore) resume(token string, c *connection, now time.Time) (st *s
 	fresh := randomToken(32)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweepLocked(now)
+	s.expireLocked(now)
 	st, ok = s.byKey[key]
 	if !ok || s.expiredLocked(st, now) {
 		return nil, "", nil, false
 	}
 	delete(s.byKey, key)
+	s.unlinkLocked(st)
 	st.key = sha256.Sum256([]byte(fresh))
 	s.byKey[st.key] = st
 	prev, st.conn = st.conn, c
+	s.changedLocked()
 	return st, fresh, prev, true
 }
 
 // detach marks st as having lost its connection c, starting the resume
-// window. It does nothing if st has since been resumed elsewhere.
+// window; beyond the cap on detached sessions the oldest is evicted. It
+// does nothing if st has since been resumed elsewhere.
 func (s *sessionStore) detach(st *sessionState, c *connection, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,6 +105,11 @@ func (s *sessionStore) detach(st *sessionState, c *connection, now time.Time) {
 	}
 	st.conn = nil
 	st.detached = now
+	s.expireLocked(now)
+	if s.byKey[st.key] == st {
+		s.pushDetachedLocked(st)
+	}
+	s.changedLocked()
 }
 
 // len returns how many sessions are held, attached or not.
@@ -104,16 +121,4 @@ func (s *sessionStore) len() int {
 
 func (s *sessionStore) expiredLocked(st *sessionState, now time.Time) bool {
 	return st.conn == nil && now.Sub(st.detached) > s.window
-}
-
-func (s *sessionStore) sweepLocked(now time.Time) {
-	if now.Sub(s.lastSweep) < s.window/2 {
-		return
-	}
-	s.lastSweep = now
-	for k, st := range s.byKey {
-		if s.expiredLocked(st, now) {
-			delete(s.byKey, k)
-		}
-	}
 }

@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,8 +38,14 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	keys     *keyring
 	sessions *sessionStore
-	handler  http.Handler
-	bufs     sync.Pool // *[]byte for outgoing audio frames
+	persist  *persister // nil without a SessionFile
+	admit    *admission
+	trusted  []netip.Prefix // Config.TrustedProxies
+	// fileFailing is whether the last write of the SessionFile failed;
+	// written by the persister's one write at a time.
+	fileFailing bool
+	handler     http.Handler
+	bufs        sync.Pool // *[]byte for outgoing audio frames
 
 	active  atomic.Int64 // open WebSocket connections, the over-limit ones too
 	connIDs atomic.Uint64
@@ -58,8 +67,10 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		keys:     newKeyring(opts.APIKeys),
 		sessions: newSessionStore(opts.ResumeWindow),
+		admit:    newAdmission(opts.Config),
 		conns:    make(map[*connection]struct{}),
 	}
+	s.trusted, _ = parsePrefixes(opts.TrustedProxies) // checked by Validate
 	reg, gatherer := opts.Registry, opts.Gatherer
 	if reg == nil {
 		r := prometheus.NewRegistry()
@@ -76,15 +87,14 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.metrics, s.gatherer = m, gatherer
+	s.sessions.maxDetached, s.sessions.clock = opts.MaxDetachedSessions, opts.Now
+	s.sessions.hooks = storeHooks{
+		evicted:  func(n int) { m.evicted.Add(float64(n)) },
+		detached: func(n int) { m.detached.Set(float64(n)) },
+	}
 	if opts.SessionFile != "" {
-		n, err := s.sessions.load(opts.SessionFile, opts.Now(), func() *pipeline.Conversation {
-			return pipeline.NewConversation(opts.SystemPrompt, opts.MaxHistory)
-		})
-		if err != nil {
+		if err := s.openSessionFile(); err != nil {
 			return nil, err
-		}
-		if n > 0 {
-			s.log.Info("sessions restored for resume", zap.Int("sessions", n), zap.String("file", opts.SessionFile))
 		}
 	}
 
@@ -102,9 +112,17 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// newConversation returns an empty conversation with the configured caps.
+func (s *Server) newConversation() *pipeline.Conversation {
+	return pipeline.NewConversation(s.opts.SystemPrompt, s.opts.MaxHistory).SetMaxBytes(s.opts.MaxHistoryBytes)
+}
+
 // Handler serves /ws (the WebSocket), /healthz (200 while the process
 // lives), /readyz (200 until Shutdown begins, then 503) and /metrics.
-// Any other path is 404.
+// Any other path is 404. It bounds no request's time: serve it from an
+// http.Server with ReadHeaderTimeout, ReadTimeout and IdleTimeout set, as
+// package app does (a WebSocket is hijacked by its upgrade and keeps none
+// of those deadlines).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
@@ -160,13 +178,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// saveSessions writes the resumable sessions to Options.SessionFile, so
-// clients can resume them on the next start.
+// saveSessions stops the store's timers and writes the resumable sessions
+// to Options.SessionFile a last time, so clients can resume them on the
+// next start.
 func (s *Server) saveSessions() {
-	if s.opts.SessionFile == "" {
+	s.sessions.stop()
+	if s.persist == nil {
 		return
 	}
+	s.persist.close()
 	n, err := s.sessions.save(s.opts.SessionFile, s.opts.Now())
+	s.countWrite(err)
 	if err != nil {
 		s.log.Error("sessions not saved; clients will start new ones after the restart", zap.Error(err))
 		return
@@ -205,7 +227,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
 		return
 	}
-	if !s.keys.allow(r) {
+	key, ok := s.keys.match(r)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
 		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key")
 		return
@@ -220,10 +243,23 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
+	// Refused before the upgrade, so that a client over its share costs
+	// no connection and takes no place under MaxSessions.
+	from := peerOf(r, s.trusted, key)
+	release, limit := s.admit.acquire(from)
+	if limit != "" {
+		s.metrics.rateLimited.WithLabelValues(limit).Inc()
+		w.Header().Set("Retry-After", "1")
+		s.refuse(w, protocol.CodeRateLimited, fmt.Sprintf("too many connections from this client (%s); close one or try again later", limit))
+		return
+	}
+	defer release()
+
 	overLimit := s.active.Add(1) > int64(s.opts.MaxSessions)
 	defer s.active.Add(-1)
 
-	c := newConnection(s, r.RemoteAddr)
+	c := newConnection(s, cmp.Or(from.addr, r.RemoteAddr))
+	c.peer = from
 	rec := &hijackRecorder{ResponseWriter: w}
 	ws, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
 		OriginPatterns: s.opts.AllowedOrigins,

@@ -3,14 +3,18 @@ package pipeline
 import "sync"
 
 // Conversation is a session's memory: the system prompt and the messages
-// exchanged so far, capped to the most recent MaxMessages. It outlives any
-// one connection (a resumed session keeps it). Safe for concurrent use.
+// exchanged so far, capped to the most recent MaxMessages and, when a byte
+// cap is set (SetMaxBytes), to the most recent messages whose contents fit
+// in it. It outlives any one connection (a resumed session keeps it). Safe
+// for concurrent use.
 type Conversation struct {
-	mu     sync.Mutex
-	system string
-	max    int
-	msgs   []Message
-	turns  uint64 // turn numbers handed out; they go on across reconnects
+	mu       sync.Mutex
+	system   string
+	max      int
+	maxBytes int // 0: no byte cap
+	msgs     []Message
+	bytes    int    // sum of len(Content) over msgs
+	turns    uint64 // turn numbers handed out; they go on across reconnects
 }
 
 // NextTurn returns the next turn number, counting from 1 over the
@@ -38,7 +42,7 @@ func (c *Conversation) SkipTurns(n uint64) {
 }
 
 // NewConversation returns an empty conversation. maxMessages ≤ 0 means
-// DefaultMaxHistory.
+// DefaultMaxHistory. It has no byte cap until SetMaxBytes.
 func NewConversation(systemPrompt string, maxMessages int) *Conversation {
 	if maxMessages <= 0 {
 		maxMessages = DefaultMaxHistory
@@ -46,19 +50,62 @@ func NewConversation(systemPrompt string, maxMessages int) *Conversation {
 	return &Conversation{system: systemPrompt, max: maxMessages}
 }
 
-// Append adds messages, dropping the oldest beyond the cap. A dropped
+// SetMaxBytes caps the history's content (the sum of the messages' Content
+// lengths, the system prompt not counted) at n bytes, dropping the oldest
+// messages beyond it now and on every Append; n ≤ 0 removes the cap. The
+// newest user message and what follows it are always kept, even over the
+// cap, so that a turn never loses its own question. It returns c.
+func (c *Conversation) SetMaxBytes(n int) *Conversation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.maxBytes = max(n, 0)
+	c.trimLocked()
+	return c
+}
+
+// Append adds messages, dropping the oldest beyond the caps. A dropped
 // assistant reply never leaves its user message orphaned at the front:
 // the history always starts with a user message.
 func (c *Conversation) Append(msgs ...Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.msgs = append(c.msgs, msgs...)
-	if over := len(c.msgs) - c.max; over > 0 {
-		c.msgs = append(c.msgs[:0], c.msgs[over:]...)
+	for _, m := range msgs {
+		c.bytes += len(m.Content)
 	}
-	for len(c.msgs) > 0 && c.msgs[0].Role != RoleUser {
-		c.msgs = c.msgs[1:]
+	c.trimLocked()
+}
+
+func (c *Conversation) trimLocked() {
+	drop := max(len(c.msgs)-c.max, 0)
+	if c.maxBytes > 0 && c.bytes > c.maxBytes {
+		last := len(c.msgs) - 1 // the newest user message: never dropped for bytes
+		for last > 0 && c.msgs[last].Role != RoleUser {
+			last--
+		}
+		over := c.bytes - c.maxBytes
+		for _, m := range c.msgs[:drop] {
+			over -= len(m.Content)
+		}
+		for over > 0 && drop < last {
+			over -= len(c.msgs[drop].Content)
+			drop++
+		}
 	}
+	for drop < len(c.msgs) && c.msgs[drop].Role != RoleUser {
+		drop++
+	}
+	if drop == 0 {
+		return
+	}
+	for _, m := range c.msgs[:drop] {
+		c.bytes -= len(m.Content)
+	}
+	// Copy down rather than reslice, so the dropped messages' strings are
+	// not kept alive by the array.
+	n := copy(c.msgs, c.msgs[drop:])
+	clear(c.msgs[n:])
+	c.msgs = c.msgs[:n]
 }
 
 // Prompt returns the messages to send to a Generator: the system prompt (if
@@ -78,4 +125,12 @@ func (c *Conversation) History() []Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]Message(nil), c.msgs...)
+}
+
+// HistoryBytes returns the size of the history's contents, as SetMaxBytes
+// counts it.
+func (c *Conversation) HistoryBytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
 }

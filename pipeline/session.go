@@ -32,6 +32,9 @@ const (
 	DefaultMaxTextBytes = 4096
 	DefaultPlayoutLead  = 500 * time.Millisecond
 	DefaultMaxHistory   = 40
+	// DefaultMaxHistoryBytes is a history byte cap (Conversation.SetMaxBytes)
+	// that holds DefaultMaxHistory messages of a spoken conversation.
+	DefaultMaxHistoryBytes = 16 << 10
 )
 
 func (c *Config) setDefaults() error {

@@ -29,6 +29,7 @@ const (
 	CodeUnauthorized       Code = "unauthorized"
 	CodeForbiddenOrigin    Code = "forbidden_origin"
 	CodeSessionLimit       Code = "session_limit"
+	CodeRateLimited        Code = "rate_limited"
 	CodeSlowConsumer       Code = "slow_consumer"
 	CodeHeartbeatTimeout   Code = "heartbeat_timeout"
 	CodeShuttingDown       Code = "shutting_down"

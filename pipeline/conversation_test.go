@@ -1,0 +1,87 @@
+package pipeline_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/voicegate/voicegate/pipeline"
+)
+
+func user(s string) pipeline.Message { return pipeline.Message{Role: pipeline.RoleUser, Content: s} }
+func bot(s string) pipeline.Message {
+	return pipeline.Message{Role: pipeline.RoleAssistant, Content: s}
+}
+
+// TestConversationByteCap: the byte cap drops the oldest messages, the
+// history still starts with a user message, and the newest exchange stays
+// even when it alone is over the cap.
+func TestConversationByteCap(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxBytes int
+		append   [][]pipeline.Message
+		want     []pipeline.Message
+	}{
+		{"under the cap", 100, [][]pipeline.Message{{user("aaaa"), bot("bbbb")}},
+			[]pipeline.Message{user("aaaa"), bot("bbbb")}},
+		{"oldest exchange dropped", 20, [][]pipeline.Message{{user("aaaaa"), bot("bbbbb")}, {user("ccccc"), bot("ddddd")}, {user("eeeee"), bot("fffff")}},
+			[]pipeline.Message{user("ccccc"), bot("ddddd"), user("eeeee"), bot("fffff")}},
+		{"no orphaned reply at the front", 12, [][]pipeline.Message{{user("aaaa"), bot("bbbb")}, {user("cccc"), bot("dddd")}},
+			// Dropping "aaaa" fits 12 bytes, but "bbbb" would lead: it goes too.
+			[]pipeline.Message{user("cccc"), bot("dddd")}},
+		{"the newest exchange stays over the cap", 8, [][]pipeline.Message{{user("aa"), bot("bb")}, {user(strings.Repeat("x", 30))}},
+			[]pipeline.Message{user(strings.Repeat("x", 30))}},
+		{"newest question and its long reply stay", 8, [][]pipeline.Message{{user("q"), bot(strings.Repeat("y", 30))}},
+			[]pipeline.Message{user("q"), bot(strings.Repeat("y", 30))}},
+		{"no cap", 0, [][]pipeline.Message{{user(strings.Repeat("x", 1000)), bot(strings.Repeat("y", 1000))}, {user("z")}},
+			[]pipeline.Message{user(strings.Repeat("x", 1000)), bot(strings.Repeat("y", 1000)), user("z")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := pipeline.NewConversation("system prompt not counted", 0).SetMaxBytes(tt.maxBytes)
+			for _, msgs := range tt.append {
+				c.Append(msgs...)
+			}
+			got := c.History()
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("history %v, want %v", got, tt.want)
+			}
+			n := 0
+			for _, m := range got {
+				n += len(m.Content)
+			}
+			if c.HistoryBytes() != n {
+				t.Errorf("HistoryBytes = %d, the history holds %d", c.HistoryBytes(), n)
+			}
+		})
+	}
+}
+
+// TestConversationByteCapLongRun: over many turns the history stays within
+// the cap, whatever the mix of message sizes, and within the message cap.
+func TestConversationByteCapLongRun(t *testing.T) {
+	const maxBytes = 1000
+	c := pipeline.NewConversation("", 10).SetMaxBytes(maxBytes)
+	for i := range 500 {
+		c.Append(user(strings.Repeat("u", i%97)), bot(strings.Repeat("a", (i*31)%211)))
+		h := c.History()
+		if len(h) > 10 || (len(h) > 0 && h[0].Role != pipeline.RoleUser) {
+			t.Fatalf("turn %d: %d messages, first %v", i, len(h), h[0].Role)
+		}
+		if c.HistoryBytes() > maxBytes {
+			t.Fatalf("turn %d: %d bytes kept, cap %d", i, c.HistoryBytes(), maxBytes)
+		}
+	}
+}
+
+// TestConversationSetMaxBytesTrims: lowering the cap trims at once (a
+// restored conversation is capped as it is loaded).
+func TestConversationSetMaxBytesTrims(t *testing.T) {
+	c := pipeline.NewConversation("", 0)
+	c.Append(user("aaaa"), bot("bbbb"), user("cccc"), bot("dddd"))
+	c.SetMaxBytes(8)
+	if got := fmt.Sprint(c.History()); got != fmt.Sprint([]pipeline.Message{user("cccc"), bot("dddd")}) {
+		t.Fatalf("history %v", got)
+	}
+}
