@@ -3,36 +3,78 @@ package gateway
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
 )
 
+// principal is who a connection acts for: a digest of the API key it
+// presented (itself, or through a ticket that key minted), or anonymous when
+// the gateway has no keys. A session belongs to the principal that created
+// it, and only that principal can resume it. The digest is of the key's
+// digest under a label of its own, so it matches no other hash of the key
+// that may be stored elsewhere; it is safe to keep in the session file.
+type principal string
+
+const anonymous principal = "anonymous"
+
+// short is the principal for the log: enough to tell keys apart.
+func (p principal) short() string {
+	if len(p) > 12 {
+		return string(p[:12])
+	}
+	return string(p)
+}
+
+func principalOf(keyDigest [sha256.Size]byte) principal {
+	h := sha256.New()
+	h.Write([]byte("voicegate principal\x00"))
+	h.Write(keyDigest[:])
+	return principal(hex.EncodeToString(h.Sum(nil)))
+}
+
 // keyring checks API keys. Keys are kept as SHA-256 digests and every key
 // is compared, so neither a key's length nor which key matched shows in the
 // time a check takes.
 type keyring struct {
-	digests [][sha256.Size]byte
+	digests    [][sha256.Size]byte
+	principals []principal // of digests[i]
 }
 
 func newKeyring(keys []string) *keyring {
 	k := &keyring{}
 	for _, key := range keys {
-		k.digests = append(k.digests, sha256.Sum256([]byte(key)))
+		d := sha256.Sum256([]byte(key))
+		k.digests = append(k.digests, d)
+		k.principals = append(k.principals, principalOf(d))
 	}
 	return k
 }
 
 func (k *keyring) enabled() bool { return len(k.digests) > 0 }
 
-// allow reports whether r carries a valid key: "Authorization: Bearer",
-// "X-API-Key" or the "token" query parameter (browsers cannot set headers on
-// a WebSocket). The presented key is never logged.
-func (k *keyring) allow(r *http.Request) bool {
-	if !k.enabled() {
-		return true
+// match returns the principal of the first of presented that is a key.
+func (k *keyring) match(presented []string) (principal, bool) {
+	found, at := 0, 0
+	for _, p := range presented {
+		d := sha256.Sum256([]byte(p))
+		for i := range k.digests {
+			eq := subtle.ConstantTimeCompare(d[:], k.digests[i][:])
+			at = subtle.ConstantTimeSelect(eq&^found, i, at)
+			found |= eq
+		}
 	}
+	if found == 0 {
+		return "", false
+	}
+	return k.principals[at], true
+}
+
+// headerKeys returns the keys r presents in headers: "Authorization:
+// Bearer" and "X-API-Key". They are never logged.
+func headerKeys(r *http.Request) []string {
 	var presented []string
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		presented = append(presented, strings.TrimSpace(h[7:]))
@@ -40,17 +82,7 @@ func (k *keyring) allow(r *http.Request) bool {
 	if h := r.Header.Get("X-API-Key"); h != "" {
 		presented = append(presented, h)
 	}
-	if t := r.URL.Query().Get("token"); t != "" {
-		presented = append(presented, t)
-	}
-	ok := 0
-	for _, p := range presented {
-		d := sha256.Sum256([]byte(p))
-		for i := range k.digests {
-			ok |= subtle.ConstantTimeCompare(d[:], k.digests[i][:])
-		}
-	}
-	return ok == 1
+	return presented
 }
 
 // originAllowed reports whether a browser on r's Origin may open a

@@ -37,6 +37,7 @@ type connection struct {
 	netConn net.Conn // the hijacked transport; closed by kill
 	opened  time.Time
 	log     atomic.Pointer[zap.Logger]
+	cred    credential // who the upgrade proved it acts for; set before serve
 
 	// ctx ends when the connection is killed; every read and write is bound
 	// to it.
@@ -367,8 +368,9 @@ func errMessage(err error) string {
 	return err.Error()
 }
 
-// start opens the session: a resumed one if the token is good, else a new
-// one with the requested formats.
+// start opens the session: a resumed one if the token is good and the
+// session is the connection's principal's, else a new one with the
+// requested formats.
 func (c *connection) start(m *protocol.SessionStart) error {
 	s := c.srv
 	now := s.opts.Now()
@@ -380,7 +382,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 	if m.ResumeToken != "" {
 		var prev *connection
 		var ok bool
-		st, token, prev, ok = s.sessions.resume(m.ResumeToken, c, now)
+		st, token, prev, ok = s.sessions.resume(m.ResumeToken, c.cred.who, c, now)
 		if ok {
 			resumed = true
 			c.state = st
@@ -445,7 +447,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 	}
 	c.sendControl(started)
 	s.metrics.sessionsTotal.WithLabelValues(fmt.Sprint(resumed)).Inc()
-	log.Info("connection opened", zap.Bool("resumed", resumed), zap.Int("input_rate", st.input.SampleRate),
+	log.Info("connection opened", zap.Bool("resumed", resumed), zap.String("principal", st.owner.short()), zap.Int("input_rate", st.input.SampleRate),
 		zap.Int("output_rate", st.output.SampleRate), zap.Bool("text_only", st.textOnly))
 
 	c.runStarted = true
@@ -476,6 +478,7 @@ func (c *connection) newState(m *protocol.SessionStart) (*sessionState, error) {
 	}
 	return &sessionState{
 		id:       randomToken(12),
+		owner:    c.cred.who,
 		conv:     pipeline.NewConversation(o.SystemPrompt, o.MaxHistory),
 		input:    in,
 		output:   out,

@@ -2,9 +2,14 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,12 +78,15 @@ func TestSessionStoreExpiry(t *testing.T) {
 	now := time.Unix(1000, 0)
 	s := newSessionStore(time.Minute)
 	c1, c2 := &connection{}, &connection{}
-	st := &sessionState{id: "a"}
+	st := &sessionState{id: "a", owner: anonymous}
 	tok := s.create(st, c1, now)
-	if _, _, _, ok := s.resume("nope", c2, now); ok {
+	if _, _, _, ok := s.resume("nope", anonymous, c2, now); ok {
 		t.Fatal("unknown token resumed")
 	}
-	got, tok2, prev, ok := s.resume(tok, c2, now)
+	if _, _, _, ok := s.resume(tok, "mallory", c2, now); ok {
+		t.Fatal("another principal resumed the session")
+	}
+	got, tok2, prev, ok := s.resume(tok, anonymous, c2, now)
 	if !ok || got != st || prev != c1 || tok2 == tok {
 		t.Fatalf("resume = %v %v %v", got, prev, ok)
 	}
@@ -87,7 +95,7 @@ func TestSessionStoreExpiry(t *testing.T) {
 		t.Fatal("stale detach took effect")
 	}
 	s.detach(st, c2, now)
-	if _, _, _, ok := s.resume(tok2, c1, now.Add(2*time.Minute)); ok {
+	if _, _, _, ok := s.resume(tok2, anonymous, c1, now.Add(2*time.Minute)); ok {
 		t.Fatal("expired session resumed")
 	}
 	if s.len() != 0 {
@@ -148,4 +156,38 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	n := copy(p, f.data[f.off:])
 	f.off += n
 	return n, nil
+}
+
+func TestKeyringPrincipals(t *testing.T) {
+	k := newKeyring([]string{"key-one-0123456789", "key-two-0123456789"})
+	one, ok1 := k.match([]string{"key-one-0123456789"})
+	two, ok2 := k.match([]string{"nope", "key-two-0123456789"})
+	if !ok1 || !ok2 || one == two || one == anonymous {
+		t.Fatalf("principals %q %v, %q %v", one, ok1, two, ok2)
+	}
+	if strings.Contains(string(one), "key-one") {
+		t.Fatal("the principal shows the key")
+	}
+	if _, ok := k.match([]string{"key-one-012345678"}); ok {
+		t.Fatal("a prefix of a key matched")
+	}
+}
+
+// TestSessionFileWithoutOwner: sessions saved before sessions had owners
+// are not restored: nobody can show they are theirs.
+func TestSessionFileWithoutOwner(t *testing.T) {
+	now := time.Now()
+	path := filepath.Join(t.TempDir(), "sessions.json")
+	key := make([]byte, sha256.Size)
+	b, _ := json.Marshal(map[string]any{"version": 1, "sessions": []map[string]any{
+		{"id": "old", "key": key, "input_rate": 16000, "output_rate": 16000, "detached": now, "turns": 1},
+	}})
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newSessionStore(time.Minute)
+	n, ownerless, err := s.load(path, now, func() *pipeline.Conversation { return pipeline.NewConversation("", 0) })
+	if err != nil || n != 0 || ownerless != 1 || s.len() != 0 {
+		t.Fatalf("load = %d, %d, %v; %d held", n, ownerless, err, s.len())
+	}
 }

@@ -63,7 +63,8 @@ type Config struct {
 	// APIKeys, when not empty, are the credentials a client must present,
 	// as "Authorization: Bearer <key>", "X-API-Key: <key>" or, for
 	// browsers, "?token=<key>" on /ws. Missing or wrong: 401 before the
-	// upgrade. Default: no authentication.
+	// upgrade. A session belongs to the key that created it: another key
+	// cannot resume it. Default: no authentication.
 	APIKeys []string `yaml:"api_keys"`
 	// AllowedOrigins lists the browser origins, besides the request's own
 	// host, allowed to open /ws: host patterns ("app.example.com",

@@ -16,9 +16,15 @@ import (
 
 // savedSession is a session as written to Options.SessionFile. It holds the
 // digest of the resume token, never the token, so the file grants nothing
-// by itself; it does hold the conversation, hence mode 0600.
+// by itself; it does hold the conversation, hence mode 0600. Owner is the
+// principal the session belongs to (a digest of its key, or "anonymous"):
+// restored, it is still resumable by that principal alone. Files written
+// before sessions had owners lack it; their sessions, which nobody can show
+// are theirs, are not restored. (Adding the field kept the version: an
+// older server reading a newer file ignores it.)
 type savedSession struct {
 	ID       string             `json:"id"`
+	Owner    string             `json:"owner"`
 	Key      []byte             `json:"key"` // SHA-256 of the resume token
 	Input    int                `json:"input_rate"`
 	Output   int                `json:"output_rate"`
@@ -47,7 +53,7 @@ func (s *sessionStore) save(path string, now time.Time) (int, error) {
 			continue
 		}
 		out.Sessions = append(out.Sessions, savedSession{
-			ID: st.id, Key: append([]byte(nil), key[:]...), Input: st.input.SampleRate, Output: st.output.SampleRate,
+			ID: st.id, Owner: string(st.owner), Key: append([]byte(nil), key[:]...), Input: st.input.SampleRate, Output: st.output.SampleRate,
 			TextOnly: st.textOnly, Detached: detached, Turns: st.conv.Turns(), History: st.conv.History(),
 		})
 	}
@@ -75,28 +81,32 @@ func (s *sessionStore) save(path string, now time.Time) (int, error) {
 }
 
 // load restores the sessions saved in path that are still inside their
-// resume window, with conversations made by newConv. A missing file is not
-// an error.
-func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline.Conversation) (int, error) {
+// resume window, with conversations made by newConv. It returns how many
+// it restored, and how many it could not because they have no owner (saved
+// by an older version). A missing file is not an error.
+func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline.Conversation) (n, ownerless int, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("load sessions: %w", err)
+		return 0, 0, fmt.Errorf("load sessions: %w", err)
 	}
 	var in sessionFile
 	if err := json.Unmarshal(b, &in); err != nil {
-		return 0, fmt.Errorf("load sessions from %s: %w (delete the file to start afresh)", path, err)
+		return 0, 0, fmt.Errorf("load sessions from %s: %w (delete the file to start afresh)", path, err)
 	}
 	if in.Version != 1 {
-		return 0, fmt.Errorf("load sessions from %s: unknown version %d", path, in.Version)
+		return 0, 0, fmt.Errorf("load sessions from %s: unknown version %d", path, in.Version)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
 	for _, saved := range in.Sessions {
 		if len(saved.Key) != sha256.Size || now.Sub(saved.Detached) > s.window {
+			continue
+		}
+		if saved.Owner == "" {
+			ownerless++
 			continue
 		}
 		in, out := audio.Format{SampleRate: saved.Input, Channels: 1}, audio.Format{SampleRate: saved.Output, Channels: 1}
@@ -106,10 +116,10 @@ func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline
 		conv := newConv()
 		conv.Append(saved.History...)
 		conv.SkipTurns(saved.Turns)
-		st := &sessionState{id: saved.ID, conv: conv, input: in, output: out, textOnly: saved.TextOnly, detached: saved.Detached}
+		st := &sessionState{id: saved.ID, owner: principal(saved.Owner), conv: conv, input: in, output: out, textOnly: saved.TextOnly, detached: saved.Detached}
 		copy(st.key[:], saved.Key)
 		s.byKey[st.key] = st
 		n++
 	}
-	return n, nil
+	return n, ownerless, nil
 }

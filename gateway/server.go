@@ -79,7 +79,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics, s.gatherer = m, gatherer
 	if opts.SessionFile != "" {
-		n, err := s.sessions.load(opts.SessionFile, opts.Now(), func() *pipeline.Conversation {
+		n, ownerless, err := s.sessions.load(opts.SessionFile, opts.Now(), func() *pipeline.Conversation {
 			return pipeline.NewConversation(opts.SystemPrompt, opts.MaxHistory)
 		})
 		if err != nil {
@@ -87,6 +87,10 @@ func New(opts Options) (*Server, error) {
 		}
 		if n > 0 {
 			s.log.Info("sessions restored for resume", zap.Int("sessions", n), zap.String("file", opts.SessionFile))
+		}
+		if ownerless > 0 {
+			s.log.Warn("sessions saved without their owner (an older version) not restored; their clients start new ones",
+				zap.Int("sessions", ownerless), zap.String("file", opts.SessionFile))
 		}
 	}
 
@@ -207,7 +211,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
 		return
 	}
-	if !s.keys.allow(r) {
+	cred, ok := s.authenticate(r)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
 		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key")
 		return
@@ -226,6 +231,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer s.active.Add(-1)
 
 	c := newConnection(s, r.RemoteAddr)
+	c.cred = cred
 	rec := &hijackRecorder{ResponseWriter: w}
 	ws, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
 		OriginPatterns: s.opts.AllowedOrigins,
@@ -242,6 +248,25 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(int64(max(s.opts.MaxFrameBytes, s.opts.textFrameLimit()) + 1))
 	c.ws, c.netConn = ws, rec.conn
 	c.serve(overLimit)
+}
+
+// credential is what a request to /ws proved: the principal it acts for.
+type credential struct {
+	who principal
+}
+
+// authenticate finds the principal of a request to /ws: anonymous without
+// keys, else that of the key it presents (headers, or ?token=).
+func (s *Server) authenticate(r *http.Request) (credential, bool) {
+	if !s.keys.enabled() {
+		return credential{who: anonymous}, true
+	}
+	presented := headerKeys(r)
+	if t := r.URL.Query().Get("token"); t != "" {
+		presented = append(presented, t)
+	}
+	who, ok := s.keys.match(presented)
+	return credential{who: who}, ok
 }
 
 // refuse answers a request that will not be upgraded with a JSON error
