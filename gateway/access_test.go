@@ -2,8 +2,11 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/voicegate/voicegate/gateway"
@@ -95,4 +98,87 @@ func TestResumeBoundAcrossRestart(t *testing.T) {
 	second := newServer(t, opts)
 	resumeFails(t, second, dialOpts{header: bearer(keyB)}, st.ResumeToken, st)
 	checkHistoryWith(t, second, dialOpts{header: bearer(keyA)}, st.ResumeToken, st.SessionID)
+}
+
+// refusal reads the error event of a refused request.
+func refusal(t *testing.T, resp *http.Response) protocol.Error {
+	t.Helper()
+	if resp == nil {
+		t.Fatal("no response")
+	}
+	defer resp.Body.Close()
+	var e protocol.Error
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("HTTP %d, body %q: %v", resp.StatusCode, b, err)
+	}
+	return e
+}
+
+// TestHostCheck: without keys, a browser page whose name was rebound to
+// this server (Host and Origin both the attacker's) is refused; loopback
+// names and the configured hosts are served. With keys, the key guards,
+// and allowed_hosts restricts only when given.
+func TestHostCheck(t *testing.T) {
+	open := newServer(t, nil)
+	listed := newServer(t, func(o *gateway.Options) { o.AllowedHosts = []string{"voice.lan", "*.example.com"} })
+	keyed := newServer(t, withKeys(keyA))
+	keyedListed := newServer(t, func(o *gateway.Options) { o.APIKeys, o.AllowedHosts = []string{keyA}, []string{"voice.lan"} })
+	port := func(s *testServer) string { return s.ts.URL[strings.LastIndexByte(s.ts.URL, ':'):] }
+	tests := []struct {
+		name string
+		s    *testServer
+		host string
+		key  string
+		ok   bool
+	}{
+		{"rebound name", open, "rebind.attacker.com", "", false},
+		{"rebound name, no port", open, "rebind.attacker.com", "", false},
+		{"localhost", open, "localhost", "", true},
+		{"LOCALHOST.", open, "LOCALHOST.", "", true},
+		{"127.0.0.0/8", open, "127.8.9.10", "", true},
+		{"::1", open, "[::1]", "", true},
+		{"a name under localhost's", open, "localhost.attacker.com", "", false},
+		{"private address", open, "192.168.1.10", "", false},
+		{"unspecified", open, "0.0.0.0", "", false},
+		{"listed", listed, "voice.lan", "", true},
+		{"listed pattern", listed, "eu.example.com", "", true},
+		{"not under the pattern", listed, "example.com", "", false},
+		{"loopback beside a list", listed, "127.0.0.1", "", true},
+		{"keyed, any host", keyed, "rebind.attacker.com", keyA, true},
+		{"keyed and listed", keyedListed, "voice.lan", keyA, true},
+		{"keyed, not listed", keyedListed, "rebind.attacker.com", keyA, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host := tt.host
+			if !strings.HasSuffix(tt.name, "no port") {
+				host += port(tt.s)
+			}
+			h := http.Header{"Origin": {"http://" + host}}
+			if tt.key != "" {
+				h.Set("Authorization", "Bearer "+tt.key)
+			}
+			c, resp, err := tt.s.tryDial(dialOpts{host: host, header: h})
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				c.t = t
+				c.ping()
+				c.close()
+				return
+			}
+			if err == nil {
+				c.ws.CloseNow()
+				t.Fatalf("upgrade with Host %s allowed", host)
+			}
+			if resp == nil || resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("got %v, want 403", resp)
+			}
+			if e := refusal(t, resp); e.Code != protocol.CodeForbiddenHost || !e.Fatal || e.Retryable {
+				t.Errorf("refusal %+v", e)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -83,6 +84,53 @@ func headerKeys(r *http.Request) []string {
 		presented = append(presented, h)
 	}
 	return presented
+}
+
+// hostAllowed reports whether a request for Host may reach /ws or the API.
+// It is what stops DNS rebinding: a page on attacker.example whose name
+// the attacker then points at 127.0.0.1 reaches a loopback server as its
+// own origin, so the Origin check passes, but its requests still carry
+// Host: attacker.example. A server without keys, which anyone who reaches
+// it can use, therefore answers only loopback names (localhost,
+// 127.0.0.0/8, ::1) and the patterns (path.Match, case-insensitive,
+// against the name without its port). With keys, the key is the guard, and
+// the patterns restrict only when given.
+func hostAllowed(r *http.Request, keyed bool, patterns []string) bool {
+	if keyed && len(patterns) == 0 {
+		return true
+	}
+	host := hostname(r.Host)
+	if host == "" {
+		return false
+	}
+	if isLoopbackName(host) {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// hostname is the lower-case name of a Host header, without its port, the
+// brackets of an IPv6 literal and a trailing dot.
+func hostname(hostport string) string {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return strings.TrimSuffix(strings.ToLower(host), ".")
+}
+
+func isLoopbackName(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // originAllowed reports whether a browser on r's Origin may open a

@@ -62,6 +62,7 @@ var codeRules = map[protocol.Code]codeRule{
 	// Refused before the upgrade, with an HTTP status.
 	protocol.CodeUnauthorized:    {Fatal: true, HTTP: http.StatusUnauthorized},
 	protocol.CodeForbiddenOrigin: {Fatal: true, HTTP: http.StatusForbidden},
+	protocol.CodeForbiddenHost:   {Fatal: true, HTTP: http.StatusForbidden},
 
 	// Fatal, and the same client would be refused again.
 	protocol.CodeUnsupportedVersion: {Fatal: true, Status: websocket.StatusUnsupportedData},

@@ -100,6 +100,7 @@ type client struct {
 type dialOpts struct {
 	header http.Header
 	query  string
+	host   string // the Host header, if not the server's address
 	hc     *http.Client
 	noRead bool // do not start the reader: a client that never reads
 }
@@ -129,7 +130,7 @@ func (s *testServer) tryDial(o dialOpts) (*client, *http.Response, error) {
 	if o.query != "" {
 		u += "?" + o.query
 	}
-	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: o.header})
+	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: o.header, Host: o.host})
 	if err != nil {
 		return nil, resp, err
 	}

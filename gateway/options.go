@@ -3,8 +3,10 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +68,14 @@ type Config struct {
 	// upgrade. A session belongs to the key that created it: another key
 	// cannot resume it. Default: no authentication.
 	APIKeys []string `yaml:"api_keys"`
+	// AllowedHosts lists the Host names, besides loopback ones (localhost,
+	// 127.0.0.0/8, ::1), that /ws answers: patterns matched with path.Match
+	// against the name without its port ("voice.lan", "*.example.com", "*"
+	// for any). Others get 403 forbidden_host. Without APIKeys the check
+	// always applies, which stops DNS rebinding (a hostile page whose name
+	// resolves to this server); with keys, only when the list is given.
+	// Default: loopback names only.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// AllowedOrigins lists the browser origins, besides the request's own
 	// host, allowed to open /ws: host patterns ("app.example.com",
 	// "*.example.com") or scheme://host patterns, matched with path.Match
@@ -166,6 +176,13 @@ func (c Config) Validate() error {
 	for _, p := range c.AllowedOrigins {
 		if _, err := path.Match(p, ""); err != nil {
 			bad("server.allowed_origins: pattern %q: %v", p, err)
+		}
+	}
+	for _, p := range c.AllowedHosts {
+		if _, err := path.Match(p, ""); err != nil {
+			bad("server.allowed_hosts: pattern %q: %v", p, err)
+		} else if strings.ContainsAny(p, ":/") && net.ParseIP(p) == nil {
+			bad("server.allowed_hosts: %q: give a host name pattern without scheme or port, e.g. voice.example.com", p)
 		}
 	}
 	return errors.Join(errs...)

@@ -204,9 +204,13 @@ func (s *Server) unregister(c *connection) {
 	s.mu.Unlock()
 }
 
-// serveWS checks the request (origin, key, drain), upgrades it and serves
-// the connection until it ends.
+// serveWS checks the request (host, origin, key, drain), upgrades it and
+// serves the connection until it ends.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !hostAllowed(r, s.keys.enabled(), s.opts.AllowedHosts) {
+		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
+		return
+	}
 	if !originAllowed(r, s.opts.AllowedOrigins) {
 		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
 		return

@@ -28,6 +28,7 @@ const (
 	CodeResumeFailed       Code = "resume_failed"
 	CodeUnauthorized       Code = "unauthorized"
 	CodeForbiddenOrigin    Code = "forbidden_origin"
+	CodeForbiddenHost      Code = "forbidden_host"
 	CodeSessionLimit       Code = "session_limit"
 	CodeSlowConsumer       Code = "slow_consumer"
 	CodeHeartbeatTimeout   Code = "heartbeat_timeout"
