@@ -92,7 +92,7 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
 	gh := gw.Handler()
-	for _, p := range []string{gateway.PathWS, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
+	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
 		mux.Handle(p, gh)
 	}
 	if cfg.Server.Pprof {

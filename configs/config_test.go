@@ -100,6 +100,7 @@ func TestValidate(t *testing.T) {
 		{"no llm", func(c *Config) { c.Providers.LLM = nil }, "providers.llm is empty"},
 		{"silence", func(c *Config) { c.VAD.Silence = 10 * time.Millisecond }, "vad.silence"},
 		{"host with a port", func(c *Config) { c.Server.AllowedHosts = []string{"voice.lan:8080"} }, "server.allowed_hosts"},
+		{"negative tickets", func(c *Config) { c.Server.MaxTickets = -1 }, "server.max_tickets"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

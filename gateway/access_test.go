@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/coder/websocket"
 
 	"github.com/voicegate/voicegate/gateway"
 	"github.com/voicegate/voicegate/gateway/protocol"
@@ -100,6 +103,26 @@ func TestResumeBoundAcrossRestart(t *testing.T) {
 	checkHistoryWith(t, second, dialOpts{header: bearer(keyA)}, st.ResumeToken, st.SessionID)
 }
 
+// TestRemovedKeyCannotResume: a session whose key was removed from the
+// configuration is not resumed with its token as the credential.
+func TestRemovedKeyCannotResume(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sessions.json")
+	first := newServer(t, func(o *gateway.Options) { o.SessionFile, o.APIKeys = file, []string{keyA, keyB} })
+	st := talk(t, first, dialOpts{header: bearer(keyA)}, "remember me")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := first.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := newServer(t, func(o *gateway.Options) { o.SessionFile, o.APIKeys = file, []string{keyB} })
+	if c, resp, err := second.tryDial(dialOpts{query: "resume=" + st.ResumeToken}); err == nil {
+		c.ws.CloseNow()
+		t.Fatal("a revoked key's session was resumed")
+	} else if resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("got %v, want 401", resp)
+	}
+}
+
 // refusal reads the error event of a refused request.
 func refusal(t *testing.T, resp *http.Response) protocol.Error {
 	t.Helper()
@@ -180,5 +203,187 @@ func TestHostCheck(t *testing.T) {
 				t.Errorf("refusal %+v", e)
 			}
 		})
+	}
+
+	// Tickets are guarded alike.
+	req, _ := http.NewRequest("POST", open.ts.URL+gateway.PathTickets, nil)
+	req.Host = "rebind.attacker.com" + port(open)
+	resp, err := open.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusForbidden || refusal(t, resp).Code != protocol.CodeForbiddenHost {
+		t.Errorf("ticket for a rebound name: %d", resp.StatusCode)
+	}
+}
+
+// mint asks for a ticket with header; it returns the response and, on 200,
+// the ticket.
+func (s *testServer) mint(t *testing.T, header http.Header, query string) (*http.Response, protocol.Ticket) {
+	t.Helper()
+	u := s.ts.URL + gateway.PathTickets
+	if query != "" {
+		u += "?" + query
+	}
+	req, _ := http.NewRequest("POST", u, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := s.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tk protocol.Ticket
+	if resp.StatusCode == http.StatusOK {
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp, tk
+}
+
+// TestTickets: POST /v1/tickets with a key in a header mints a ticket good
+// for one upgrade; the session it opens belongs to that key.
+func TestTickets(t *testing.T) {
+	s := newServer(t, withKeys(keyA, keyB))
+
+	for name, tt := range map[string]struct {
+		header http.Header
+		query  string
+	}{
+		"no key":       {},
+		"wrong key":    {header: bearer("vg-not-a-key-0123456789")},
+		"key in a URL": {query: "token=" + keyA},
+	} {
+		resp, _ := s.mint(t, tt.header, tt.query)
+		if resp.StatusCode != http.StatusUnauthorized || refusal(t, resp).Code != protocol.CodeUnauthorized {
+			t.Errorf("%s: HTTP %d, want 401", name, resp.StatusCode)
+		}
+	}
+	cross := bearer(keyA)
+	cross.Set("Origin", "https://evil.example")
+	if resp, _ := s.mint(t, cross, ""); resp.StatusCode != http.StatusForbidden || refusal(t, resp).Code != protocol.CodeForbiddenOrigin {
+		t.Errorf("a ticket for another site's page: HTTP %d, want 403", resp.StatusCode)
+	}
+	if code, _ := s.get(t, gateway.PathTickets); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET %s: %d, want 405", gateway.PathTickets, code)
+	}
+
+	resp, tk := s.mint(t, bearer(keyA), "")
+	if resp.StatusCode != http.StatusOK || tk.Ticket == "" || tk.ExpiresIn != 60 {
+		t.Fatalf("mint: HTTP %d, %+v", resp.StatusCode, tk)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	st := talk(t, s, dialOpts{query: "ticket=" + tk.Ticket}, "remember me")
+	if _, resp, err := s.tryDial(dialOpts{query: "ticket=" + tk.Ticket}); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a spent ticket opened a connection (%v)", err)
+	}
+
+	// The session is A's: B's ticket cannot resume it, A's key can.
+	_, tkB := s.mint(t, bearer(keyB), "")
+	resumeFails(t, s, dialOpts{query: "ticket=" + tkB.Ticket}, st.ResumeToken, st)
+	_, tkA := s.mint(t, http.Header{"X-Api-Key": {keyA}}, "")
+	checkHistoryWith(t, s, dialOpts{query: "ticket=" + tkA.Ticket}, st.ResumeToken, st.SessionID)
+}
+
+// TestTicketLimit: outstanding tickets are capped; a used one frees its slot.
+func TestTicketLimit(t *testing.T) {
+	s := newServer(t, func(o *gateway.Options) { o.APIKeys, o.MaxTickets = []string{keyA}, 2 })
+	_, first := s.mint(t, bearer(keyA), "")
+	s.mint(t, bearer(keyA), "")
+	resp, _ := s.mint(t, bearer(keyA), "")
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third ticket: HTTP %d, want 429", resp.StatusCode)
+	}
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+		t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	if e := refusal(t, resp); e.Code != protocol.CodeTicketLimit || !e.Retryable {
+		t.Errorf("refusal %+v", e)
+	}
+	c := s.dial(t, dialOpts{query: "ticket=" + first.Ticket})
+	c.close()
+	if resp, tk := s.mint(t, bearer(keyA), ""); resp.StatusCode != http.StatusOK || tk.Ticket == "" {
+		t.Fatalf("after one was used: HTTP %d", resp.StatusCode)
+	}
+}
+
+// TestResumeTokenOnUpgrade: a page that opened its session with a ticket
+// has no key to reconnect with; the resume token, on the upgrade, is its
+// credential for that session and nothing else.
+func TestResumeTokenOnUpgrade(t *testing.T) {
+	s := newServer(t, withKeys(keyA))
+	_, tk := s.mint(t, bearer(keyA), "")
+	st := talk(t, s, dialOpts{query: "ticket=" + tk.Ticket}, "remember me")
+
+	// The page reconnects with ?resume= and a session.start that repeats
+	// the token (or leaves it out).
+	c := s.dial(t, dialOpts{query: "resume=" + st.ResumeToken})
+	st2 := c.start(nil)
+	if !st2.Resumed || st2.SessionID != st.SessionID || len(st2.History) != 2 {
+		t.Fatalf("not resumed: %+v", st2)
+	}
+	c.ws.CloseNow()
+	<-c.done
+	c = s.dial(t, dialOpts{query: "resume=" + st2.ResumeToken})
+	st3 := c.start(map[string]any{"resume_token": st2.ResumeToken})
+	if !st3.Resumed || st3.SessionID != st.SessionID {
+		t.Fatalf("not resumed: %+v", st3)
+	}
+	c.ws.CloseNow()
+	<-c.done
+
+	for name, token := range map[string]string{"spent": st.ResumeToken, "made up": "tXp6ZWpQqex9_NdLjDJvqdecmGSR48DKyMUDR0ITR5U"} {
+		if c, resp, err := s.tryDial(dialOpts{query: "resume=" + token}); err == nil {
+			c.ws.CloseNow()
+			t.Errorf("%s resume token opened a connection", name)
+		} else if resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s resume token: %v, want 401", name, resp)
+		}
+	}
+
+	// It cannot start anything else: another token, or a new session when
+	// the resume fails after the upgrade (the session was resumed
+	// elsewhere meanwhile).
+	other := talk(t, s, dialOpts{header: bearer(keyA)}, "a second conversation")
+	c = s.dial(t, dialOpts{query: "resume=" + st3.ResumeToken})
+	c.sendJSON(map[string]any{"type": "session.start", "resume_token": other.ResumeToken})
+	if e := c.expectError(protocol.CodeUnauthorized); !e.flag("fatal") || e.flag("retryable") {
+		t.Errorf("error event %s", e.Raw)
+	}
+	if got := c.closed(); got != websocket.StatusPolicyViolation {
+		t.Errorf("closed with %v, want 1008", got)
+	}
+	checkHistoryWith(t, s, dialOpts{header: bearer(keyA)}, other.ResumeToken, other.SessionID)
+
+	before := metric(t, s.reg, "voicegate_sessions_total", nil)
+	late := s.dial(t, dialOpts{query: "resume=" + st3.ResumeToken})
+	checkHistoryWith(t, s, dialOpts{header: bearer(keyA)}, st3.ResumeToken, st.SessionID) // spends st3's token
+	late.sendJSON(map[string]any{"type": "session.start"})
+	late.expectError(protocol.CodeUnauthorized)
+	if got := late.closed(); got != websocket.StatusPolicyViolation {
+		t.Errorf("closed with %v, want 1008", got)
+	}
+	for _, m := range late.seen {
+		if m.Type == protocol.TypeSessionStarted {
+			t.Errorf("a resume token opened a new session: %s", m.Raw)
+		}
+	}
+	if n := metric(t, s.reg, "voicegate_sessions_total", nil); n != before+1 {
+		t.Errorf("%v sessions started, want %v", n, before+1)
+	}
+}
+
+// TestResumeTokenOnUpgradeWithoutKeys: without keys ?resume= changes
+// nothing: every connection is anonymous and may start a session.
+func TestResumeTokenOnUpgradeWithoutKeys(t *testing.T) {
+	s := newServer(t, nil)
+	c := s.dial(t, dialOpts{query: "resume=" + strings.Repeat("x", 43)})
+	defer c.close()
+	if st := c.start(nil); st.Resumed {
+		t.Fatalf("%+v", st)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -71,6 +72,16 @@ func (k *keyring) match(presented []string) (principal, bool) {
 		return "", false
 	}
 	return k.principals[at], true
+}
+
+// valid reports whether p can still act here: anonymous while there are no
+// keys, else the principal of a configured key (a session restored from a
+// file whose key has since been removed cannot be resumed).
+func (k *keyring) valid(p principal) bool {
+	if !k.enabled() {
+		return p == anonymous
+	}
+	return slices.Contains(k.principals, p)
 }
 
 // headerKeys returns the keys r presents in headers: "Authorization:

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -370,7 +371,8 @@ func errMessage(err error) string {
 
 // start opens the session: a resumed one if the token is good and the
 // session is the connection's principal's, else a new one with the
-// requested formats.
+// requested formats. A connection whose only credential was a resume token
+// may resume that session and nothing else.
 func (c *connection) start(m *protocol.SessionStart) error {
 	s := c.srv
 	now := s.opts.Now()
@@ -379,18 +381,31 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		token   string
 		resumed bool
 	)
-	if m.ResumeToken != "" {
+	resumeToken := m.ResumeToken
+	if only := c.cred.resumeOnly; only != "" {
+		if resumeToken == "" {
+			resumeToken = only
+		} else if subtle.ConstantTimeCompare([]byte(resumeToken), []byte(only)) != 1 {
+			return protocol.Errorf(protocol.CodeUnauthorized, "this connection was opened with a resume token: it can resume that session only")
+		}
+	}
+	if resumeToken != "" {
 		var prev *connection
 		var ok bool
-		st, token, prev, ok = s.sessions.resume(m.ResumeToken, c.cred.who, c, now)
-		if ok {
+		st, token, prev, ok = s.sessions.resume(resumeToken, c.cred.who, c, now)
+		switch {
+		case ok:
 			resumed = true
 			c.state = st
 			if prev != nil {
 				prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
 				c.waitRun(prev)
 			}
-		} else {
+		case c.cred.resumeOnly != "":
+			// Resumed or expired since the upgrade: no credential is left
+			// to start a new session with.
+			return protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new ticket")
+		default:
 			c.sendError(classOf(protocol.CodeResumeFailed).event("unknown or expired resume token; starting a new session"))
 		}
 	}

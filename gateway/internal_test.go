@@ -158,11 +158,39 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+func TestTicketStore(t *testing.T) {
+	now := time.Unix(1000, 0)
+	ts := newTicketStore(2)
+	a, _, ok := ts.mint("alice", now)
+	if !ok {
+		t.Fatal("mint refused")
+	}
+	b, _, _ := ts.mint("bob", now.Add(10*time.Second))
+	if _, retry, ok := ts.mint("carol", now.Add(20*time.Second)); ok || retry != 40*time.Second {
+		t.Fatalf("third ticket: ok %v, retry after %v; want refused, 40s", ok, retry)
+	}
+	if who, ok := ts.redeem(a, now.Add(59*time.Second)); !ok || who != "alice" {
+		t.Fatalf("redeem = %q %v", who, ok)
+	}
+	if _, ok := ts.redeem(a, now.Add(59*time.Second)); ok {
+		t.Fatal("a ticket redeemed twice")
+	}
+	if _, ok := ts.redeem(b, now.Add(71*time.Second)); ok {
+		t.Fatal("an expired ticket redeemed")
+	}
+	// Expired tickets make room when the store is full.
+	ts.mint("dave", now.Add(80*time.Second))
+	ts.mint("erin", now.Add(80*time.Second))
+	if _, _, ok := ts.mint("frank", now.Add(150*time.Second)); !ok || ts.len() != 1 {
+		t.Fatalf("expired tickets not swept: ok %v, %d held", ok, ts.len())
+	}
+}
+
 func TestKeyringPrincipals(t *testing.T) {
 	k := newKeyring([]string{"key-one-0123456789", "key-two-0123456789"})
 	one, ok1 := k.match([]string{"key-one-0123456789"})
 	two, ok2 := k.match([]string{"nope", "key-two-0123456789"})
-	if !ok1 || !ok2 || one == two || one == anonymous {
+	if !ok1 || !ok2 || one == two || one == anonymous || !k.valid(one) || !k.valid(two) {
 		t.Fatalf("principals %q %v, %q %v", one, ok1, two, ok2)
 	}
 	if strings.Contains(string(one), "key-one") {
@@ -170,6 +198,9 @@ func TestKeyringPrincipals(t *testing.T) {
 	}
 	if _, ok := k.match([]string{"key-one-012345678"}); ok {
 		t.Fatal("a prefix of a key matched")
+	}
+	if k.valid(anonymous) || newKeyring(nil).valid(one) || !newKeyring(nil).valid(anonymous) {
+		t.Fatal("anonymous is valid exactly when there are no keys")
 	}
 }
 

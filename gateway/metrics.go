@@ -44,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "voicegate_errors_total", Help: "Error events sent to clients and requests refused, by error code.",
 		}, []string{"code"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "voicegate_connections_rejected_total", Help: "WebSocket upgrades refused, by reason.",
+			Name: "voicegate_connections_rejected_total", Help: "Requests refused before a WebSocket upgrade or a ticket, by reason.",
 		}, []string{"reason"}),
 		slowConsumer: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voicegate_slow_consumer_closes_total", Help: "Connections closed because the client did not keep up with its output.",

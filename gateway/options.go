@@ -62,19 +62,23 @@ type Options struct {
 // server: section of voicegate's configuration file, where every key is
 // documented (configs/voicegate.example.yaml).
 type Config struct {
-	// APIKeys, when not empty, are the credentials a client must present,
-	// as "Authorization: Bearer <key>", "X-API-Key: <key>" or, for
-	// browsers, "?token=<key>" on /ws. Missing or wrong: 401 before the
-	// upgrade. A session belongs to the key that created it: another key
-	// cannot resume it. Default: no authentication.
+	// APIKeys, when not empty, are the credentials a client must present
+	// on /ws: "Authorization: Bearer <key>" or "X-API-Key: <key>", or, for
+	// browsers, which cannot set headers on a WebSocket, a ticket
+	// (?ticket=, from POST /v1/tickets with a key), a resume token
+	// (?resume=, to resume that session only) or the key itself
+	// (?token=<key>, which puts it in URLs and logs; prefer tickets).
+	// Missing or wrong: 401 before the upgrade. A session belongs to the
+	// key that created it: another key cannot resume it. Default: no
+	// authentication.
 	APIKeys []string `yaml:"api_keys"`
 	// AllowedHosts lists the Host names, besides loopback ones (localhost,
-	// 127.0.0.0/8, ::1), that /ws answers: patterns matched with path.Match
-	// against the name without its port ("voice.lan", "*.example.com", "*"
-	// for any). Others get 403 forbidden_host. Without APIKeys the check
-	// always applies, which stops DNS rebinding (a hostile page whose name
-	// resolves to this server); with keys, only when the list is given.
-	// Default: loopback names only.
+	// 127.0.0.0/8, ::1), that /ws and /v1/tickets answer: patterns matched
+	// with path.Match against the name without its port ("voice.lan",
+	// "*.example.com", "*" for any). Others get 403 forbidden_host. Without
+	// APIKeys the check always applies, which stops DNS rebinding (a
+	// hostile page whose name resolves to this server); with keys, only
+	// when the list is given. Default: loopback names only.
 	AllowedHosts []string `yaml:"allowed_hosts"`
 	// AllowedOrigins lists the browser origins, besides the request's own
 	// host, allowed to open /ws: host patterns ("app.example.com",
@@ -86,6 +90,9 @@ type Config struct {
 	// MaxSessions caps concurrent WebSocket connections; one more gets
 	// error session_limit and close 1013.
 	MaxSessions int `yaml:"max_sessions"`
+	// MaxTickets caps the tickets minted and not yet used or expired (each
+	// lives TicketTTL); one more is refused with 429 ticket_limit.
+	MaxTickets int `yaml:"max_tickets"`
 
 	// HeartbeatInterval is how often the server sends a WebSocket ping.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
@@ -125,6 +132,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxSessions:       1000,
+		MaxTickets:        1000,
 		HeartbeatInterval: 15 * time.Second,
 		HeartbeatTimeout:  45 * time.Second,
 		StartTimeout:      10 * time.Second,
@@ -144,6 +152,9 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.MaxSessions < 0 {
 		bad("server.max_sessions cannot be negative (got %d; 0 means the default)", c.MaxSessions)
+	}
+	if c.MaxTickets < 0 {
+		bad("server.max_tickets cannot be negative (got %d; 0 means the default)", c.MaxTickets)
 	}
 	for _, d := range []struct {
 		key string

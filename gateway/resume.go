@@ -86,6 +86,19 @@ func (s *sessionStore) resume(token string, who principal, c *connection, now ti
 	return st, fresh, prev, true
 }
 
+// ownerOf returns the principal of the session holding token, if it can
+// be resumed now. It spends nothing.
+func (s *sessionStore) ownerOf(token string, now time.Time) (principal, bool) {
+	key := sha256.Sum256([]byte(token))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.byKey[key]
+	if !ok || s.expiredLocked(st, now) {
+		return "", false
+	}
+	return st.owner, true
+}
+
 // detach marks st as having lost its connection c, starting the resume
 // window. It does nothing if st has since been resumed elsewhere.
 func (s *sessionStore) detach(st *sessionState, c *connection, now time.Time) {

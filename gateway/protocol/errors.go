@@ -29,6 +29,7 @@ const (
 	CodeUnauthorized       Code = "unauthorized"
 	CodeForbiddenOrigin    Code = "forbidden_origin"
 	CodeForbiddenHost      Code = "forbidden_host"
+	CodeTicketLimit        Code = "ticket_limit"
 	CodeSessionLimit       Code = "session_limit"
 	CodeSlowConsumer       Code = "slow_consumer"
 	CodeHeartbeatTimeout   Code = "heartbeat_timeout"
