@@ -99,6 +99,8 @@ func TestValidate(t *testing.T) {
 		{"level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"no llm", func(c *Config) { c.Providers.LLM = nil }, "providers.llm is empty"},
 		{"silence", func(c *Config) { c.VAD.Silence = 10 * time.Millisecond }, "vad.silence"},
+		{"no admin address", func(c *Config) { c.Server.AdminAddr = "" }, `"off" for no admin listener`},
+		{"pprof without admin", func(c *Config) { c.Server.AdminAddr, c.Server.Pprof = AdminOff, true }, "server.pprof"},
 		{"host with a port", func(c *Config) { c.Server.AllowedHosts = []string{"voice.lan:8080"} }, "server.allowed_hosts"},
 		{"negative tickets", func(c *Config) { c.Server.MaxTickets = -1 }, "server.max_tickets"},
 	}
@@ -115,12 +117,12 @@ func TestValidate(t *testing.T) {
 }
 
 func TestEnvOverrides(t *testing.T) {
-	env := map[string]string{"VOICEGATE_ADDR": "0.0.0.0:9000", "VOICEGATE_API_KEYS": "0123456789abcdef, fedcba9876543210", "VOICEGATE_LOG_LEVEL": "debug"}
+	env := map[string]string{"VOICEGATE_ADDR": "0.0.0.0:9000", "VOICEGATE_ADMIN_ADDR": "off", "VOICEGATE_API_KEYS": "0123456789abcdef, fedcba9876543210", "VOICEGATE_LOG_LEVEL": "debug"}
 	c, err := Load("", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Server.Addr != "0.0.0.0:9000" || len(c.Server.APIKeys) != 2 || c.Server.APIKeys[1] != "fedcba9876543210" || c.Log.Level != "debug" {
+	if c.Server.Addr != "0.0.0.0:9000" || c.Server.AdminAddr != AdminOff || len(c.Server.APIKeys) != 2 || c.Server.APIKeys[1] != "fedcba9876543210" || c.Log.Level != "debug" {
 		t.Fatalf("%+v %+v", c.Server, c.Log)
 	}
 }

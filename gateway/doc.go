@@ -4,15 +4,18 @@
 // and events between the two.
 //
 // Start with New and Options (every field says its default), then
-// Server.Handler, which serves /ws, /v1/tickets, /healthz, /readyz and
-// /metrics, and Server.Shutdown, which drains. cmd/voicegate wires it:
+// Server.Handler, which serves /ws, /v1/tickets, /healthz and /readyz,
+// Server.MetricsHandler, for an operators' listener, and Server.Shutdown,
+// which drains. Package app wires it:
 //
 //	gw, err := gateway.New(gateway.Options{Logger: log, Registry: reg, Stages: stages})
 //	mux := http.NewServeMux()
 //	mux.Handle("/", web.Handler())
-//	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
+//	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz} {
 //		mux.Handle(p, gw.Handler())
 //	}
+//	admin := http.NewServeMux() // on a loopback address
+//	admin.Handle(gateway.PathMetrics, gw.MetricsHandler())
 //	// on the first signal: gw.Shutdown(ctx), then httpServer.Shutdown(ctx).
 //
 // Access: auth.go holds the checks made before an upgrade (Host, Origin,

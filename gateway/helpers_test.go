@@ -383,6 +383,14 @@ func (s *testServer) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// scrape returns what the server's MetricsHandler serves.
+func (s *testServer) scrape(t *testing.T) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", gateway.PathMetrics, nil))
+	return rec.Code, rec.Body.String()
+}
+
 // eventually polls cond until it holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -29,12 +29,12 @@ type Options struct {
 	Logger *zap.Logger
 
 	// Registry is where the gateway registers its metrics. If it is also a
-	// prometheus.Gatherer (a *prometheus.Registry is), /metrics serves it.
-	// Default: a private *prometheus.Registry, served on /metrics. The
-	// gateway never touches the global default registry.
+	// prometheus.Gatherer (a *prometheus.Registry is), MetricsHandler
+	// serves it. Default: a private *prometheus.Registry. The gateway never
+	// touches the global default registry.
 	Registry prometheus.Registerer
-	// Gatherer is what /metrics serves. Default: Registry, if it is a
-	// Gatherer. When neither is, /metrics answers 404.
+	// Gatherer is what MetricsHandler serves. Default: Registry, if it is a
+	// Gatherer. When neither is, MetricsHandler answers 404.
 	Gatherer prometheus.Gatherer
 
 	// Stages are the providers, shared by every session: a Recognizer

@@ -31,8 +31,13 @@ const (
 	PathTickets = "/v1/tickets"
 	PathHealthz = "/healthz"
 	PathReadyz  = "/readyz"
-	PathMetrics = "/metrics"
 )
+
+// PathMetrics is where MetricsHandler belongs. Handler does not serve it:
+// metrics tell anyone who reads them about the traffic and the providers,
+// so package app mounts them on its admin listener, apart from the public
+// one.
+const PathMetrics = "/metrics"
 
 // Server is the WebSocket gateway. Its methods are safe for concurrent use.
 type Server struct {
@@ -44,6 +49,7 @@ type Server struct {
 	sessions *sessionStore
 	tickets  *ticketStore
 	handler  http.Handler
+	metricsH http.Handler
 	bufs     sync.Pool // *[]byte for outgoing audio frames
 
 	active  atomic.Int64 // open WebSocket connections, the over-limit ones too
@@ -109,17 +115,24 @@ func New(opts Options) (*Server, error) {
 	})
 	mux.HandleFunc("GET "+PathReadyz, s.serveReadyz)
 	mux.HandleFunc("POST "+PathTickets, s.serveTickets)
-	if gatherer != nil {
-		mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	}
 	s.handler = mux
+	s.metricsH = http.NotFoundHandler()
+	if gatherer != nil {
+		s.metricsH = promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+	}
 	return s, nil
 }
 
 // Handler serves /ws (the WebSocket), POST /v1/tickets (a ticket for one
-// upgrade), /healthz (200 while the process lives), /readyz (200 until
-// Shutdown begins, then 503) and /metrics. Any other path is 404.
+// upgrade), /healthz (200 while the process lives) and /readyz (200 until
+// Shutdown begins, then 503). Any other path is 404; /metrics is
+// MetricsHandler's.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the Prometheus metrics of Options.Gatherer (404
+// without one). Mount it where only operators reach it: it does no
+// authentication.
+func (s *Server) MetricsHandler() http.Handler { return s.metricsH }
 
 func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
