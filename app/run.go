@@ -43,7 +43,8 @@ func Main(args []string, reg Registry) int {
 // It serves two listeners: the public one (server.addr: the page, /ws,
 // /v1/tickets, /healthz, /readyz) and the admin one (server.admin_addr:
 // /metrics, and /debug/pprof with server.pprof), which has no
-// authentication.
+// authentication. It refuses to start on a public address without API
+// keys unless server.allow_unauthenticated says so.
 func Run(args []string, getenv func(string) string, reg Registry) error {
 	return run(args, getenv, reg, hooks{})
 }
@@ -83,6 +84,9 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 	cfg.Server.Pprof = cfg.Server.Pprof || *withPprof
 	if cfg.Server.Pprof && cfg.Server.AdminAddr == configs.AdminOff {
 		return errors.New("-pprof serves /debug/pprof on the admin listener, which is off: set -admin-addr or server.admin_addr")
+	}
+	if err := checkExposure(cfg.Server); err != nil {
+		return err
 	}
 
 	log, err := newLogger(cfg.Log)
@@ -157,6 +161,9 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		zap.String("asr", pipeline.NameOf(b.stages.ASR)), zap.String("llm", pipeline.NameOf(b.stages.LLM)), zap.String("tts", pipeline.NameOf(b.stages.TTS)),
 		zap.Bool("api_keys", len(cfg.Server.APIKeys) > 0),
 		zap.Duration("startup", time.Since(start)))...)
+	if len(cfg.Server.APIKeys) == 0 && len(cfg.Server.AllowedHosts) == 0 && !loopbackAddr(cfg.Server.Addr) {
+		log.Warn("no API keys: /ws answers only loopback host names (against DNS rebinding); list the names clients use in server.allowed_hosts")
+	}
 	if pipeline.NameOf(b.stages.LLM) == "echo" {
 		log.Info("the language model is the offline echo; to talk to a real model, add an OpenAI-compatible provider under providers.llm (see configs/voicegate.example.yaml and docs/providers.md)")
 	}
@@ -227,6 +234,16 @@ func adminMux(gw *gateway.Server, withPprof bool) *http.ServeMux {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// checkExposure refuses a server anyone on the network could use: one
+// listening beyond loopback with no API keys, unless the operator said so.
+func checkExposure(s configs.Server) error {
+	if len(s.APIKeys) > 0 || s.AllowUnauthenticated || loopbackAddr(s.Addr) {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without authentication: set server.api_keys (or VOICEGATE_API_KEYS), "+
+		"or server.allow_unauthenticated: true to serve anyone who can reach it", s.Addr)
 }
 
 // loopbackAddr reports whether a listen address is on loopback only:

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -78,6 +79,61 @@ func get(t *testing.T, url, host string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestRefusesUnauthenticatedExposure: a server any host on the network could
+// use without a key does not start, and says in one line how to fix it.
+func TestRefusesUnauthenticatedExposure(t *testing.T) {
+	cfg := writeConfig(t, "")
+	for _, addr := range []string{":0", "0.0.0.0:0", "[::]:0", "192.0.2.10:8080", "voice.example.com:8080"} {
+		t.Run(addr, func(t *testing.T) {
+			stop := make(chan os.Signal, 1)
+			start := time.Now()
+			err := run([]string{"-config", cfg, "-addr", addr, "-admin-addr", "127.0.0.1:0"}, func(string) string { return "" }, Builtin(), hooks{
+				ready: func(public, _ net.Addr) {
+					t.Errorf("started on %v", public)
+					stop <- syscall.SIGTERM
+				},
+				stop: stop,
+			})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			for _, want := range []string{addr, "server.api_keys", "VOICEGATE_API_KEYS", "server.allow_unauthenticated: true"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("%q does not say %q", msg, want)
+				}
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("more than one line: %q", msg)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("refused after %v", d)
+			}
+		})
+	}
+}
+
+// TestStartsWhenExposureIsSafe: loopback without keys (make run), any
+// address with keys, and any address when allowed outright.
+func TestStartsWhenExposureIsSafe(t *testing.T) {
+	admin := []string{"-admin-addr", "127.0.0.1:0"}
+	t.Run("loopback", func(t *testing.T) {
+		serve(t, "", nil, append(admin, "-addr", "127.0.0.1:0")...)
+	})
+	t.Run("keys", func(t *testing.T) {
+		serve(t, "", map[string]string{"VOICEGATE_API_KEYS": "vg-test-key-0123456789"}, append(admin, "-addr", ":0")...)
+	})
+	t.Run("allowed", func(t *testing.T) {
+		r := serve(t, "server: {allow_unauthenticated: true}\n", nil, append(admin, "-addr", ":0")...)
+		// Still no DNS rebinding: the names /ws answers stay loopback.
+		port := r.public.(*net.TCPAddr).Port
+		url := "http://127.0.0.1:" + strconv.Itoa(port)
+		if code, _ := get(t, url+"/ws", "rebind.attacker.com:"+strconv.Itoa(port)); code != http.StatusForbidden {
+			t.Errorf("/ws for a rebound name: %d, want 403", code)
+		}
+	})
 }
 
 func TestLoopbackAddr(t *testing.T) {

@@ -40,6 +40,10 @@ type Config struct {
 // Server is the listener and process settings beside the gateway's own.
 type Server struct {
 	Addr string `yaml:"addr"` // env VOICEGATE_ADDR
+	// AllowUnauthenticated lets the server listen on an address other than
+	// loopback without api_keys, serving anyone who can reach it. Without
+	// it, such a configuration is refused at start-up.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
 	// AdminAddr is the operators' listener: /metrics, and /debug/pprof with
 	// Pprof. It has no authentication. "off": none. Env VOICEGATE_ADMIN_ADDR.
 	AdminAddr      string        `yaml:"admin_addr"`
