@@ -32,7 +32,8 @@ build-all:
 	$(GO) build -o bin/ $(addprefix ./cmd/,$(BINS))
 
 ## run: install what is missing, build and start the gateway (offline default
-## unless CONFIG=file.yaml); open the printed URL.
+## unless CONFIG=file.yaml); open the printed URL. ADDR=:8080 (beyond loopback)
+## needs API keys (VOICEGATE_API_KEYS) or server.allow_unauthenticated: true.
 run: deps build
 	./bin/voicegate $(if $(CONFIG),-config $(CONFIG)) $(if $(ADDR),-addr $(ADDR)) $(ARGS)
 

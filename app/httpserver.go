@@ -2,7 +2,6 @@ package app
 
 import (
 	"net/http"
-	"net/http/pprof"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,21 +36,15 @@ func newHTTPServer(h http.Handler, log *zap.Logger, t httpTimeouts) *http.Server
 	}
 }
 
-// routes mounts the web page at "/" beside the gateway's paths, and
-// /debug/pprof when withPprof.
-func routes(gw *gateway.Server, withPprof bool) *http.ServeMux {
+// routes is the public listener's: the web page at "/" beside the
+// gateway's paths. Metrics and profiles are on the admin listener
+// (adminMux).
+func routes(gw *gateway.Server) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
 	gh := gw.Handler()
-	for _, p := range []string{gateway.PathWS, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
+	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz} {
 		mux.Handle(p, gh)
-	}
-	if withPprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
 }

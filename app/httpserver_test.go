@@ -31,7 +31,7 @@ func listen(t *testing.T, tm httpTimeouts) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(routes(gw, false), zap.NewNop(), tm)
+	srv := newHTTPServer(routes(gw), zap.NewNop(), tm)
 	go srv.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,11 +39,30 @@ func Main(args []string, reg Registry) int {
 // Run parses args, loads the configuration (file, then environment from
 // getenv), builds the providers reg knows and serves until SIGINT or
 // SIGTERM, then drains: a second signal closes every session at once.
+//
+// It serves two listeners: the public one (server.addr: the page, /ws,
+// /v1/tickets, /healthz, /readyz) and the admin one (server.admin_addr:
+// /metrics, and /debug/pprof with server.pprof), which has no
+// authentication. It refuses to start on a public address without API
+// keys unless server.allow_unauthenticated says so.
 func Run(args []string, getenv func(string) string, reg Registry) error {
+	return run(args, getenv, reg, hooks{})
+}
+
+// hooks let a test drive run: ready is told the listeners' addresses once
+// both serve (admin nil when off), and stop, when set, takes the place of
+// SIGINT and SIGTERM.
+type hooks struct {
+	ready func(public, admin net.Addr)
+	stop  <-chan os.Signal
+}
+
+func run(args []string, getenv func(string) string, reg Registry, h hooks) error {
 	fs := flag.NewFlagSet("voicegate", flag.ContinueOnError)
 	configPath := fs.String("config", getenv("VOICEGATE_CONFIG"), "YAML configuration `file` (env VOICEGATE_CONFIG); none: the offline default")
 	addr := fs.String("addr", "", "listen `address` (env VOICEGATE_ADDR; default 127.0.0.1:8080)")
-	withPprof := fs.Bool("pprof", false, "serve /debug/pprof")
+	adminAddr := fs.String("admin-addr", "", "admin listen `address`, for /metrics and /debug/pprof (env VOICEGATE_ADMIN_ADDR; default 127.0.0.1:9090; off: none)")
+	withPprof := fs.Bool("pprof", false, "serve /debug/pprof on the admin listener")
 	printExample := fs.Bool("example-config", false, "print the annotated example configuration and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,7 +78,16 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 	if *addr != "" {
 		cfg.Server.Addr = *addr
 	}
+	if *adminAddr != "" {
+		cfg.Server.AdminAddr = *adminAddr
+	}
 	cfg.Server.Pprof = cfg.Server.Pprof || *withPprof
+	if cfg.Server.Pprof && cfg.Server.AdminAddr == configs.AdminOff {
+		return errors.New("-pprof serves /debug/pprof on the admin listener, which is off: set -admin-addr or server.admin_addr")
+	}
+	if err := checkExposure(cfg.Server); err != nil {
+		return err
+	}
 
 	log, err := newLogger(cfg.Log)
 	if err != nil {
@@ -97,24 +128,58 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set another with -addr or VOICEGATE_ADDR)", cfg.Server.Addr, err)
 	}
-	srv := newHTTPServer(routes(gw, cfg.Server.Pprof), log, defaultHTTPTimeouts)
-	serveErr := make(chan error, 1)
+	srv := newHTTPServer(routes(gw), log, defaultHTTPTimeouts)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	servers := []*http.Server{srv}
 
-	log.Info("voicegate listening",
-		zap.String("url", "http://"+displayAddr(ln.Addr())+"/"),
+	var adminAt net.Addr
+	if cfg.Server.AdminAddr != configs.AdminOff {
+		aln, err := net.Listen("tcp", cfg.Server.AdminAddr)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("admin listener on %s: %w (set another with -admin-addr or server.admin_addr, or %q for none)", cfg.Server.AdminAddr, err, configs.AdminOff)
+		}
+		admin := newHTTPServer(adminMux(gw, cfg.Server.Pprof), log, defaultHTTPTimeouts)
+		go func() { serveErr <- admin.Serve(aln) }()
+		servers = append(servers, admin)
+		adminAt = aln.Addr()
+		if !loopbackAddr(aln.Addr().String()) {
+			log.Warn("the admin listener has no authentication and is not on loopback: anyone who reaches it reads the metrics (and the profiles, with pprof)",
+				zap.String("admin_addr", aln.Addr().String()))
+		}
+	}
+
+	fields := []zap.Field{zap.String("url", "http://"+displayAddr(ln.Addr())+"/")}
+	if adminAt != nil {
+		fields = append(fields, zap.String("metrics", "http://"+displayAddr(adminAt)+gateway.PathMetrics))
+	}
+	log.Info("voicegate listening", append(fields,
 		zap.String("asr", pipeline.NameOf(b.stages.ASR)), zap.String("llm", pipeline.NameOf(b.stages.LLM)), zap.String("tts", pipeline.NameOf(b.stages.TTS)),
 		zap.Bool("api_keys", len(cfg.Server.APIKeys) > 0),
-		zap.Duration("startup", time.Since(start)))
+		zap.Duration("startup", time.Since(start)))...)
+	if len(cfg.Server.APIKeys) == 0 && len(cfg.Server.AllowedHosts) == 0 && !loopbackAddr(cfg.Server.Addr) {
+		log.Warn("no API keys: /ws answers only loopback host names (against DNS rebinding); list the names clients use in server.allowed_hosts")
+	}
 	if pipeline.NameOf(b.stages.LLM) == "echo" {
 		log.Info("the language model is the offline echo; to talk to a real model, add an OpenAI-compatible provider under providers.llm (see configs/voicegate.example.yaml and docs/providers.md)")
 	}
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	sigs := h.stop
+	if sigs == nil {
+		c := make(chan os.Signal, 2)
+		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(c)
+		sigs = c
+	}
+	if h.ready != nil {
+		h.ready(ln.Addr(), adminAt)
+	}
 	select {
 	case err := <-serveErr:
+		for _, s := range servers {
+			s.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case s := <-sigs:
 		log.Info("draining: a second signal forces exit", zap.String("signal", s.String()), zap.Duration("grace", cfg.Server.DrainTimeout))
@@ -132,20 +197,65 @@ func Run(args []string, getenv func(string) string, reg Registry) error {
 	}()
 	// The gateway drains its WebSockets (http.Server.Shutdown does not close
 	// hijacked connections); then the HTTP server stops.
+	// The admin listener stops last, so the drain can be watched.
 	drainErr := gw.Shutdown(ctx)
 	shutCtx, cancelShut := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancelShut()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		srv.Close()
+	for _, s := range servers {
+		if err := s.Shutdown(shutCtx); err != nil {
+			s.Close()
+		}
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	if drainErr != nil && !errors.Is(drainErr, context.DeadlineExceeded) && !errors.Is(drainErr, context.Canceled) {
 		return drainErr
 	}
 	log.Info("voicegate stopped")
 	return nil
+}
+
+// adminMux serves what only operators may read: the metrics and, with
+// withPprof, the Go profiles (whose cmdline shows the process's arguments).
+func adminMux(gw *gateway.Server, withPprof bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle(gateway.PathMetrics, gw.MetricsHandler())
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+// checkExposure refuses a server anyone on the network could use: one
+// listening beyond loopback with no API keys, unless the operator said so.
+func checkExposure(s configs.Server) error {
+	if len(s.APIKeys) > 0 || s.AllowUnauthenticated || loopbackAddr(s.Addr) {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without authentication: set server.api_keys (or VOICEGATE_API_KEYS), "+
+		"or server.allow_unauthenticated: true to serve anyone who can reach it", s.Addr)
+}
+
+// loopbackAddr reports whether a listen address is on loopback only:
+// localhost or a loopback IP. No host (":8080") is every interface, and any
+// other name may resolve beyond loopback.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // displayAddr turns a wildcard listen address into one a browser can open.

@@ -39,11 +39,21 @@ type Config struct {
 
 // Server is the listener and process settings beside the gateway's own.
 type Server struct {
-	Addr           string        `yaml:"addr"`          // env VOICEGATE_ADDR
+	Addr string `yaml:"addr"` // env VOICEGATE_ADDR
+	// AllowUnauthenticated lets the server listen on an address other than
+	// loopback without api_keys, serving anyone who can reach it. Without
+	// it, such a configuration is refused at start-up.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
+	// AdminAddr is the operators' listener: /metrics, and /debug/pprof with
+	// Pprof. It has no authentication. "off": none. Env VOICEGATE_ADMIN_ADDR.
+	AdminAddr      string        `yaml:"admin_addr"`
 	DrainTimeout   time.Duration `yaml:"drain_timeout"` // on SIGTERM, how long sessions get to finish
-	Pprof          bool          `yaml:"pprof"`         // serve /debug/pprof
+	Pprof          bool          `yaml:"pprof"`         // serve /debug/pprof on the admin listener
 	gateway.Config `yaml:",inline"`
 }
+
+// AdminOff is the AdminAddr that disables the admin listener.
+const AdminOff = "off"
 
 // Log configures logging.
 type Log struct {
@@ -128,6 +138,7 @@ func Default() Config {
 	return Config{
 		Server: Server{
 			Addr:         "127.0.0.1:8080",
+			AdminAddr:    "127.0.0.1:9090",
 			DrainTimeout: 10 * time.Second,
 			Config:       gateway.DefaultConfig(),
 		},
@@ -180,6 +191,9 @@ func applyEnv(cfg *Config, getenv func(string) string) {
 	if v := getenv("VOICEGATE_ADDR"); v != "" {
 		cfg.Server.Addr = v
 	}
+	if v := getenv("VOICEGATE_ADMIN_ADDR"); v != "" {
+		cfg.Server.AdminAddr = v
+	}
 	if v := getenv("VOICEGATE_API_KEYS"); v != "" {
 		cfg.Server.APIKeys = nil
 		for _, k := range strings.Split(v, ",") {
@@ -199,6 +213,12 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Server.Addr == "" {
 		bad("server.addr is empty; set it like 127.0.0.1:8080 or :8080")
+	}
+	if c.Server.AdminAddr == "" {
+		bad("server.admin_addr is empty; set it like 127.0.0.1:9090, or %q for no admin listener", AdminOff)
+	}
+	if c.Server.Pprof && c.Server.AdminAddr == AdminOff {
+		bad("server.pprof is served on the admin listener, which server.admin_addr turns off")
 	}
 	if c.Server.DrainTimeout < 0 {
 		bad("server.drain_timeout cannot be negative")

@@ -103,6 +103,10 @@ func TestValidate(t *testing.T) {
 		{"per-ip cap", func(c *Config) { c.Server.MaxSessionsPerIP = -1 }, "server.max_sessions_per_ip"},
 		{"session rate", func(c *Config) { c.Server.SessionRate = -1 }, "server.session_rate"},
 		{"history bytes", func(c *Config) { c.Session.MaxHistoryBytes = -1 }, "session.max_history_bytes"},
+		{"no admin address", func(c *Config) { c.Server.AdminAddr = "" }, `"off" for no admin listener`},
+		{"pprof without admin", func(c *Config) { c.Server.AdminAddr, c.Server.Pprof = AdminOff, true }, "server.pprof"},
+		{"host with a port", func(c *Config) { c.Server.AllowedHosts = []string{"voice.lan:8080"} }, "server.allowed_hosts"},
+		{"negative tickets", func(c *Config) { c.Server.MaxTickets = -1 }, "server.max_tickets"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,12 +121,12 @@ func TestValidate(t *testing.T) {
 }
 
 func TestEnvOverrides(t *testing.T) {
-	env := map[string]string{"VOICEGATE_ADDR": "0.0.0.0:9000", "VOICEGATE_API_KEYS": "0123456789abcdef, fedcba9876543210", "VOICEGATE_LOG_LEVEL": "debug"}
+	env := map[string]string{"VOICEGATE_ADDR": "0.0.0.0:9000", "VOICEGATE_ADMIN_ADDR": "off", "VOICEGATE_API_KEYS": "0123456789abcdef, fedcba9876543210", "VOICEGATE_LOG_LEVEL": "debug"}
 	c, err := Load("", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Server.Addr != "0.0.0.0:9000" || len(c.Server.APIKeys) != 2 || c.Server.APIKeys[1] != "fedcba9876543210" || c.Log.Level != "debug" {
+	if c.Server.Addr != "0.0.0.0:9000" || c.Server.AdminAddr != AdminOff || len(c.Server.APIKeys) != 2 || c.Server.APIKeys[1] != "fedcba9876543210" || c.Log.Level != "debug" {
 		t.Fatalf("%+v %+v", c.Server, c.Log)
 	}
 }

@@ -83,7 +83,9 @@ func startGateway(t testing.TB, configYAML string) *gatewayProc {
 func (g *gatewayProc) start() {
 	t := g.t
 	t.Helper()
-	args := []string{"-addr", g.Addr}
+	// An admin listener on a port of its own: the default, 127.0.0.1:9090,
+	// would be shared by every gateway the tests start.
+	args := []string{"-addr", g.Addr, "-admin-addr", "127.0.0.1:0"}
 	if g.config != "" {
 		args = append(args, "-config", g.config)
 	}

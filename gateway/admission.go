@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -128,9 +127,9 @@ func (a *admission) pruneLocked(now time.Time) {
 }
 
 // peerOf returns who r counts as: its address — the one X-Forwarded-For
-// names when r comes from a trusted proxy — and the key it matched (its
-// index in the keyring; -1 for none).
-func peerOf(r *http.Request, trusted []netip.Prefix, keyIndex int) peer {
+// names when r comes from a trusted proxy — and the principal it acts for
+// (anonymous without API keys).
+func peerOf(r *http.Request, trusted []netip.Prefix, who principal) peer {
 	var cl peer
 	if addr, ok := clientAddr(r, trusted); ok {
 		cl.addr = addr.String()
@@ -138,8 +137,8 @@ func peerOf(r *http.Request, trusted []netip.Prefix, keyIndex int) peer {
 	} else {
 		cl.ip = "ip ?" + r.RemoteAddr // not IP (a Unix socket): one shared count
 	}
-	if keyIndex >= 0 {
-		cl.key = "key " + strconv.Itoa(keyIndex)
+	if who != anonymous && who != "" {
+		cl.key = "key " + string(who)
 	}
 	return cl
 }

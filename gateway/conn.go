@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,7 @@ type connection struct {
 	peer    peer     // who it counts as, for the per-client limits
 	opened  time.Time
 	log     atomic.Pointer[zap.Logger]
+	cred    credential // who the upgrade proved it acts for; set before serve
 
 	// ctx ends when the connection is killed; every read and write is bound
 	// to it.
@@ -368,8 +370,10 @@ func errMessage(err error) string {
 	return err.Error()
 }
 
-// start opens the session: a resumed one if the token is good, else a new
-// one with the requested formats.
+// start opens the session: a resumed one if the token is good and the
+// session is the connection's principal's, else a new one with the
+// requested formats. A connection whose only credential was a resume token
+// may resume that session and nothing else.
 func (c *connection) start(m *protocol.SessionStart) error {
 	s := c.srv
 	now := s.opts.Now()
@@ -382,18 +386,31 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		token   string
 		resumed bool
 	)
-	if m.ResumeToken != "" {
+	resumeToken := m.ResumeToken
+	if only := c.cred.resumeOnly; only != "" {
+		if resumeToken == "" {
+			resumeToken = only
+		} else if subtle.ConstantTimeCompare([]byte(resumeToken), []byte(only)) != 1 {
+			return protocol.Errorf(protocol.CodeUnauthorized, "this connection was opened with a resume token: it can resume that session only")
+		}
+	}
+	if resumeToken != "" {
 		var prev *connection
 		var ok bool
-		st, token, prev, ok = s.sessions.resume(m.ResumeToken, c, now)
-		if ok {
+		st, token, prev, ok = s.sessions.resume(resumeToken, c.cred.who, c, now)
+		switch {
+		case ok:
 			resumed = true
 			c.state = st
 			if prev != nil {
 				prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
 				c.waitRun(prev)
 			}
-		} else {
+		case c.cred.resumeOnly != "":
+			// Resumed or expired since the upgrade: no credential is left
+			// to start a new session with.
+			return protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new ticket")
+		default:
 			c.sendError(classOf(protocol.CodeResumeFailed).event("unknown or expired resume token; starting a new session"))
 		}
 	}
@@ -450,7 +467,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 	}
 	c.sendControl(started)
 	s.metrics.sessionsTotal.WithLabelValues(fmt.Sprint(resumed)).Inc()
-	log.Info("connection opened", zap.Bool("resumed", resumed), zap.Int("input_rate", st.input.SampleRate),
+	log.Info("connection opened", zap.Bool("resumed", resumed), zap.String("principal", st.owner.short()), zap.Int("input_rate", st.input.SampleRate),
 		zap.Int("output_rate", st.output.SampleRate), zap.Bool("text_only", st.textOnly))
 
 	c.runStarted = true
@@ -481,6 +498,7 @@ func (c *connection) newState(m *protocol.SessionStart) (*sessionState, error) {
 	}
 	return &sessionState{
 		id:       randomToken(12),
+		owner:    c.cred.who,
 		conv:     c.srv.newConversation(),
 		input:    in,
 		output:   out,

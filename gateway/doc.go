@@ -4,18 +4,26 @@
 // and events between the two.
 //
 // Start with New and Options (every field says its default), then
-// Server.Handler, which serves /ws, /healthz, /readyz and /metrics, and
-// Server.Shutdown, which drains. cmd/voicegate wires it:
+// Server.Handler, which serves /ws, /v1/tickets, /healthz and /readyz,
+// Server.MetricsHandler, for an operators' listener, and Server.Shutdown,
+// which drains. Package app wires it:
 //
 //	gw, err := gateway.New(gateway.Options{Logger: log, Registry: reg, Stages: stages})
 //	mux := http.NewServeMux()
 //	mux.Handle("/", web.Handler())
-//	for _, p := range []string{gateway.PathWS, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
+//	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz} {
 //		mux.Handle(p, gw.Handler())
 //	}
+//	admin := http.NewServeMux() // on a loopback address
+//	admin.Handle(gateway.PathMetrics, gw.MetricsHandler())
 //	// serve mux from an http.Server with ReadHeaderTimeout, ReadTimeout and
 //	// IdleTimeout; on the first signal: gw.Shutdown(ctx), then
 //	// httpServer.Shutdown(ctx).
+//
+// Access: auth.go holds the checks made before an upgrade (Host, Origin,
+// API keys) and the principal a connection acts for; tickets.go the
+// single-use tickets a browser connects with; a session belongs to the
+// principal that created it (resume.go).
 //
 // Inside, conn.go is a connection's life: the reader (the handler's own
 // goroutine) parses messages and feeds the session; writer.go is its Output

@@ -59,9 +59,13 @@ var codeRules = map[protocol.Code]codeRule{
 	protocol.CodeProviderRejected:  {},
 	protocol.CodeProviderError:     {Retryable: true},
 
-	// Refused before the upgrade, with an HTTP status.
-	protocol.CodeUnauthorized:    {Fatal: true, HTTP: http.StatusUnauthorized},
+	// Refused before the upgrade (or the ticket), with an HTTP status. A
+	// connection opened with a resume token that then cannot resume is
+	// unauthorized after the upgrade, hence a close status too.
+	protocol.CodeUnauthorized:    {Fatal: true, Status: websocket.StatusPolicyViolation, HTTP: http.StatusUnauthorized},
 	protocol.CodeForbiddenOrigin: {Fatal: true, HTTP: http.StatusForbidden},
+	protocol.CodeForbiddenHost:   {Fatal: true, HTTP: http.StatusForbidden},
+	protocol.CodeTicketLimit:     {Fatal: true, HTTP: http.StatusTooManyRequests, Retryable: true},
 
 	// Fatal, and the same client would be refused again.
 	protocol.CodeUnsupportedVersion: {Fatal: true, Status: websocket.StatusUnsupportedData},

@@ -32,11 +32,16 @@ func Example() {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", http.NotFoundHandler()) // cmd: web.Handler()
-	for _, p := range []string{gateway.PathWS, gateway.PathHealthz, gateway.PathReadyz, gateway.PathMetrics} {
+	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz} {
 		mux.Handle(p, gw.Handler())
 	}
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
+	// Metrics go on a listener of their own, for operators only.
+	admin := http.NewServeMux()
+	admin.Handle(gateway.PathMetrics, gw.MetricsHandler())
+	adminSrv := httptest.NewServer(admin)
+	defer adminSrv.Close()
 
 	resp, err := http.Get(srv.URL + gateway.PathReadyz)
 	if err != nil {

@@ -100,6 +100,7 @@ type client struct {
 type dialOpts struct {
 	header http.Header
 	query  string
+	host   string // the Host header, if not the server's address
 	hc     *http.Client
 	noRead bool // do not start the reader: a client that never reads
 }
@@ -129,7 +130,7 @@ func (s *testServer) tryDial(o dialOpts) (*client, *http.Response, error) {
 	if o.query != "" {
 		u += "?" + o.query
 	}
-	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: o.header})
+	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: o.header, Host: o.host})
 	if err != nil {
 		return nil, resp, err
 	}
@@ -380,6 +381,14 @@ func (s *testServer) get(t *testing.T, path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// scrape returns what the server's MetricsHandler serves.
+func (s *testServer) scrape(t *testing.T) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", gateway.PathMetrics, nil))
+	return rec.Code, rec.Body.String()
 }
 
 // eventually polls cond until it holds.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -421,7 +422,8 @@ func TestProviderError(t *testing.T) {
 	}
 }
 
-// TestMetrics: /metrics serves the stage histograms after a turn.
+// TestMetrics: MetricsHandler serves the stage histograms after a turn;
+// the public Handler does not serve /metrics.
 func TestMetrics(t *testing.T) {
 	s := newServer(t, nil)
 	c := s.dial(t, dialOpts{})
@@ -431,12 +433,15 @@ func TestMetrics(t *testing.T) {
 	c.close()
 	// The server notices the close a moment after the client has made it.
 	eventually(t, "sessions_active back to 0", func() bool {
-		_, body := s.get(t, gateway.PathMetrics)
+		_, body := s.scrape(t)
 		return strings.Contains(body, "voicegate_sessions_active 0")
 	})
-	code, body := s.get(t, gateway.PathMetrics)
+	code, body := s.scrape(t)
 	if code != 200 {
 		t.Fatalf("/metrics %d", code)
+	}
+	if code, body := s.get(t, gateway.PathMetrics); code != http.StatusNotFound {
+		t.Errorf("the public handler answers /metrics: %d %.80s", code, body)
 	}
 	for _, want := range []string{
 		`voicegate_turn_latency_seconds_bucket{provider="scripted",stage="asr_final"`,

@@ -2,9 +2,14 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,12 +78,15 @@ func TestSessionStoreExpiry(t *testing.T) {
 	now := time.Unix(1000, 0)
 	s := newSessionStore(time.Minute)
 	c1, c2 := &connection{}, &connection{}
-	st := &sessionState{id: "a"}
+	st := &sessionState{id: "a", owner: anonymous}
 	tok := s.create(st, c1, now)
-	if _, _, _, ok := s.resume("nope", c2, now); ok {
+	if _, _, _, ok := s.resume("nope", anonymous, c2, now); ok {
 		t.Fatal("unknown token resumed")
 	}
-	got, tok2, prev, ok := s.resume(tok, c2, now)
+	if _, _, _, ok := s.resume(tok, "mallory", c2, now); ok {
+		t.Fatal("another principal resumed the session")
+	}
+	got, tok2, prev, ok := s.resume(tok, anonymous, c2, now)
 	if !ok || got != st || prev != c1 || tok2 == tok {
 		t.Fatalf("resume = %v %v %v", got, prev, ok)
 	}
@@ -87,7 +95,7 @@ func TestSessionStoreExpiry(t *testing.T) {
 		t.Fatal("stale detach took effect")
 	}
 	s.detach(st, c2, now)
-	if _, _, _, ok := s.resume(tok2, c1, now.Add(2*time.Minute)); ok {
+	if _, _, _, ok := s.resume(tok2, anonymous, c1, now.Add(2*time.Minute)); ok {
 		t.Fatal("expired session resumed")
 	}
 	if s.len() != 0 {
@@ -148,4 +156,69 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	n := copy(p, f.data[f.off:])
 	f.off += n
 	return n, nil
+}
+
+func TestTicketStore(t *testing.T) {
+	now := time.Unix(1000, 0)
+	ts := newTicketStore(2)
+	a, _, ok := ts.mint("alice", now)
+	if !ok {
+		t.Fatal("mint refused")
+	}
+	b, _, _ := ts.mint("bob", now.Add(10*time.Second))
+	if _, retry, ok := ts.mint("carol", now.Add(20*time.Second)); ok || retry != 40*time.Second {
+		t.Fatalf("third ticket: ok %v, retry after %v; want refused, 40s", ok, retry)
+	}
+	if who, ok := ts.redeem(a, now.Add(59*time.Second)); !ok || who != "alice" {
+		t.Fatalf("redeem = %q %v", who, ok)
+	}
+	if _, ok := ts.redeem(a, now.Add(59*time.Second)); ok {
+		t.Fatal("a ticket redeemed twice")
+	}
+	if _, ok := ts.redeem(b, now.Add(71*time.Second)); ok {
+		t.Fatal("an expired ticket redeemed")
+	}
+	// Expired tickets make room when the store is full.
+	ts.mint("dave", now.Add(80*time.Second))
+	ts.mint("erin", now.Add(80*time.Second))
+	if _, _, ok := ts.mint("frank", now.Add(150*time.Second)); !ok || ts.len() != 1 {
+		t.Fatalf("expired tickets not swept: ok %v, %d held", ok, ts.len())
+	}
+}
+
+func TestKeyringPrincipals(t *testing.T) {
+	k := newKeyring([]string{"key-one-0123456789", "key-two-0123456789"})
+	one, ok1 := k.match([]string{"key-one-0123456789"})
+	two, ok2 := k.match([]string{"nope", "key-two-0123456789"})
+	if !ok1 || !ok2 || one == two || one == anonymous || !k.valid(one) || !k.valid(two) {
+		t.Fatalf("principals %q %v, %q %v", one, ok1, two, ok2)
+	}
+	if strings.Contains(string(one), "key-one") {
+		t.Fatal("the principal shows the key")
+	}
+	if _, ok := k.match([]string{"key-one-012345678"}); ok {
+		t.Fatal("a prefix of a key matched")
+	}
+	if k.valid(anonymous) || newKeyring(nil).valid(one) || !newKeyring(nil).valid(anonymous) {
+		t.Fatal("anonymous is valid exactly when there are no keys")
+	}
+}
+
+// TestSessionFileWithoutOwner: sessions saved before sessions had owners
+// are not restored: nobody can show they are theirs.
+func TestSessionFileWithoutOwner(t *testing.T) {
+	now := time.Now()
+	path := filepath.Join(t.TempDir(), "sessions.json")
+	key := make([]byte, sha256.Size)
+	b, _ := json.Marshal(map[string]any{"version": 1, "sessions": []map[string]any{
+		{"id": "old", "key": key, "input_rate": 16000, "output_rate": 16000, "detached": now, "turns": 1},
+	}})
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newSessionStore(time.Minute)
+	n, ownerless, err := s.load(path, now, func() *pipeline.Conversation { return pipeline.NewConversation("", 0) })
+	if err != nil || n != 0 || ownerless != 1 || s.len() != 0 {
+		t.Fatalf("load = %d, %d, %v; %d held", n, ownerless, err, s.len())
+	}
 }

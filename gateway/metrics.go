@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "voicegate_errors_total", Help: "Error events sent to clients and requests refused, by error code.",
 		}, []string{"code"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "voicegate_connections_rejected_total", Help: "WebSocket upgrades refused, by reason.",
+			Name: "voicegate_connections_rejected_total", Help: "Requests refused before a WebSocket upgrade or a ticket, by reason.",
 		}, []string{"reason"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voicegate_rate_limited_total", Help: "Connections refused and session starts refused for one client's share, by the setting that refused them: max_sessions_per_ip, max_sessions_per_key or session_rate.",

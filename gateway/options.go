@@ -3,8 +3,10 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,12 +29,12 @@ type Options struct {
 	Logger *zap.Logger
 
 	// Registry is where the gateway registers its metrics. If it is also a
-	// prometheus.Gatherer (a *prometheus.Registry is), /metrics serves it.
-	// Default: a private *prometheus.Registry, served on /metrics. The
-	// gateway never touches the global default registry.
+	// prometheus.Gatherer (a *prometheus.Registry is), MetricsHandler
+	// serves it. Default: a private *prometheus.Registry. The gateway never
+	// touches the global default registry.
 	Registry prometheus.Registerer
-	// Gatherer is what /metrics serves. Default: Registry, if it is a
-	// Gatherer. When neither is, /metrics answers 404.
+	// Gatherer is what MetricsHandler serves. Default: Registry, if it is a
+	// Gatherer. When neither is, MetricsHandler answers 404.
 	Gatherer prometheus.Gatherer
 
 	// Stages are the providers, shared by every session: a Recognizer
@@ -64,11 +66,24 @@ type Options struct {
 // server: section of voicegate's configuration file, where every key is
 // documented (configs/voicegate.example.yaml).
 type Config struct {
-	// APIKeys, when not empty, are the credentials a client must present,
-	// as "Authorization: Bearer <key>", "X-API-Key: <key>" or, for
-	// browsers, "?token=<key>" on /ws. Missing or wrong: 401 before the
-	// upgrade. Default: no authentication.
+	// APIKeys, when not empty, are the credentials a client must present
+	// on /ws: "Authorization: Bearer <key>" or "X-API-Key: <key>", or, for
+	// browsers, which cannot set headers on a WebSocket, a ticket
+	// (?ticket=, from POST /v1/tickets with a key), a resume token
+	// (?resume=, to resume that session only) or the key itself
+	// (?token=<key>, which puts it in URLs and logs; prefer tickets).
+	// Missing or wrong: 401 before the upgrade. A session belongs to the
+	// key that created it: another key cannot resume it. Default: no
+	// authentication.
 	APIKeys []string `yaml:"api_keys"`
+	// AllowedHosts lists the Host names, besides loopback ones (localhost,
+	// 127.0.0.0/8, ::1), that /ws and /v1/tickets answer: patterns matched
+	// with path.Match against the name without its port ("voice.lan",
+	// "*.example.com", "*" for any). Others get 403 forbidden_host. Without
+	// APIKeys the check always applies, which stops DNS rebinding (a
+	// hostile page whose name resolves to this server); with keys, only
+	// when the list is given. Default: loopback names only.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// AllowedOrigins lists the browser origins, besides the request's own
 	// host, allowed to open /ws: host patterns ("app.example.com",
 	// "*.example.com") or scheme://host patterns, matched with path.Match
@@ -106,6 +121,9 @@ type Config struct {
 	// X-Forwarded-For is ignored. Default: none (behind a proxy, every
 	// client then shares the proxy's address and its limits).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MaxTickets caps the tickets minted and not yet used or expired (each
+	// lives TicketTTL); one more is refused with 429 ticket_limit.
+	MaxTickets int `yaml:"max_tickets"`
 
 	// HeartbeatInterval is how often the server sends a WebSocket ping.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
@@ -152,6 +170,7 @@ func DefaultConfig() Config {
 		MaxDetachedSessions: 1000,
 		MaxSessionsPerIP:    100,
 		MaxSessionsPerKey:   1000,
+		MaxTickets:          1000,
 		SessionRate:         10,
 		SessionBurst:        50,
 		HeartbeatInterval:   15 * time.Second,
@@ -177,7 +196,7 @@ func (c Config) Validate() error {
 	}{
 		{"max_sessions", c.MaxSessions}, {"max_detached_sessions", c.MaxDetachedSessions},
 		{"max_sessions_per_ip", c.MaxSessionsPerIP}, {"max_sessions_per_key", c.MaxSessionsPerKey},
-		{"session_burst", c.SessionBurst},
+		{"session_burst", c.SessionBurst}, {"max_tickets", c.MaxTickets},
 	} {
 		if n.v < 0 {
 			bad("server.%s cannot be negative (got %d; 0 means the default)", n.key, n.v)
@@ -220,6 +239,13 @@ func (c Config) Validate() error {
 	for _, p := range c.AllowedOrigins {
 		if _, err := path.Match(p, ""); err != nil {
 			bad("server.allowed_origins: pattern %q: %v", p, err)
+		}
+	}
+	for _, p := range c.AllowedHosts {
+		if _, err := path.Match(p, ""); err != nil {
+			bad("server.allowed_hosts: pattern %q: %v", p, err)
+		} else if strings.ContainsAny(p, ":/") && net.ParseIP(p) == nil {
+			bad("server.allowed_hosts: %q: give a host name pattern without scheme or port, e.g. voice.example.com", p)
 		}
 	}
 	return errors.Join(errs...)

@@ -16,9 +16,15 @@ import (
 
 // savedSession is a session as written to Options.SessionFile. It holds the
 // digest of the resume token, never the token, so the file grants nothing
-// by itself; it does hold the conversation, hence mode 0600.
+// by itself; it does hold the conversation, hence mode 0600. Owner is the
+// principal the session belongs to (a digest of its key, or "anonymous"):
+// restored, it is still resumable by that principal alone. Files written
+// before sessions had owners lack it; their sessions, which nobody can show
+// are theirs, are not restored. (Adding the field kept the version: an
+// older server reading a newer file ignores it.)
 type savedSession struct {
 	ID       string             `json:"id"`
+	Owner    string             `json:"owner"`
 	Key      []byte             `json:"key"` // SHA-256 of the resume token
 	Input    int                `json:"input_rate"`
 	Output   int                `json:"output_rate"`
@@ -52,7 +58,7 @@ func (s *sessionStore) snapshot(now time.Time) ([]byte, int, error) {
 			continue
 		}
 		out.Sessions = append(out.Sessions, savedSession{
-			ID: st.id, Key: append([]byte(nil), key[:]...), Input: st.input.SampleRate, Output: st.output.SampleRate,
+			ID: st.id, Owner: string(st.owner), Key: append([]byte(nil), key[:]...), Input: st.input.SampleRate, Output: st.output.SampleRate,
 			TextOnly: st.textOnly, Detached: detached, Turns: st.conv.Turns(), History: st.conv.History(),
 		})
 	}
@@ -123,13 +129,13 @@ func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline
 }
 
 // restore checks one saved session and rebuilds it, detached. It refuses
-// an entry with a malformed id or key, an unsupported rate or a message
+// an entry with no owner, a malformed id or key, an unsupported rate or a message
 // from anyone but the user or the assistant (the file must not smuggle a
 // system prompt in), and one whose window has passed. A detached time in
 // the future (a clock set back, a file edited) counts as now, so the
 // session expires a window from now rather than never.
 func restore(saved savedSession, now time.Time, window time.Duration, newConv func() *pipeline.Conversation) (*sessionState, bool) {
-	if len(saved.Key) != sha256.Size || !validID(saved.ID) || saved.Detached.IsZero() {
+	if saved.Owner == "" || len(saved.Key) != sha256.Size || !validID(saved.ID) || saved.Detached.IsZero() {
 		return nil, false
 	}
 	detached := saved.Detached
@@ -151,7 +157,7 @@ func restore(saved savedSession, now time.Time, window time.Duration, newConv fu
 	conv.Append(saved.History...)
 	conv.SkipTurns(saved.Turns)
 	st := &sessionState{
-		id: saved.ID, conv: conv, textOnly: saved.TextOnly, detached: detached,
+		id: saved.ID, owner: principal(saved.Owner), conv: conv, textOnly: saved.TextOnly, detached: detached,
 		input:  audio.Format{SampleRate: saved.Input, Channels: 1},
 		output: audio.Format{SampleRate: saved.Output, Channels: 1},
 	}

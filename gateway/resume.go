@@ -12,10 +12,11 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 )
 
-// sessionState is what survives a dropped connection: the conversation and
-// the settings a resumed session gets back.
+// sessionState is what survives a dropped connection: the conversation,
+// the settings a resumed session gets back, and who it belongs to.
 type sessionState struct {
 	id       string
+	owner    principal // who created it; only they can resume it
 	conv     *pipeline.Conversation
 	input    audio.Format
 	output   audio.Format
@@ -71,18 +72,20 @@ func (s *sessionStore) create(st *sessionState, c *connection, now time.Time) st
 	return token
 }
 
-// resume attaches the session holding token to c. It returns the session, a
-// fresh token (the old one stops working) and the connection the session was
-// attached to, if any, which the caller must close as superseded. ok is
-// false for an unknown or expired token.
-func (s *sessionStore) resume(token string, c *connection, now time.Time) (st *sessionState, newToken string, prev *connection, ok bool) {
+// resume attaches the session holding token to c, which acts for who. It
+// returns the session, a fresh token (the old one stops working) and the
+// connection the session was attached to, if any, which the caller must
+// close as superseded. ok is false for an unknown or expired token, and for
+// a session that belongs to another principal, whose token stays as it was:
+// a token alone does not let one key take over another key's conversation.
+func (s *sessionStore) resume(token string, who principal, c *connection, now time.Time) (st *sessionState, newToken string, prev *connection, ok bool) {
 	key := sha256.Sum256([]byte(token))
 	fresh := randomToken(32)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked(now)
 	st, ok = s.byKey[key]
-	if !ok || s.expiredLocked(st, now) {
+	if !ok || s.expiredLocked(st, now) || st.owner != who {
 		return nil, "", nil, false
 	}
 	delete(s.byKey, key)
@@ -92,6 +95,19 @@ func (s *sessionStore) resume(token string, c *connection, now time.Time) (st *s
 	prev, st.conn = st.conn, c
 	s.changedLocked()
 	return st, fresh, prev, true
+}
+
+// ownerOf returns the principal of the session holding token, if it can
+// be resumed now. It spends nothing.
+func (s *sessionStore) ownerOf(token string, now time.Time) (principal, bool) {
+	key := sha256.Sum256([]byte(token))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.byKey[key]
+	if !ok || s.expiredLocked(st, now) {
+		return "", false
+	}
+	return st.owner, true
 }
 
 // detach marks st as having lost its connection c, starting the resume

@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,10 +28,16 @@ import (
 // at "/" beside these.
 const (
 	PathWS      = "/ws"
+	PathTickets = "/v1/tickets"
 	PathHealthz = "/healthz"
 	PathReadyz  = "/readyz"
-	PathMetrics = "/metrics"
 )
+
+// PathMetrics is where MetricsHandler belongs. Handler does not serve it:
+// metrics tell anyone who reads them about the traffic and the providers,
+// so package app mounts them on its admin listener, apart from the public
+// one.
+const PathMetrics = "/metrics"
 
 // Server is the WebSocket gateway. Its methods are safe for concurrent use.
 type Server struct {
@@ -41,10 +50,12 @@ type Server struct {
 	persist  *persister // nil without a SessionFile
 	admit    *admission
 	trusted  []netip.Prefix // Config.TrustedProxies
+	tickets  *ticketStore
 	// fileFailing is whether the last write of the SessionFile failed;
 	// written by the persister's one write at a time.
 	fileFailing bool
 	handler     http.Handler
+	metricsH    http.Handler
 	bufs        sync.Pool // *[]byte for outgoing audio frames
 
 	active  atomic.Int64 // open WebSocket connections, the over-limit ones too
@@ -68,6 +79,7 @@ func New(opts Options) (*Server, error) {
 		keys:     newKeyring(opts.APIKeys),
 		sessions: newSessionStore(opts.ResumeWindow),
 		admit:    newAdmission(opts.Config),
+		tickets:  newTicketStore(opts.MaxTickets),
 		conns:    make(map[*connection]struct{}),
 	}
 	s.trusted, _ = parsePrefixes(opts.TrustedProxies) // checked by Validate
@@ -105,10 +117,12 @@ func New(opts Options) (*Server, error) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET "+PathReadyz, s.serveReadyz)
-	if gatherer != nil {
-		mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	}
+	mux.HandleFunc("POST "+PathTickets, s.serveTickets)
 	s.handler = mux
+	s.metricsH = http.NotFoundHandler()
+	if gatherer != nil {
+		s.metricsH = promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+	}
 	return s, nil
 }
 
@@ -117,13 +131,19 @@ func (s *Server) newConversation() *pipeline.Conversation {
 	return pipeline.NewConversation(s.opts.SystemPrompt, s.opts.MaxHistory).SetMaxBytes(s.opts.MaxHistoryBytes)
 }
 
-// Handler serves /ws (the WebSocket), /healthz (200 while the process
-// lives), /readyz (200 until Shutdown begins, then 503) and /metrics.
-// Any other path is 404. It bounds no request's time: serve it from an
+// Handler serves /ws (the WebSocket), POST /v1/tickets (a ticket for one
+// upgrade), /healthz (200 while the process lives) and /readyz (200 until
+// Shutdown begins, then 503). Any other path is 404; /metrics is
+// MetricsHandler's. It bounds no request's time: serve it from an
 // http.Server with ReadHeaderTimeout, ReadTimeout and IdleTimeout set, as
 // package app does (a WebSocket is hijacked by its upgrade and keeps none
 // of those deadlines).
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the Prometheus metrics of Options.Gatherer (404
+// without one). Mount it where only operators reach it: it does no
+// authentication.
+func (s *Server) MetricsHandler() http.Handler { return s.metricsH }
 
 func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -220,17 +240,30 @@ func (s *Server) unregister(c *connection) {
 	s.mu.Unlock()
 }
 
-// serveWS checks the request (origin, key, drain), upgrades it and serves
-// the connection until it ends.
+// serveWS checks the request (host, origin, drain, credentials), upgrades
+// it and serves the connection until it ends.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !hostAllowed(r, s.keys.enabled(), s.opts.AllowedHosts) {
+		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
+		return
+	}
 	if !originAllowed(r, s.opts.AllowedOrigins) {
 		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
 		return
 	}
-	key, ok := s.keys.match(r)
+	// Draining is told before a ticket is spent on an upgrade that cannot
+	// happen.
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		s.refuse(w, protocol.CodeShuttingDown, "the server is shutting down")
+		return
+	}
+	s.mu.Unlock()
+	cred, ok := s.authenticate(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
-		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key")
+		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key, ticket or resume token")
 		return
 	}
 	s.mu.Lock()
@@ -245,7 +278,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 
 	// Refused before the upgrade, so that a client over its share costs
 	// no connection and takes no place under MaxSessions.
-	from := peerOf(r, s.trusted, key)
+	from := peerOf(r, s.trusted, cred.who)
 	release, limit := s.admit.acquire(from)
 	if limit != "" {
 		s.metrics.rateLimited.WithLabelValues(limit).Inc()
@@ -260,6 +293,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 
 	c := newConnection(s, cmp.Or(from.addr, r.RemoteAddr))
 	c.peer = from
+	c.cred = cred
 	rec := &hijackRecorder{ResponseWriter: w}
 	ws, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
 		OriginPatterns: s.opts.AllowedOrigins,
@@ -278,13 +312,93 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.serve(overLimit)
 }
 
-// refuse answers a request that will not be upgraded with a JSON error
-// event and the code's HTTP status.
+// credential is what a request to /ws proved: the principal it acts for
+// and, when a resume token was its only credential, that token: such a
+// connection may resume that session and do nothing else.
+type credential struct {
+	who        principal
+	resumeOnly string
+}
+
+// authenticate finds the principal of a request to /ws. Without keys every
+// request is anonymous. With keys, the first kind of credential present is
+// the one checked, and a wrong one is not made up for by another: an API
+// key (headers, or ?token=), else ?ticket= (spent here), else ?resume=, a
+// resume token of a session whose principal is still valid.
+func (s *Server) authenticate(r *http.Request) (credential, bool) {
+	if !s.keys.enabled() {
+		return credential{who: anonymous}, true
+	}
+	q := r.URL.Query()
+	presented := headerKeys(r)
+	if t := q.Get("token"); t != "" {
+		presented = append(presented, t)
+	}
+	switch {
+	case len(presented) > 0:
+		who, ok := s.keys.match(presented)
+		return credential{who: who}, ok
+	case q.Get("ticket") != "":
+		who, ok := s.tickets.redeem(q.Get("ticket"), s.opts.Now())
+		return credential{who: who}, ok && s.keys.valid(who)
+	case q.Get("resume") != "":
+		tok := q.Get("resume")
+		who, ok := s.sessions.ownerOf(tok, s.opts.Now())
+		return credential{who: who, resumeOnly: tok}, ok && s.keys.valid(who)
+	}
+	return credential{}, false
+}
+
+// serveTickets mints a ticket for the key in the request's headers (a key
+// in the URL is what tickets exist to avoid, so ?token= does not count).
+// Without keys, tickets are anonymous, so a page given one works either
+// way. It is checked as /ws is (Host, Origin): a browser on another site
+// cannot read the answer anyway (no CORS), but need not be served either.
+func (s *Server) serveTickets(w http.ResponseWriter, r *http.Request) {
+	if !hostAllowed(r, s.keys.enabled(), s.opts.AllowedHosts) {
+		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
+		return
+	}
+	if !originAllowed(r, s.opts.AllowedOrigins) {
+		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
+		return
+	}
+	who := anonymous
+	if s.keys.enabled() {
+		var ok bool
+		if who, ok = s.keys.match(headerKeys(r)); !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
+			s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key (send it as Authorization: Bearer)")
+			return
+		}
+	}
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		s.refuse(w, protocol.CodeShuttingDown, "the server is shutting down")
+		return
+	}
+	tok, retryAfter, ok := s.tickets.mint(who, s.opts.Now())
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+		s.refuse(w, protocol.CodeTicketLimit, fmt.Sprintf("%d tickets are outstanding, the limit; try again shortly", s.opts.MaxTickets))
+		return
+	}
+	b, _ := json.Marshal(protocol.Ticket{Ticket: tok, ExpiresIn: int(TicketTTL / time.Second)})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.Write(b)
+}
+
+// refuse answers a request that will not be served (an upgrade, a
+// ticket) with a JSON error event and the code's HTTP status.
 func (s *Server) refuse(w http.ResponseWriter, code protocol.Code, msg string) {
 	status := codeRules[code].HTTP
 	s.metrics.rejected.WithLabelValues(string(code)).Inc()
 	s.metrics.errors.WithLabelValues(string(code)).Inc()
-	s.log.Debug("upgrade refused", zap.Int("status", status), zap.String("code", string(code)))
+	s.log.Debug("request refused", zap.Int("status", status), zap.String("code", string(code)))
 	b, _ := protocol.Encode(classOf(code).event(msg))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -135,11 +135,12 @@ func TestSessionFileUnwritable(t *testing.T) {
 // TestSessionFileEntriesChecked: entries are checked as they are loaded.
 // One detached "in the future" expires a window after the start rather
 // than never; one with a message from another role than user or assistant,
-// a bad rate, a bad id or key is refused; a good one resumes.
+// a bad rate, a bad id or key, or no owner is refused; a good one resumes.
 func TestSessionFileEntriesChecked(t *testing.T) {
 	now := time.Now()
 	type entry struct {
 		ID       string             `json:"id"`
+		Owner    string             `json:"owner"`
 		Key      []byte             `json:"key"`
 		Input    int                `json:"input_rate"`
 		Output   int                `json:"output_rate"`
@@ -153,7 +154,7 @@ func TestSessionFileEntriesChecked(t *testing.T) {
 		rand.Read(b)
 		token := base64.RawURLEncoding.EncodeToString(b)
 		key := sha256.Sum256([]byte(token))
-		return entry{ID: id, Key: key[:], Input: 16000, Output: 16000, TextOnly: true, Detached: now, History: history}, token
+		return entry{ID: id, Owner: "anonymous", Key: key[:], Input: 16000, Output: 16000, TextOnly: true, Detached: now, History: history}, token
 	}
 	valid, validTok := good("valid")
 	future, futureTok := good("future")
@@ -167,15 +168,17 @@ func TestSessionFileEntriesChecked(t *testing.T) {
 	badID, badIDTok := good("not/an id")
 	shortKey, shortKeyTok := good("shortkey")
 	shortKey.Key = shortKey.Key[:8]
+	ownerless, ownerlessTok := good("ownerless")
+	ownerless.Owner = ""
 
-	b, _ := json.Marshal(map[string]any{"version": 1, "sessions": []entry{valid, future, system, tool, rate, badID, shortKey}})
+	b, _ := json.Marshal(map[string]any{"version": 1, "sessions": []entry{valid, future, system, tool, rate, badID, shortKey, ownerless}})
 	file := filepath.Join(t.TempDir(), "sessions.json")
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	const window = 300 * time.Millisecond
 	s := newServer(t, func(o *gateway.Options) { o.SessionFile = file; o.ResumeWindow = window })
-	for name, tok := range map[string]string{"system": systemTok, "tool": toolTok, "rate": rateTok, "id": badIDTok, "key": shortKeyTok} {
+	for name, tok := range map[string]string{"system": systemTok, "tool": toolTok, "rate": rateTok, "id": badIDTok, "key": shortKeyTok, "owner": ownerlessTok} {
 		if s.resumes(t, tok) {
 			t.Errorf("entry with a bad %s resumed", name)
 		}

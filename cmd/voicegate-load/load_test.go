@@ -87,7 +87,7 @@ func TestRunAgainstFakeGateway(t *testing.T) {
 	srv := httptest.NewServer(fg)
 	defer srv.Close()
 	o := options{
-		url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", pid: os.Getpid(),
+		url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", admin: srv.URL, pid: os.Getpid(),
 		cfg:   latencies{Silence: 300 * time.Millisecond},
 		voice: 400 * time.Millisecond, pauseMin: 400 * time.Millisecond, pauseMax: 600 * time.Millisecond,
 		ramp: 200 * time.Millisecond, shards: 2, allocWindow: time.Second, logf: t.Logf,

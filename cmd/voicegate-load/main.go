@@ -8,7 +8,7 @@
 // the method.
 //
 //	voicegate-load -sessions 1000,2000 -duration 20s,60s
-//	voicegate-load -url ws://127.0.0.1:8080/ws -pid 4242 -sessions 200 -duration 10s
+//	voicegate-load -url ws://127.0.0.1:8080/ws -admin-url http://127.0.0.1:9090 -pid 4242 -sessions 200 -duration 10s
 //
 // The client shares the machine with the server, so it is built to be
 // cheap: frames are encoded once and shared, a few scheduler goroutines pace
@@ -61,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		soakSettle  = fs.Int("soak-settle", 5, "with -soak: drift is measured from this sample on (1-based)")
 	)
 	fs.StringVar(&o.url, "url", "", "attach to a running gateway at this WebSocket URL (with -pid) instead of starting its own")
+	fs.StringVar(&o.admin, "admin-url", "http://127.0.0.1:9090", "with -url: the gateway's admin listener (server.admin_addr), where its /metrics and /debug/pprof are")
 	fs.IntVar(&o.pid, "pid", 0, "pid of the gateway at -url, for its CPU and RSS")
 	fs.StringVar(&o.dir, "dir", "", "directory for the generated config and server logs (default: a temporary one)")
 	fs.DurationVar(&o.cfg.Silence, "vad-silence", 300*time.Millisecond, "VAD silence that ends an utterance (config; must match the gateway's with -url)")

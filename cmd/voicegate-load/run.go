@@ -14,6 +14,7 @@ import (
 // options are the settings shared by every run of an invocation.
 type options struct {
 	url         string // attach: WebSocket URL
+	admin       string // attach: the gateway's admin listener, http://host:port
 	pid         int    // attach: gateway pid
 	dir         string // config and logs
 	cfg         latencies
@@ -257,7 +258,7 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 	if o.url == "" {
 		t, err = spawnGateway(ctx, o.dir, o.cfg, max(5000, 2*n))
 	} else {
-		t, err = attach(o.url, o.pid)
+		t, err = attach(o.url, o.admin, o.pid)
 	}
 	if err != nil {
 		return nil, err

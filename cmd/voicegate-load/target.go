@@ -23,6 +23,7 @@ type target struct {
 	name    string // "gateway" or "baseline"
 	ws      string // WebSocket URL
 	http    string // http://host:port
+	admin   string // http://host:port of /metrics and /debug/pprof: the gateway's admin listener
 	pid     int
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -58,7 +59,8 @@ providers:
 
 // spawnGateway re-executes this binary as the gateway (package app, the
 // same server as cmd/voicegate, with the synthetic providers added) with a
-// generated config and -pprof, and waits until /readyz answers.
+// generated config, an admin listener of its own and -pprof, and waits
+// until /readyz answers.
 func spawnGateway(ctx context.Context, dir string, c latencies, maxSessions int) (*target, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -72,9 +74,13 @@ func spawnGateway(ctx context.Context, dir string, c latencies, maxSessions int)
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: "gateway", ws: "ws://" + addr + "/ws", http: "http://" + addr,
+	adminAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	t := &target{name: "gateway", ws: "ws://" + addr + "/ws", http: "http://" + addr, admin: "http://" + adminAddr,
 		logPath: filepath.Join(dir, "gateway.log")}
-	if err := t.start(exec.Command(self, gatewayCommand, "-config", cfg, "-addr", addr, "-pprof")); err != nil {
+	if err := t.start(exec.Command(self, gatewayCommand, "-config", cfg, "-addr", addr, "-admin-addr", adminAddr, "-pprof")); err != nil {
 		return nil, err
 	}
 	if err := t.waitReady(ctx); err != nil {
@@ -94,7 +100,7 @@ func spawnBaseline(ctx context.Context, dir string, echoEvery int) (*target, err
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: "baseline", ws: "ws://" + addr + "/ws", http: "http://" + addr,
+	t := &target{name: "baseline", ws: "ws://" + addr + "/ws", http: "http://" + addr, admin: "http://" + addr,
 		logPath: filepath.Join(dir, "baseline.log")}
 	if err := t.start(exec.Command(self, "-serve-baseline", addr, "-echo-every", strconv.Itoa(echoEvery))); err != nil {
 		return nil, err
@@ -106,8 +112,9 @@ func spawnBaseline(ctx context.Context, dir string, echoEvery int) (*target, err
 	return t, nil
 }
 
-// attach measures a gateway someone else started.
-func attach(wsURL string, pid int) (*target, error) {
+// attach measures a gateway someone else started, reading its metrics and
+// profiles from adminURL (its server.admin_addr).
+func attach(wsURL, adminURL string, pid int) (*target, error) {
 	host := strings.TrimPrefix(strings.TrimPrefix(wsURL, "ws://"), "wss://")
 	if i := strings.IndexByte(host, '/'); i >= 0 {
 		host = host[:i]
@@ -119,7 +126,7 @@ func attach(wsURL string, pid int) (*target, error) {
 	if _, err := readProc(pid); err != nil {
 		return nil, fmt.Errorf("-pid %d: %w", pid, err)
 	}
-	return &target{name: "gateway", ws: wsURL, http: scheme + host, pid: pid}, nil
+	return &target{name: "gateway", ws: wsURL, http: scheme + host, admin: strings.TrimSuffix(adminURL, "/"), pid: pid}, nil
 }
 
 func (t *target) start(cmd *exec.Cmd) error {
@@ -195,13 +202,13 @@ func tail(path string) string {
 // scrape reads the target's Prometheus text exposition, summing each
 // metric over its label sets.
 func (t *target) scrape() (map[string]float64, error) {
-	resp, err := httpClient.Get(t.http + "/metrics")
+	resp, err := httpClient.Get(t.admin + "/metrics")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+		return nil, fmt.Errorf("GET %s/metrics: %s", t.admin, resp.Status)
 	}
 	return parseMetrics(resp.Body)
 }
@@ -247,7 +254,7 @@ type memStats struct {
 // forcing a GC first when gc is set so that HeapInuse is live data, not
 // garbage. Without pprof it falls back to /metrics (no forced GC).
 func (t *target) memstats(gc bool) (memStats, error) {
-	url := t.http + "/debug/pprof/heap?debug=1"
+	url := t.admin + "/debug/pprof/heap?debug=1"
 	if gc {
 		url += "&gc=1"
 	}
@@ -310,13 +317,13 @@ func (t *target) heapProfile(path string) error {
 
 func (t *target) profile(path, endpoint string, d time.Duration) error {
 	c := &http.Client{Timeout: d + 30*time.Second}
-	resp, err := c.Get(t.http + endpoint)
+	resp, err := c.Get(t.admin + endpoint)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s (is the gateway running with -pprof?)", endpoint, resp.Status)
+		return fmt.Errorf("GET %s%s: %s (is the gateway running with -pprof, its admin listener at -admin-url?)", t.admin, endpoint, resp.Status)
 	}
 	f, err := os.Create(path)
 	if err != nil {

@@ -28,6 +28,8 @@ const (
 	CodeResumeFailed       Code = "resume_failed"
 	CodeUnauthorized       Code = "unauthorized"
 	CodeForbiddenOrigin    Code = "forbidden_origin"
+	CodeForbiddenHost      Code = "forbidden_host"
+	CodeTicketLimit        Code = "ticket_limit"
 	CodeSessionLimit       Code = "session_limit"
 	CodeRateLimited        Code = "rate_limited"
 	CodeSlowConsumer       Code = "slow_consumer"

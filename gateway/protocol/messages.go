@@ -209,3 +209,11 @@ type Error struct {
 	Turn      uint64 `json:"turn,omitempty"`
 	Stage     string `json:"stage,omitempty"` // "asr", "llm", "tts" for provider errors
 }
+
+// Ticket answers POST /v1/tickets: a single-use credential for one
+// WebSocket upgrade (/ws?ticket=…), valid for ExpiresIn seconds, bound to
+// the API key that asked for it.
+type Ticket struct {
+	Ticket    string `json:"ticket"`
+	ExpiresIn int    `json:"expires_in"`
+}

@@ -20,11 +20,14 @@ const MAX_BUFFERED_BYTES = 64 * 1024 // ~2 s of 16 kHz audio; beyond it frames a
 export const DROP_CODE = 4000
 
 export class VoiceClient {
-  // opts: {url, inputRate, on: {phase(p), message(msg), audio(buf), rtt(ms)}}
+  // opts: {url, inputRate, ticket, on: {phase(p), message(msg), audio(buf), rtt(ms)}}
   // phase(p) gets {phase: 'connecting'|'ready'|'reconnecting'|'closed',
   //   attempt, delayMs, reason, unreachable}
+  // ticket: a single-use ticket from POST /v1/tickets (default: ?ticket= in
+  //   the page's address), the credential of the first connection.
   constructor(opts) {
     this.url = opts.url
+    this.ticket = opts.ticket ?? new URLSearchParams(globalThis.location?.search ?? '').get('ticket') ?? ''
     this.inputRate = opts.inputRate
     this.on = opts.on
     this.ws = null
@@ -49,7 +52,7 @@ export class VoiceClient {
     if (this.final) return
     let ws
     try {
-      ws = new WebSocket(this.url)
+      ws = new WebSocket(this.connectURL())
     } catch (err) {
       this.closed({ code: 1006, reason: String(err) }, false)
       return
@@ -63,9 +66,7 @@ export class VoiceClient {
       opened = true
       this.stats.connects++
       const start = { type: 'session.start', version: PROTOCOL_VERSION, input_audio: { sample_rate: this.inputRate } }
-      if (this.resumeToken && (!this.droppedAt || performance.now() - this.droppedAt < this.resumeWindowMs)) {
-        start.resume_token = this.resumeToken
-      }
+      if (this.resumable) start.resume_token = this.resumeToken
       ws.send(JSON.stringify(start))
     }
     ws.onmessage = (e) => {
@@ -90,10 +91,32 @@ export class VoiceClient {
     ws.onerror = () => {}
   }
 
+  // resumable reports whether the next connection should resume the
+  // session: there is a token, and the session has not outlived its window.
+  get resumable() {
+    return !!this.resumeToken && (!this.droppedAt || performance.now() - this.droppedAt < this.resumeWindowMs)
+  }
+
+  // connectURL is the WebSocket URL of the next attempt, with its
+  // credential (docs/protocol.md#connecting). A ticket is single-use: it
+  // opens the first session, and is kept until then, as a failed attempt may
+  // not have spent it. After that the page has no key, so a reconnect that
+  // resumes presents the resume token on the upgrade (?resume=), which
+  // allows resuming that session and nothing else. A URL that already
+  // carries a key (?token=) needs neither.
+  connectURL() {
+    const u = new URL(this.url, globalThis.location?.href)
+    if (u.searchParams.has('token')) return u.href
+    if (this.ticket) u.searchParams.set('ticket', this.ticket)
+    else if (this.resumable) u.searchParams.set('resume', this.resumeToken)
+    return u.href
+  }
+
   handle(msg) {
     switch (msg.type) {
       case 'session.started':
         this.ready = true
+        this.ticket = '' // spent
         this.session = msg
         this.resumeToken = msg.resume_token || ''
         this.resumeWindowMs = msg.resume_window_ms || 0
