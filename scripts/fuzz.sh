@@ -13,6 +13,7 @@ targets=(
 	"./audio/wav FuzzDecode"
 	"./providers/llm/openai FuzzDeltaDecoder"
 	"./configs FuzzParse"
+	"./audio/g711 FuzzCodec"
 )
 cache=$(go env GOCACHE)/fuzz/$(go list -m)
 summary=()
