@@ -55,47 +55,7 @@ func TestBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-audio-capture", mic),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("force-color-profile", "srgb"),
-		chromedp.WindowSize(1280, 800),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-
-	// Start the browser and the console subscription before the page loads,
-	// so that nothing the page logs is missed.
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	console := &browserConsole{}
-	collected := make(chan struct{})
-	go func() {
-		defer close(collected)
-		console.collect(chromedp.Console(bctx))
-	}()
-	defer func() {
-		cancelBrowser() // ends the console subscription
-		<-collected
-	}()
+	bctx, console := openBrowser(t, ctx, chromium, dir, mic)
 
 	p := &browserPage{t: t, ctx: bctx, g: g, console: console}
 	start := time.Now()
@@ -239,6 +199,58 @@ func TestBrowser(t *testing.T) {
 	if errs := console.errors(); len(errs) > 0 {
 		t.Errorf("the page logged %d console error(s):\n%s", len(errs), strings.Join(errs, "\n"))
 	}
+}
+
+// openBrowser starts headless Chromium with a fake microphone (fed from
+// the WAV file mic, looped; "" for the default fake device), returning its
+// context and a subscription to its console, both started before any page
+// loads so that nothing the page logs is missed. The test's cleanup closes
+// the browser.
+func openBrowser(t *testing.T, ctx context.Context, chromium, dir, mic string) (context.Context, *browserConsole) {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(filepath.Join(dir, "profile")),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("force-color-profile", "srgb"),
+		chromedp.WindowSize(1280, 800),
+	}
+	if mic != "" {
+		opts = append(opts, chromedp.Flag("use-file-for-fake-audio-capture", mic))
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	if err := chromedp.Do(bctx); err != nil {
+		cancelBrowser()
+		cancelAlloc()
+		t.Fatalf("starting chromium: %v", err)
+	}
+	console := &browserConsole{}
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		console.collect(chromedp.Console(bctx))
+	}()
+	t.Cleanup(func() {
+		cancelBrowser() // ends the console subscription
+		<-collected
+		cancelAlloc()
+	})
+	return bctx, console
 }
 
 // browserMicWAV writes the looped microphone input: the script spoken by

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,35 +42,7 @@ func TestBrowserTicket(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	console := &browserConsole{}
-	collected := make(chan struct{})
-	go func() {
-		defer close(collected)
-		console.collect(chromedp.Console(bctx))
-	}()
-	defer func() {
-		cancelBrowser()
-		<-collected
-	}()
+	bctx, console := openBrowser(t, ctx, chromium, t.TempDir(), "")
 
 	p := &browserPage{t: t, ctx: bctx, g: g, console: console}
 	if err := chromedp.Do(bctx, chromedp.Navigate(g.URL("/?ticket="+tk.Ticket))); err != nil {
