@@ -64,7 +64,7 @@ type Server struct {
 	mu       sync.Mutex
 	draining bool
 	conns    map[*connection]struct{}
-	wg       sync.WaitGroup // one per upgraded connection's handler
+	wg       sync.WaitGroup // one per /ws request past the drain check, until its handler returns
 }
 
 // New returns a Server for opts (see Options for the defaults). It
@@ -251,21 +251,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
 		return
 	}
-	// Draining is told before a ticket is spent on an upgrade that cannot
-	// happen.
-	s.mu.Lock()
-	if s.draining {
-		s.mu.Unlock()
-		s.refuse(w, protocol.CodeShuttingDown, "the server is shutting down")
-		return
-	}
-	s.mu.Unlock()
-	cred, ok := s.authenticate(r)
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
-		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key, ticket or resume token")
-		return
-	}
+	// Draining is told before the credentials are checked, so that no
+	// ticket is spent on an upgrade that cannot happen; from here on
+	// Shutdown waits for this request.
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
@@ -275,6 +263,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	cred, ok := s.authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
+		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key, ticket or resume token")
+		return
+	}
 
 	// Refused before the upgrade, so that a client over its share costs
 	// no connection and takes no place under MaxSessions.
