@@ -1,6 +1,10 @@
 package pipeline
 
-import "sync"
+import (
+	"slices"
+	"strconv"
+	"sync"
+)
 
 // Conversation is a session's memory: the system prompt and the messages
 // exchanged so far, capped to the most recent MaxMessages and, when a byte
@@ -13,8 +17,97 @@ type Conversation struct {
 	max      int
 	maxBytes int // 0: no byte cap
 	msgs     []Message
-	bytes    int    // sum of len(Content) over msgs
+	bytes    int    // sum of size(m) over msgs
 	turns    uint64 // turn numbers handed out; they go on across reconnects
+	ids      uint64 // message IDs handed out
+}
+
+// size is what a message counts against the byte cap: its content and its
+// tool calls.
+func size(m Message) int {
+	n := len(m.Content)
+	for _, c := range m.ToolCalls {
+		n += len(c.Name) + len(c.Arguments)
+	}
+	return n
+}
+
+// NewID returns a message ID not yet handed out by this conversation, for
+// a message that will be appended later (a reply, while it is streamed).
+func (c *Conversation) NewID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.newIDLocked()
+}
+
+func (c *Conversation) newIDLocked() string {
+	c.ids++
+	return "item_" + strconv.FormatUint(c.ids, 10)
+}
+
+// SetSystem replaces the system prompt.
+func (c *Conversation) SetSystem(prompt string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.system = prompt
+}
+
+// System returns the system prompt.
+func (c *Conversation) System() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.system
+}
+
+// Get returns the message with id, if the history holds it.
+func (c *Conversation) Get(id string) (Message, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i := c.indexLocked(id); i >= 0 {
+		return c.msgs[i], true
+	}
+	return Message{}, false
+}
+
+// SetContent replaces the content of the message with id, e.g. to keep of
+// a reply only what the user heard. It reports whether the history holds
+// the message.
+func (c *Conversation) SetContent(id, content string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := c.indexLocked(id)
+	if i < 0 {
+		return false
+	}
+	c.bytes += len(content) - len(c.msgs[i].Content)
+	c.msgs[i].Content = content
+	return true
+}
+
+// Delete removes the message with id and reports whether the history held
+// it.
+func (c *Conversation) Delete(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := c.indexLocked(id)
+	if i < 0 {
+		return false
+	}
+	c.bytes -= size(c.msgs[i])
+	c.msgs = slices.Delete(c.msgs, i, i+1) // clears the freed slot
+	return true
+}
+
+func (c *Conversation) indexLocked(id string) int {
+	if id == "" {
+		return -1
+	}
+	for i := len(c.msgs) - 1; i >= 0; i-- {
+		if c.msgs[i].ID == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // NextTurn returns the next turn number, counting from 1 over the
@@ -63,15 +156,19 @@ func (c *Conversation) SetMaxBytes(n int) *Conversation {
 	return c
 }
 
-// Append adds messages, dropping the oldest beyond the caps. A dropped
-// assistant reply never leaves its user message orphaned at the front:
-// the history always starts with a user message.
+// Append adds messages, dropping the oldest beyond the caps. A message
+// without an ID gets one. A dropped assistant reply never leaves its user
+// message orphaned at the front: the history always starts with a user
+// message.
 func (c *Conversation) Append(msgs ...Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.msgs = append(c.msgs, msgs...)
 	for _, m := range msgs {
-		c.bytes += len(m.Content)
+		if m.ID == "" {
+			m.ID = c.newIDLocked()
+		}
+		c.msgs = append(c.msgs, m)
+		c.bytes += size(m)
 	}
 	c.trimLocked()
 }
@@ -85,10 +182,10 @@ func (c *Conversation) trimLocked() {
 		}
 		over := c.bytes - c.maxBytes
 		for _, m := range c.msgs[:drop] {
-			over -= len(m.Content)
+			over -= size(m)
 		}
 		for over > 0 && drop < last {
-			over -= len(c.msgs[drop].Content)
+			over -= size(c.msgs[drop])
 			drop++
 		}
 	}
@@ -99,7 +196,7 @@ func (c *Conversation) trimLocked() {
 		return
 	}
 	for _, m := range c.msgs[:drop] {
-		c.bytes -= len(m.Content)
+		c.bytes -= size(m)
 	}
 	// Copy down rather than reslice, so the dropped messages' strings are
 	// not kept alive by the array.

@@ -44,7 +44,7 @@ func TestConversationByteCap(t *testing.T) {
 				c.Append(msgs...)
 			}
 			got := c.History()
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			if contents(got) != contents(tt.want) {
 				t.Errorf("history %v, want %v", got, tt.want)
 			}
 			n := 0
@@ -81,7 +81,49 @@ func TestConversationSetMaxBytesTrims(t *testing.T) {
 	c := pipeline.NewConversation("", 0)
 	c.Append(user("aaaa"), bot("bbbb"), user("cccc"), bot("dddd"))
 	c.SetMaxBytes(8)
-	if got := fmt.Sprint(c.History()); got != fmt.Sprint([]pipeline.Message{user("cccc"), bot("dddd")}) {
+	if got := contents(c.History()); got != "user:cccc assistant:dddd" {
 		t.Fatalf("history %v", got)
+	}
+}
+
+func contents(h []pipeline.Message) string {
+	var parts []string
+	for _, m := range h {
+		parts = append(parts, fmt.Sprintf("%s:%s", m.Role, m.Content))
+	}
+	return strings.Join(parts, " ")
+}
+
+// TestConversationItems: messages get IDs, and a client can edit and
+// delete them by ID with the byte count kept right.
+func TestConversationItems(t *testing.T) {
+	c := pipeline.NewConversation("be brief", 0)
+	c.Append(user("hello"), bot("hi there, how can I help"))
+	h := c.History()
+	if h[0].ID == "" || h[1].ID == "" || h[0].ID == h[1].ID {
+		t.Fatalf("ids %q %q", h[0].ID, h[1].ID)
+	}
+	next := c.NewID()
+	c.Append(pipeline.Message{ID: next, Role: pipeline.RoleUser, Content: "x"})
+	if m, ok := c.Get(next); !ok || m.Content != "x" {
+		t.Fatalf("Get(%q) = %v, %v", next, m, ok)
+	}
+	if !c.SetContent(h[1].ID, "hi there") || c.HistoryBytes() != len("hello")+len("hi there")+1 {
+		t.Fatalf("after SetContent: %v, %d bytes", contents(c.History()), c.HistoryBytes())
+	}
+	if !c.Delete(h[0].ID) || c.Delete(h[0].ID) || c.HistoryBytes() != len("hi there")+1 {
+		t.Fatalf("after Delete: %v, %d bytes", contents(c.History()), c.HistoryBytes())
+	}
+	if got := contents(c.History()); got != "assistant:hi there user:x" {
+		t.Fatalf("history %v", got)
+	}
+	c.Append(pipeline.Message{Role: pipeline.RoleAssistant, ToolCalls: []pipeline.ToolCall{{ID: "c1", Name: "weather", Arguments: `{"city":"paris"}`}}})
+	// The reply left at the front without its question goes on the next
+	// Append; the tool call counts its name and arguments.
+	if got := contents(c.History()); got != "user:x assistant:" || c.HistoryBytes() != 1+len("weather")+len(`{"city":"paris"}`) {
+		t.Fatalf("history %v, %d bytes", got, c.HistoryBytes())
+	}
+	if c.SetSystem("be kind"); c.Prompt()[0].Content != "be kind" {
+		t.Fatalf("system prompt %q", c.Prompt()[0].Content)
 	}
 }

@@ -23,6 +23,10 @@ const (
 	EventResponseCancelled                      // the reply was cut (barge-in or interrupt); Text is what was kept
 	EventTurnLatency                            // Trace is the turn's latency record, complete
 	EventError                                  // Err says what failed; the session goes on
+	EventSentence                               // Text is the reply sentence whose audio follows; Sentence numbers it
+	EventToolCall                               // Call is a tool the model asked to run; a client tool's result comes back as a RoleTool message
+	EventToolResult                             // Call ran on the server (Tool.Call); Text is its result
+	EventInputCommitted                         // the user's speech ended and will be transcribed into message Item
 )
 
 var kindNames = [...]string{
@@ -38,6 +42,10 @@ var kindNames = [...]string{
 	EventResponseCancelled: "response_cancelled",
 	EventTurnLatency:       "turn_latency",
 	EventError:             "error",
+	EventSentence:          "sentence",
+	EventToolCall:          "tool_call",
+	EventToolResult:        "tool_result",
+	EventInputCommitted:    "input_committed",
 }
 
 func (k EventKind) String() string {
@@ -50,8 +58,14 @@ func (k EventKind) String() string {
 // Event is one thing a Session tells its client. Which fields are set depends
 // on Kind.
 type Event struct {
-	Kind  EventKind
-	Turn  uint64  // the turn this event belongs to; 0 for none
+	Kind EventKind
+	Turn uint64 // the turn this event belongs to; 0 for none
+	// Item is the ID of the Conversation message the event's content
+	// belongs to: the user's message on speech, commit and transcript
+	// events, the reply's on reply events. A reply's message is in the
+	// history only from its EventResponseDone or EventResponseCancelled
+	// on (none is kept when nothing was said).
+	Item  string
 	Text  string  // transcript, reply delta or whole reply
 	Audio []int16 // EventAudio: owned by the Session, valid only during Send
 	// Sentence numbers the reply sentence an EventAudio belongs to, from 1.
@@ -62,8 +76,9 @@ type Event struct {
 	// Reason is why the turn was cut, on EventResponseCancelled and the
 	// EventTurnLatency after it; zero on a turn that completed.
 	Reason CancelReason
-	Trace  *Trace // EventTurnLatency: the turn's latency record
-	Err    error  // EventError: a *StageError or a session-level error
+	Trace  *Trace    // EventTurnLatency: the turn's latency record
+	Err    error     // EventError: a *StageError or a session-level error
+	Call   *ToolCall // EventToolCall, EventToolResult
 }
 
 // Trace is the latency record of one turn: when it reached each milestone,

@@ -47,12 +47,20 @@ const (
 	RoleSystem    Role = "system"
 	RoleUser      Role = "user"
 	RoleAssistant Role = "assistant"
+	RoleTool      Role = "tool" // a tool's result (ToolCallID names the call)
 )
 
 // Message is one entry of a conversation.
 type Message struct {
+	// ID names the message within its Conversation (Append assigns one
+	// when it is empty), so that a client can refer to it.
+	ID      string `json:"id,omitempty"`
 	Role    Role   `json:"role"`
 	Content string `json:"content"`
+	// ToolCalls are the tools an assistant message asked to run.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ToolCallID is the call a RoleTool message answers.
+	ToolCallID string `json:"tool_call_id,omitempty"`
 }
 
 // Generator is the language model (LLM) stage.

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,7 +45,7 @@ func TestGenerator(ctx context.Context, g pipeline.Generator) error {
 				return
 			}
 			for i := range msgs {
-				if msgs[i] != snapshot[i] {
+				if !reflect.DeepEqual(msgs[i], snapshot[i]) {
 					fail("Generate modified its messages")
 					return
 				}
