@@ -10,6 +10,7 @@ fuzztime=${FUZZTIME:-5m}
 parallel=${FUZZ_PARALLEL:-$(nproc)} # fuzzing workers
 targets=(
 	"./gateway/protocol FuzzDecode"
+	"./gateway/realtime FuzzDecode"
 	"./audio/wav FuzzDecode"
 	"./providers/llm/openai FuzzDeltaDecoder"
 	"./configs FuzzParse"
