@@ -98,8 +98,8 @@ func (*ResponseCancelEvent) Type() string { return TypeResponseCancel }
 
 // Limits bound what one client event may carry.
 type Limits struct {
-	// MaxAudioBytes caps the base64 text of one input_audio_buffer.append
-	// (OpenAI's limit is 15 MiB).
+	// MaxAudioBytes caps the audio of one input_audio_buffer.append, in
+	// bytes once decoded (OpenAI's limit is 15 MiB).
 	MaxAudioBytes int
 	// MaxEventBytes caps every other event.
 	MaxEventBytes int
@@ -199,8 +199,8 @@ func stringValue(raw []byte) ([]byte, bool) {
 
 func (d *Decoder) decodeAppend(data []byte, eventID string, audio []byte, audioOK bool) (ClientEvent, error) {
 	fail := func(e *Error) (ClientEvent, error) { return nil, e.For(eventID) }
-	if d.Limits.MaxAudioBytes > 0 && len(audio) > d.Limits.MaxAudioBytes {
-		return fail(Invalid(CodeEventTooLarge, "audio", "The audio is %d bytes of base64; the limit is %d per append.", len(audio), d.Limits.MaxAudioBytes))
+	if n := decodedLen(audio); d.Limits.MaxAudioBytes > 0 && n > d.Limits.MaxAudioBytes {
+		return fail(Invalid(CodeEventTooLarge, "audio", "The append holds %d bytes of audio; the limit is %d per append.", n, d.Limits.MaxAudioBytes))
 	}
 	var unknown string
 	fields(data, func(k, _ []byte) {
@@ -234,6 +234,25 @@ func (d *Decoder) decodeAppend(data []byte, eventID string, audio []byte, audioO
 	}
 	return &AppendEvent{Base: Base{EventID: eventID}, Audio: d.audio[:n]}, nil
 }
+
+// decodedLen returns how many bytes the base64 text b decodes to (if it
+// is valid base64).
+func decodedLen(b []byte) int {
+	n := len(b) / 4 * 3
+	switch {
+	case len(b)%4 != 0:
+		return n + len(b)%4*3/4
+	case len(b) >= 2 && b[len(b)-2] == '=':
+		return n - 2
+	case len(b) >= 1 && b[len(b)-1] == '=':
+		return n - 1
+	}
+	return n
+}
+
+// Base64Len returns the length of n bytes in padded base64: the most an
+// append of n bytes of audio takes in its message.
+func Base64Len(n int) int { return base64.StdEncoding.EncodedLen(n) }
 
 // The other events, as they arrive.
 type (

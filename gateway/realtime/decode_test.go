@@ -23,7 +23,7 @@ func decode(t *testing.T, d Dialect, s string) (ClientEvent, *Error) {
 }
 
 func TestDecodeRefuses(t *testing.T) {
-	big := strings.Repeat("A", 68)
+	big := base64.StdEncoding.EncodeToString(make([]byte, 65)) // the limit is 64 bytes of audio
 	for _, tc := range []struct {
 		name    string
 		dialect Dialect
@@ -300,5 +300,34 @@ func TestEventIDsUnique(t *testing.T) {
 			t.Fatalf("event_id %s twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestDecodedLen(t *testing.T) {
+	for n := range 20 {
+		b := make([]byte, n)
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+			if got := decodedLen([]byte(enc.EncodeToString(b))); got != n {
+				t.Errorf("decodedLen of %d bytes = %d", n, got)
+			}
+		}
+	}
+}
+
+func TestUserAudioItemHasTranscriptKey(t *testing.T) {
+	e := NewEvents(GA, "")
+	it := Item{ID: "item_1", Type: ItemMessage, Role: "user", Status: StatusCompleted, Content: []Content{{Type: ContentInputAudio}}}
+	b, _ := json.Marshal(e.ItemAdded(it, ""))
+	if !strings.Contains(string(b), `"transcript":null`) || !strings.Contains(string(b), `"previous_item_id":null`) {
+		t.Errorf("%s", b)
+	}
+	words := "hello"
+	it.Content[0].Transcript = &words
+	b, _ = json.Marshal(e.ItemDone(it, "item_0"))
+	if !strings.Contains(string(b), `"transcript":"hello"`) || !strings.Contains(string(b), `"previous_item_id":"item_0"`) {
+		t.Errorf("%s", b)
+	}
+	if NewEvents(Beta, "").ItemDone(it, "") != nil {
+		t.Error("the beta has no conversation.item.done")
 	}
 }

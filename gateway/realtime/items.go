@@ -81,10 +81,11 @@ type itemJSON struct {
 }
 
 type contentJSON struct {
-	Type       string  `json:"type"`
-	Text       *string `json:"text,omitempty"`
-	Audio      *string `json:"audio,omitempty"`
-	Transcript *string `json:"transcript,omitempty"`
+	Type string  `json:"type"`
+	Text *string `json:"text,omitempty"`
+	// Transcript of an audio part: always present, null while not known
+	// (clients' schemas require the key).
+	Transcript json.RawMessage `json:"transcript,omitempty"`
 }
 
 // contentType returns a GA content type as d names it.
@@ -106,7 +107,10 @@ func (c Content) encode(d Dialect) contentJSON {
 	case ContentInputText, ContentOutputText:
 		j.Text = &c.Text
 	default:
-		j.Transcript = c.Transcript // left out while not known
+		j.Transcript = jsonNull
+		if c.Transcript != nil {
+			j.Transcript = appendString(nil, *c.Transcript)
+		}
 	}
 	return j
 }
