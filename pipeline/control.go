@@ -32,6 +32,7 @@ var (
 	ErrSessionClosed   = errors.New("pipeline: session closed")
 	ErrNothingToCommit = errors.New("pipeline: no audio to commit")
 	ErrResponseActive  = errors.New("pipeline: a reply is already in progress")
+	ErrUnknownVoice    = errors.New("pipeline: unknown voice")
 )
 
 // MaxTools caps the tools a session offers the model (its own and the
@@ -100,6 +101,28 @@ func (s *Session) SetTools(tools []Tool) error {
 	}
 	return s.call(func(_ context.Context, l *loop) error {
 		l.tools = own
+		return nil
+	})
+}
+
+// SetVoice makes the replies of turns begun from now on speak in voice,
+// through the synthesizer's Voiced; "" is the synthesizer's own voice. An
+// error wraps ErrUnknownVoice.
+func (s *Session) SetVoice(voice string) error {
+	tts := s.cfg.Stages.TTS
+	if voice != "" {
+		v, ok := tts.(Voiced)
+		if !ok {
+			return fmt.Errorf("%w %q: %s speaks in one voice", ErrUnknownVoice, voice, NameOf(tts))
+		}
+		t, err := v.WithVoice(voice)
+		if err != nil {
+			return fmt.Errorf("%w %q: %w", ErrUnknownVoice, voice, err)
+		}
+		tts = t
+	}
+	return s.call(func(_ context.Context, l *loop) error {
+		l.tts = tts
 		return nil
 	})
 }

@@ -308,3 +308,42 @@ func TestControlAfterRun(t *testing.T) {
 		t.Fatalf("Commit after Run: %v", err)
 	}
 }
+
+type namedTone struct {
+	*pipelinetest.Tone
+	name string
+}
+
+func (n namedTone) Name() string { return n.name }
+
+// voicedTone speaks in voices "low" and "high", tones named for them.
+type voicedTone struct{ *pipelinetest.Tone }
+
+func (v voicedTone) WithVoice(voice string) (pipeline.Synthesizer, error) {
+	switch voice {
+	case "low", "high":
+		return namedTone{&pipelinetest.Tone{Rate: 8000}, "tone:" + voice}, nil
+	}
+	return nil, errors.New("voices: low, high")
+}
+
+// TestSetVoice: a new voice speaks the next reply; an unknown one is an
+// error that leaves the voice as it was.
+func TestSetVoice(t *testing.T) {
+	h := start(t, pipeline.Config{
+		Stages: pipeline.Stages{LLM: &echo.Echo{}, TTS: voicedTone{&pipelinetest.Tone{Rate: 16000}}},
+	})
+	if err := h.sess.SetVoice("shrill"); !errors.Is(err, pipeline.ErrUnknownVoice) || !strings.Contains(err.Error(), "low, high") {
+		t.Fatalf("SetVoice(shrill): %v", err)
+	}
+	if err := h.sess.SetVoice("low"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sess.SubmitText("hello"); err != nil {
+		t.Fatal(err)
+	}
+	lat, _ := h.wait(0, pipeline.EventTurnLatency)
+	if lat.Trace.TTS != "tone:low" {
+		t.Fatalf("reply spoken by %q, want tone:low", lat.Trace.TTS)
+	}
+}

@@ -325,7 +325,7 @@ func (r *responder) trace() *Trace {
 
 // speak synthesises one sentence and sends its audio, paced.
 func (r *responder) speak(ctx context.Context, sentence string) error {
-	tts := r.s.cfg.Stages.TTS
+	tts := r.t.tts
 	started := false
 	err := tts.Synthesize(ctx, sentence, func(pcm []int16) error {
 		if err := ctx.Err(); err != nil {

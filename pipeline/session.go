@@ -188,10 +188,11 @@ type job struct {
 	text     string          // text turns
 	userItem string          // the ID of the user message this turn adds
 
-	respond      bool   // a reply follows the user's words
-	fromHistory  bool   // no user input: a reply to the history (Respond)
-	instructions string // Respond's instructions, for this reply only
-	tools        []Tool // offered to the model
+	respond      bool        // a reply follows the user's words
+	fromHistory  bool        // no user input: a reply to the history (Respond)
+	instructions string      // Respond's instructions, for this reply only
+	tools        []Tool      // offered to the model
+	tts          Synthesizer // the reply's voice
 
 	done chan struct{} // closed when the worker has finished the turn (or dropped it)
 }
@@ -247,7 +248,8 @@ type loop struct {
 	tt    TurnTaking
 	det   *vad.Detector
 	turns chan *job
-	tools []Tool // the client's (SetTools)
+	tools []Tool      // the client's (SetTools)
+	tts   Synthesizer // the voice of new turns (SetVoice); nil: Stages.TTS
 
 	frame   []int16
 	prefix  []int16
@@ -330,8 +332,12 @@ func (l *loop) prune() {
 func (l *loop) newTurn(ctx context.Context) *job {
 	id := l.s.cfg.Conversation.NextTurn()
 	tctx, cancel := context.WithCancelCause(ctx)
+	tts := l.tts
+	if tts == nil {
+		tts = l.s.cfg.Stages.TTS
+	}
 	return &job{ctx: tctx, cancel: cancel, id: id, handle: &Turn{}, trace: &Trace{Turn: id},
-		userItem: l.s.cfg.Conversation.NewID(), respond: true, done: make(chan struct{})}
+		userItem: l.s.cfg.Conversation.NewID(), respond: true, tts: tts, done: make(chan struct{})}
 }
 
 // enqueue hands t to the worker. Unless barge-in is off, a reply still
@@ -490,6 +496,9 @@ func (s *Session) provider(j *job, st Stage) string {
 	case StageLLM:
 		return s.names.llm
 	case StageTTS:
+		if j.tts != nil && j.tts != s.cfg.Stages.TTS {
+			return NameOf(j.tts)
+		}
 		return s.names.tts
 	}
 	return ""
