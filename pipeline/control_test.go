@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voicegate/voicegate/audio/vad"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 	"github.com/voicegate/voicegate/providers/llm/echo"
@@ -345,5 +346,22 @@ func TestSetVoice(t *testing.T) {
 	lat, _ := h.wait(0, pipeline.EventTurnLatency)
 	if lat.Trace.TTS != "tone:low" {
 		t.Fatalf("reply spoken by %q, want tone:low", lat.Trace.TTS)
+	}
+}
+
+// TestManualTurnCap: with manual turn taking, a turn longer than the
+// detector's MaxUtterance ends by itself.
+func TestManualTurnCap(t *testing.T) {
+	h := start(t, pipeline.Config{
+		Stages: stages(pipelinetest.NewScripted("on and on"), &pipelinetest.Tone{Rate: 16000}),
+		Turns:  pipeline.TurnTaking{Manual: true, NoResponse: true, VAD: vad.Config{MaxUtterance: time.Second}},
+	})
+	h.speak(16000, 1500*time.Millisecond) // 2.2 s with its silences
+	final, _ := h.wait(0, pipeline.EventTranscriptFinal)
+	if final.Text != "on and on" {
+		t.Fatalf("transcript %q", final.Text)
+	}
+	if _, err := h.sess.Commit(); err != nil {
+		t.Fatalf("Commit of the rest: %v", err) // the second second is a turn of its own
 	}
 }

@@ -154,7 +154,7 @@ func (r *responder) userTurn() bool {
 // prompt is what the model is given: the history, with this reply's
 // instructions in place of the system prompt when Respond gave some.
 func (r *responder) prompt() []Message {
-	p := r.s.cfg.Conversation.Prompt()
+	p := pairToolResults(r.s.cfg.Conversation.Prompt())
 	if in := r.t.instructions; in != "" {
 		if len(p) > 0 && p[0].Role == RoleSystem {
 			p[0].Content = in
@@ -182,7 +182,7 @@ func (r *responder) runTools(calls []ToolCall) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		result, err := tool.Call(ctx, call.Arguments)
+		result, err := runTool(ctx, tool, call.Arguments)
 		if err != nil {
 			if ctx.Err() != nil {
 				return false
@@ -193,6 +193,62 @@ func (r *responder) runTools(calls []ToolCall) bool {
 		r.send(Event{Kind: EventToolResult, Call: &call, Text: result})
 	}
 	return !clientCalls
+}
+
+// runTool runs a server tool; a tool that panics fails its call, not the
+// server.
+func runTool(ctx context.Context, tool *Tool, args string) (result string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("tool %s panicked: %v", tool.Name, p)
+		}
+	}()
+	return tool.Call(ctx, args)
+}
+
+// noResult stands in for the result of a call the client never answered.
+const noResult = "(no result)"
+
+// pairToolResults returns msgs with each assistant message's tool calls
+// followed at once by their results, in the calls' order, as chat APIs
+// require: a result that came later (after other messages) moves up, a
+// call never answered gets noResult, and a result of no known call is
+// dropped.
+func pairToolResults(msgs []Message) []Message {
+	calls := 0
+	for _, m := range msgs {
+		calls += len(m.ToolCalls)
+	}
+	if calls == 0 {
+		return dropOrphanResults(msgs)
+	}
+	results := make(map[string]Message, calls)
+	for _, m := range msgs {
+		if m.Role == RoleTool {
+			if _, dup := results[m.ToolCallID]; !dup {
+				results[m.ToolCallID] = m
+			}
+		}
+	}
+	out := make([]Message, 0, len(msgs)+calls)
+	for _, m := range msgs {
+		if m.Role == RoleTool {
+			continue
+		}
+		out = append(out, m)
+		for _, c := range m.ToolCalls {
+			res, ok := results[c.ID]
+			if !ok {
+				res = Message{Role: RoleTool, ToolCallID: c.ID, Content: noResult}
+			}
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func dropOrphanResults(msgs []Message) []Message {
+	return slices.DeleteFunc(msgs, func(m Message) bool { return m.Role == RoleTool })
 }
 
 // round streams one model call: its text to the client and, sentence by

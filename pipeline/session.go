@@ -256,6 +256,7 @@ type loop struct {
 	pending *job // the turn being spoken, until the end of speech hands it to the worker
 	uttFail bool // its utterance failed; ignore audio until speech ends
 	partial string
+	heard   int    // samples of the pending turn (Manual turn taking)
 	replies []*job // turns handed to the worker that reply, until they finish
 }
 
@@ -378,6 +379,11 @@ func (l *loop) processFrame(ctx context.Context) {
 			l.beginTurn(ctx, nil)
 		}
 		l.write(l.frame)
+		// As the detector does, cut a turn that goes on too long: the
+		// recogniser's memory is bounded by it, not by the client.
+		if l.heard += len(l.frame); l.heard >= audio.Mono16k.Samples(l.tt.VAD.MaxUtterance) {
+			l.endTurn(ctx, 0)
+		}
 		return
 	}
 	switch l.det.Process(l.frame) {
@@ -409,7 +415,7 @@ func (l *loop) beginTurn(ctx context.Context, prefix []int16) {
 		start := l.det.Position() - audio.Mono16k.Duration(len(prefix))
 		l.send(Event{Kind: EventSpeechStarted, Turn: t.id, Item: t.userItem, Offset: start, Handle: t.handle})
 	}
-	l.partial, l.uttFail = "", false
+	l.partial, l.uttFail, l.heard = "", false, 0
 	if l.s.cfg.Stages.ASR == nil {
 		return
 	}
