@@ -152,9 +152,10 @@ func TestToolGenerator(ctx context.Context, g pipeline.ToolGenerator, p ToolProm
 // comes, and assembles the reply. after, if set, is what emit returns.
 func generateTools(ctx context.Context, g pipeline.ToolGenerator, msgs []pipeline.Message, tools []pipeline.Tool, fail failFunc, after func() error) (toolReply, error) {
 	var (
-		reply toolReply
-		text  strings.Builder
-		calls pipeline.ToolCalls
+		reply  toolReply
+		text   strings.Builder
+		begun  int // calls begun so far
+		pieces []pipeline.ToolCallDelta
 	)
 	err := g.GenerateTools(ctx, msgs, tools, func(d pipeline.Delta) error {
 		reply.deltas++
@@ -164,14 +165,15 @@ func generateTools(ctx context.Context, g pipeline.ToolGenerator, msgs []pipelin
 		text.WriteString(d.Text)
 		if c := d.Call; c != nil {
 			switch {
-			case c.Index < 0 || c.Index > calls.Len():
-				fail("call index %d after %d calls began", c.Index, calls.Len())
-			case c.Index == calls.Len() && (c.ID == "" || c.Name == ""):
+			case c.Index < 0 || c.Index > begun:
+				fail("call index %d after %d calls began", c.Index, begun)
+			case c.Index == begun && (c.ID == "" || c.Name == ""):
 				fail("the first piece of call %d has no ID or name: %+v", c.Index, *c)
 			case !utf8.ValidString(c.Arguments):
 				fail("arguments delta %q splits a rune", c.Arguments)
 			}
-			calls.Add(*c)
+			begun = max(begun, c.Index+1)
+			pieces = append(pieces, *c)
 		}
 		if d.Text == "" && d.Call == nil {
 			fail("empty delta")
@@ -181,8 +183,21 @@ func generateTools(ctx context.Context, g pipeline.ToolGenerator, msgs []pipelin
 		}
 		return nil
 	})
-	reply.text, reply.calls = text.String(), calls.Calls()
+	reply.text, reply.calls = text.String(), assemble(pieces)
 	return reply, err
+}
+
+// assemble joins the pieces of a reply's calls with pipeline.ToolCalls, as
+// the Session does. The pieces go in call by call, each call's in their
+// order: ToolCalls keeps a builder per call in a slice that it grows, so a
+// piece of an earlier call must not follow the start of a later one.
+func assemble(pieces []pipeline.ToolCallDelta) []pipeline.ToolCall {
+	slices.SortStableFunc(pieces, func(a, b pipeline.ToolCallDelta) int { return a.Index - b.Index })
+	var calls pipeline.ToolCalls
+	for _, p := range pieces {
+		calls.Add(p)
+	}
+	return calls.Calls()
 }
 
 // unchanged reports whether msgs and tools still equal the caller's.
