@@ -50,7 +50,7 @@ func (c *connection) Send(ev pipeline.Event) {
 		*buf = audio.EncodePCM16((*buf)[:0], ev.Audio)
 		ev.Audio = nil
 		c.push(c.stream, outItem{ev: ev, pcm: buf})
-	case pipeline.EventSentence, pipeline.EventInputCommitted:
+	case pipeline.EventSentence, pipeline.EventInputCommitted, pipeline.EventToolResult:
 		// Not in the native protocol: its clients learn the same from
 		// the audio and speech.stopped.
 	case pipeline.EventSpeechStarted:
