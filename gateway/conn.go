@@ -428,6 +428,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		Output:       st.output,
 		TextOnly:     st.textOnly,
 		VAD:          s.opts.VAD,
+		Tools:        s.opts.Tools,
 		MaxTextBytes: s.opts.MaxTextBytes,
 		PlayoutLead:  s.opts.PlayoutLead,
 		Now:          s.opts.Now,

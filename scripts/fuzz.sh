@@ -13,6 +13,7 @@ targets=(
 	"./gateway/realtime FuzzDecode"
 	"./audio/wav FuzzDecode"
 	"./providers/llm/openai FuzzDeltaDecoder"
+	"./providers/llm/openai FuzzCallDecoder"
 	"./configs FuzzParse"
 	"./audio/g711 FuzzCodec"
 )
