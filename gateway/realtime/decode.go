@@ -113,7 +113,9 @@ type Limits struct {
 type Decoder struct {
 	Dialect Dialect
 	Limits  Limits
-	audio   []byte
+	// TurnDefaults fill a turn_detection's missing settings.
+	TurnDefaults TurnDefaults
+	audio        []byte
 }
 
 // MaxEventIDBytes caps an event_id: a longer one is refused, and not
@@ -302,7 +304,7 @@ func (d *Decoder) decodeOther(typ string, data []byte, base Base) (ClientEvent, 
 		if err := strictUnmarshal(data, &in, ""); err != nil {
 			return nil, err
 		}
-		u, err := parseSessionUpdate(in.Session, d.Dialect)
+		u, err := parseSessionUpdate(in.Session, d.Dialect, d.TurnDefaults)
 		if err != nil {
 			return nil, err
 		}

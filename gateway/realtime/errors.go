@@ -28,6 +28,7 @@ const (
 	CodeNotAvailable       = "feature_unavailable" // needs a stage this server was not given (e.g. audio output without a synthesizer)
 	CodeServerError        = "server_error"
 	CodeTranscriptionError = "transcription_failed"
+	CodeResumeFailed       = "resume_failed" // voicegate's resume: the token is unknown or expired; a new session began
 )
 
 // Error is the Realtime API's error object: what an error event carries,

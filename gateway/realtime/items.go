@@ -68,16 +68,16 @@ func (it Item) Text() string {
 }
 
 type itemJSON struct {
-	ID        string        `json:"id"`
-	Object    string        `json:"object"`
-	Type      string        `json:"type"`
-	Status    string        `json:"status,omitempty"`
-	Role      string        `json:"role,omitempty"`
-	Content   []contentJSON `json:"content,omitempty"`
-	CallID    string        `json:"call_id,omitempty"`
-	Name      string        `json:"name,omitempty"`
-	Arguments *string       `json:"arguments,omitempty"`
-	Output    *string       `json:"output,omitempty"`
+	ID        string         `json:"id"`
+	Object    string         `json:"object"`
+	Type      string         `json:"type"`
+	Status    string         `json:"status,omitempty"`
+	Role      string         `json:"role,omitempty"`
+	Content   *[]contentJSON `json:"content,omitempty"` // messages only; [] while in progress
+	CallID    string         `json:"call_id,omitempty"`
+	Name      string         `json:"name,omitempty"`
+	Arguments *string        `json:"arguments,omitempty"`
+	Output    *string        `json:"output,omitempty"`
 }
 
 type contentJSON struct {
@@ -120,10 +120,11 @@ func (it Item) encode(d Dialect) itemJSON {
 	switch it.Type {
 	case ItemMessage:
 		j.Role = it.Role
-		j.Content = make([]contentJSON, 0, len(it.Content))
+		content := make([]contentJSON, 0, len(it.Content))
 		for _, c := range it.Content {
-			j.Content = append(j.Content, c.encode(d))
+			content = append(content, c.encode(d))
 		}
+		j.Content = &content
 	case ItemFunctionCall:
 		j.CallID, j.Name, j.Arguments = it.CallID, it.Name, &it.Arguments
 	case ItemFunctionCallOutput:

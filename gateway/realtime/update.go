@@ -96,18 +96,42 @@ type transcriptionIn struct {
 	Languages *[]string `json:"languages"`
 }
 
-// parseSessionUpdate reads the session object of a session.update.
-func parseSessionUpdate(raw json.RawMessage, d Dialect) (SessionUpdate, *Error) {
+// parseSessionUpdate reads the session object of a session.update; the
+// fields of a turn_detection it leaves out take their values from td.
+func parseSessionUpdate(raw json.RawMessage, d Dialect, td TurnDefaults) (SessionUpdate, *Error) {
 	if len(raw) == 0 || isNull(raw) {
 		return SessionUpdate{}, Invalid(CodeMissingParameter, "session", "Missing required parameter: 'session'.")
 	}
 	if d == Beta {
-		return parseBetaSession(raw)
+		return parseBetaSession(raw, td)
 	}
-	return parseGASession(raw)
+	return parseGASession(raw, td)
 }
 
-func parseGASession(raw json.RawMessage) (SessionUpdate, *Error) {
+// TurnDefaults are the server_vad settings a turn_detection that leaves
+// them out gets: the server's own voice activity detection. Zero fields
+// are OpenAI's defaults (threshold 0.5, 300 ms of prefix, 500 ms of
+// silence).
+type TurnDefaults struct {
+	PrefixPaddingMS   int
+	SilenceDurationMS int
+}
+
+// Of returns the defaults of turn detection of type typ.
+func (td TurnDefaults) Of(typ string) TurnDetection {
+	t := DefaultTurnDetection(typ)
+	if typ == ServerVAD {
+		if td.PrefixPaddingMS > 0 {
+			t.PrefixPaddingMS = td.PrefixPaddingMS
+		}
+		if td.SilenceDurationMS > 0 {
+			t.SilenceDurationMS = td.SilenceDurationMS
+		}
+	}
+	return t
+}
+
+func parseGASession(raw json.RawMessage, defaults TurnDefaults) (SessionUpdate, *Error) {
 	var in gaSessionIn
 	if err := strictUnmarshal(raw, &in, "session"); err != nil {
 		return SessionUpdate{}, err
@@ -137,7 +161,7 @@ func parseGASession(raw json.RawMessage) (SessionUpdate, *Error) {
 	}
 	if a := in.Audio; a != nil {
 		if in := a.Input; in != nil {
-			if err := u.input(in.Format, in.Transcription, in.TurnDetection, GA, "session.audio.input"); err != nil {
+			if err := u.input(in.Format, in.Transcription, in.TurnDetection, GA, "session.audio.input", defaults); err != nil {
 				return u, err
 			}
 		}
@@ -157,7 +181,7 @@ func parseGASession(raw json.RawMessage) (SessionUpdate, *Error) {
 	return u, nil
 }
 
-func parseBetaSession(raw json.RawMessage) (SessionUpdate, *Error) {
+func parseBetaSession(raw json.RawMessage, defaults TurnDefaults) (SessionUpdate, *Error) {
 	var in betaSessionIn
 	if err := strictUnmarshal(raw, &in, "session"); err != nil {
 		return SessionUpdate{}, err
@@ -173,7 +197,7 @@ func parseBetaSession(raw json.RawMessage) (SessionUpdate, *Error) {
 		}
 		u.Audio = &a
 	}
-	if err := u.input(in.InputAudioFormat, in.InputAudioTranscription, in.TurnDetection, Beta, "session"); err != nil {
+	if err := u.input(in.InputAudioFormat, in.InputAudioTranscription, in.TurnDetection, Beta, "session", defaults); err != nil {
 		return u, err
 	}
 	if len(in.OutputAudioFormat) > 0 {
@@ -220,7 +244,7 @@ func (u *SessionUpdate) common(model, instructions *string, tools *[]json.RawMes
 // input reads the input format, transcription and turn detection; prefix
 // is where they sit: GA session.audio.input.{format,…}, beta
 // session.input_audio_{format,…} and session.turn_detection.
-func (u *SessionUpdate) input(format, transcription, turns json.RawMessage, d Dialect, prefix string) *Error {
+func (u *SessionUpdate) input(format, transcription, turns json.RawMessage, d Dialect, prefix string, defaults TurnDefaults) *Error {
 	names := [3]string{prefix + ".format", prefix + ".transcription", prefix + ".turn_detection"}
 	if d == Beta {
 		names = [3]string{prefix + ".input_audio_format", prefix + ".input_audio_transcription", prefix + ".turn_detection"}
@@ -257,7 +281,7 @@ func (u *SessionUpdate) input(format, transcription, turns json.RawMessage, d Di
 	if len(turns) > 0 {
 		u.TurnDetection.Set = true
 		if !isNull(turns) {
-			td, err := parseTurnDetection(turns, names[2])
+			td, err := parseTurnDetection(turns, names[2], defaults)
 			if err != nil {
 				return err
 			}
@@ -275,8 +299,8 @@ func (u *SessionUpdate) voice(raw json.RawMessage, param string) *Error {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return Invalid(CodeUnsupported, param, "Custom voices ({\"id\": …}) are not offered here; name a voice.")
 	}
-	if v == "" || len(v) > maxVoiceBytes {
-		return Invalid(CodeInvalidValue, param, "Invalid value for '%s': give a voice name of 1 to %d bytes.", param, maxVoiceBytes)
+	if len(v) > maxVoiceBytes || !validID(v) {
+		return Invalid(CodeInvalidValue, param, "Invalid value for '%s': give a voice name of 1 to %d printable characters.", param, maxVoiceBytes)
 	}
 	u.Voice = &v
 	return nil
@@ -291,7 +315,7 @@ func checkIgnored(raw json.RawMessage, param string) *Error {
 	return nil
 }
 
-func parseTurnDetection(raw json.RawMessage, param string) (TurnDetection, *Error) {
+func parseTurnDetection(raw json.RawMessage, param string, defaults TurnDefaults) (TurnDetection, *Error) {
 	var in turnDetectionIn
 	if err := strictUnmarshal(raw, &in, param); err != nil {
 		return TurnDetection{}, err
@@ -303,7 +327,7 @@ func parseTurnDetection(raw json.RawMessage, param string) (TurnDetection, *Erro
 	if typ != ServerVAD && typ != SemanticVAD {
 		return TurnDetection{}, Invalid(CodeInvalidValue, param+".type", "Invalid value: '%s'. Supported values are: 'server_vad' and 'semantic_vad'.", clip(typ))
 	}
-	td := DefaultTurnDetection(typ)
+	td := defaults.Of(typ)
 	set(&td.CreateResponse, in.CreateResponse)
 	set(&td.InterruptResponse, in.InterruptResponse)
 	if len(in.IdleTimeoutMS) > 0 && !isNull(in.IdleTimeoutMS) {
@@ -457,3 +481,9 @@ func validID(s string) bool {
 }
 
 const maxIDBytes = 128
+
+// ParseSession reads a session object in dialect d, as session.update
+// carries it and as POST /v1/realtime/client_secrets takes it.
+func ParseSession(raw json.RawMessage, d Dialect, td TurnDefaults) (SessionUpdate, *Error) {
+	return parseSessionUpdate(raw, d, td)
+}
