@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -303,14 +304,14 @@ func (rt *rtConn) read(r io.Reader) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) >= limit {
-				return nil, rt.discard(r, realtime.Invalid(realtime.CodeEventTooLarge, "", "The event is larger than %d bytes, the limit (an append may carry %d bytes of audio).", limit, o.MaxAppendBytes))
+				return nil, rt.discard(r, buf, realtime.Invalid(realtime.CodeEventTooLarge, "", "The event is larger than %d bytes, the limit (an append may carry %d bytes of audio).", limit, o.MaxAppendBytes))
 			}
 			if next := min(2*cap(buf), limit); next > bigMessage && !big {
 				select {
 				case rt.srv.rt.bigRead <- struct{}{}:
 					big = true
 				default:
-					return nil, rt.discard(r, realtime.ServerError(realtime.CodeServerError, "The server is reading other large events; send the audio in smaller appends, or try again."))
+					return nil, rt.discard(r, buf, realtime.ServerError(realtime.CodeServerError, "The server is reading other large events; send the audio in smaller appends, or try again."))
 				}
 			}
 			grown := make([]byte, len(buf), min(2*cap(buf), limit))
@@ -329,12 +330,48 @@ func (rt *rtConn) read(r io.Reader) ([]byte, error) {
 	}
 }
 
-// discard reads the rest of a message that will not be decoded.
-func (rt *rtConn) discard(r io.Reader, why *realtime.Error) error {
-	if _, err := io.CopyBuffer(io.Discard, r, make([]byte, 32<<10)); err != nil {
-		return err
+// discard reads the rest of a message that will not be decoded, head
+// being what was read of it, and returns why, answering the event_id the
+// message names at its start or end, if it can be found there.
+func (rt *rtConn) discard(r io.Reader, head []byte, why *realtime.Error) error {
+	buf := make([]byte, 32<<10)
+	var tail []byte
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			tail = append(tail[:0], buf[max(0, n-tailBytes):n]...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if id := eventIDIn(head[:min(len(head), tailBytes)]); id != "" {
+		return why.For(id)
+	}
+	if len(tail) == 0 {
+		tail = head[max(0, len(head)-tailBytes):]
+	}
+	if id := eventIDIn(tail); id != "" {
+		return why.For(id)
 	}
 	return why
+}
+
+// tailBytes is how much of either end of a discarded message is searched
+// for its event_id.
+const tailBytes = 512
+
+var eventIDField = regexp.MustCompile(`"event_id"\s*:\s*"([!#-\[\]-~]{1,128})"`)
+
+// eventIDIn finds an event_id field in part of a message.
+func eventIDIn(b []byte) string {
+	if m := eventIDField.FindSubmatch(b); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
 // reply tells the client about err, about its event eventID.
