@@ -724,3 +724,14 @@ func TestRealtimeDrain(t *testing.T) {
 		t.Errorf("close %v, want 1012", st)
 	}
 }
+
+// TestRealtimeAppendLimit: at the default limits, an append of 15 MiB and
+// 2 bytes of audio (20 MiB of base64) is refused with its event_id, and
+// the connection goes on.
+func TestRealtimeAppendLimit(t *testing.T) {
+	s := newServer(t, nil)
+	c := s.realtime(t, rtDial{})
+	c.sendText(`{"type":"input_audio_buffer.append","event_id":"evt_big_1","audio":"` + base64.StdEncoding.EncodeToString(make([]byte, 15<<20+2)) + `"}`)
+	c.expectError(realtime.TypeInvalidRequest, realtime.CodeEventTooLarge, "evt_big_1")
+	c.alive()
+}

@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/voicegate/voicegate/audio/vad"
+	"github.com/voicegate/voicegate/gateway/realtime"
+	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/providers/llm/echo"
+)
+
+// TestTurnTaking: Realtime turn detection onto the pipeline's.
+func TestTurnTaking(t *testing.T) {
+	base := vad.Config{ThresholdDB: 12, Silence: 400 * time.Millisecond}
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	server := func(threshold float64, prefix, silence int, create, interrupt bool) *realtime.TurnDetection {
+		return &realtime.TurnDetection{Type: realtime.ServerVAD, Threshold: threshold, PrefixPaddingMS: prefix, SilenceDurationMS: silence, CreateResponse: create, InterruptResponse: interrupt}
+	}
+	semantic := func(eagerness string) *realtime.TurnDetection {
+		return &realtime.TurnDetection{Type: realtime.SemanticVAD, Eagerness: eagerness, CreateResponse: true, InterruptResponse: true}
+	}
+	for _, tc := range []struct {
+		name string
+		in   *realtime.TurnDetection
+		want pipeline.TurnTaking
+	}{
+		{"null is push-to-talk", nil, pipeline.TurnTaking{Manual: true, NoResponse: true}},
+		{"server default", server(0.5, 300, 500, true, true), pipeline.TurnTaking{VAD: vad.Config{ThresholdDB: 12, Silence: ms(500), PrefixPadding: ms(300)}}},
+		{"louder", server(1, 0, 200, true, true), pipeline.TurnTaking{VAD: vad.Config{ThresholdDB: 24, Silence: ms(200), PrefixPadding: ms(1)}}},
+		{"threshold 0 keeps a floor", server(0, 300, 500, true, true), pipeline.TurnTaking{VAD: vad.Config{ThresholdDB: 0.5, Silence: ms(500), PrefixPadding: ms(300)}}},
+		{"no response, no barge-in", server(0.5, 300, 500, false, false), pipeline.TurnTaking{NoResponse: true, NoBargeIn: true, VAD: vad.Config{ThresholdDB: 12, Silence: ms(500), PrefixPadding: ms(300)}}},
+		{"semantic auto", semantic("auto"), pipeline.TurnTaking{}},
+		{"semantic low", semantic("low"), pipeline.TurnTaking{VAD: vad.Config{Silence: ms(1000)}}},
+		{"semantic high", semantic("high"), pipeline.TurnTaking{VAD: vad.Config{Silence: ms(250)}}},
+	} {
+		if got := turnTaking(tc.in, base); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRealtimeBigReads: messages over bigMessage are read a few at a time
+// server-wide; one that finds no place is refused (naming its event_id),
+// and the connection goes on.
+func TestRealtimeBigReads(t *testing.T) {
+	srv, err := New(Options{Stages: pipeline.Stages{LLM: echo.New(echo.Config{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+PathRealtime, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(1 << 20)
+	big := `{"type":"input_audio_buffer.append","event_id":"big","audio":"` + base64.StdEncoding.EncodeToString(make([]byte, 2<<20)) + `"}`
+	next := func(typ string) map[string]any {
+		t.Helper()
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			if m["type"] == typ {
+				return m
+			}
+			if m["type"] == "error" {
+				t.Fatalf("error %s while waiting for %s", b, typ)
+			}
+		}
+	}
+	next(realtime.EventSessionCreated)
+	for range maxBigReads {
+		srv.rt.bigRead <- struct{}{}
+	}
+	ws.Write(ctx, websocket.MessageText, []byte(big))
+	e := next(realtime.EventError)["error"].(map[string]any)
+	if e["type"] != realtime.TypeServer || e["event_id"] != "big" {
+		t.Fatalf("error %v", e)
+	}
+	for range maxBigReads {
+		<-srv.rt.bigRead
+	}
+	// With a place free, the same append is taken: a clear after it is
+	// answered, and no error came between.
+	ws.Write(ctx, websocket.MessageText, []byte(big))
+	ws.Write(ctx, websocket.MessageText, []byte(`{"type":"input_audio_buffer.clear"}`))
+	next(realtime.EventCleared)
+	if n := len(srv.rt.bigRead); n != 0 {
+		t.Errorf("%d places still held", n)
+	}
+}
