@@ -264,19 +264,9 @@ func quietErr(err error) zap.Field {
 // *protocol.ProtocolError to report.
 func (c *connection) readLoop() error {
 	for {
-		// A context that is never done: the library would otherwise arm
-		// and disarm a timer per message. kill closes the socket instead.
-		typ, r, err := c.ws.Reader(context.Background())
+		typ, r, err := c.nextMessage()
 		if err != nil {
 			return err
-		}
-		c.heard()
-		if c.isClosing() {
-			// Closing: read on only to let the close handshake through.
-			if _, err := io.CopyBuffer(io.Discard, r, c.frame); err != nil {
-				return err
-			}
-			continue
 		}
 		if typ == websocket.MessageBinary {
 			err = c.onBinary(r)
@@ -285,6 +275,27 @@ func (c *connection) readLoop() error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// nextMessage returns the next message to act on. Each counts as hearing
+// from the client; once the connection is closing, messages are read only
+// to let the close handshake through.
+func (c *connection) nextMessage() (websocket.MessageType, io.Reader, error) {
+	for {
+		// A context that is never done: the library would otherwise arm
+		// and disarm a timer per message. kill closes the socket instead.
+		typ, r, err := c.ws.Reader(context.Background())
+		if err != nil {
+			return 0, nil, err
+		}
+		c.heard()
+		if !c.isClosing() {
+			return typ, r, nil
+		}
+		if _, err := io.CopyBuffer(io.Discard, r, c.frame); err != nil {
+			return 0, nil, err
 		}
 	}
 }

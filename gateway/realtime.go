@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -248,18 +247,10 @@ func (rt *rtConn) readLoop() error {
 		}
 		return err
 	}
-	c := rt.c
 	for {
-		typ, r, err := c.ws.Reader(context.Background())
+		typ, r, err := rt.c.nextMessage()
 		if err != nil {
 			return err
-		}
-		c.heard()
-		if c.isClosing() {
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return err
-			}
-			continue
 		}
 		if typ == websocket.MessageBinary {
 			if _, err := io.Copy(io.Discard, r); err != nil {
