@@ -419,22 +419,13 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		}
 	}
 	if resumeToken != "" {
-		var prev *connection
-		var ok bool
-		st, token, prev, ok = s.sessions.resume(resumeToken, c.cred.who, c, now)
-		switch {
-		case ok:
-			resumed = true
+		var err error
+		if st, token, err = c.resumeState(resumeToken); err != nil {
+			return err
+		}
+		if resumed = st != nil; resumed {
 			c.state = st
-			if prev != nil {
-				prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
-				c.waitRun(prev)
-			}
-		case c.cred.resumeOnly != "":
-			// Resumed or expired since the upgrade: no credential is left
-			// to start a new session with.
-			return protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new ticket")
-		default:
+		} else {
 			c.sendError(classOf(protocol.CodeResumeFailed).event("unknown or expired resume token; starting a new session"))
 		}
 	}
@@ -501,6 +492,27 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		sess.Run(c.runCtx, c)
 	}()
 	return nil
+}
+
+// resumeState attaches the session holding token to c, closing the
+// connection that held it as superseded, and returns it with its new
+// token. It returns no session and no error when the token is unknown or
+// expired and c may start a new session instead.
+func (c *connection) resumeState(token string) (*sessionState, string, error) {
+	st, fresh, prev, ok := c.srv.sessions.resume(token, c.cred.who, c, c.srv.opts.Now())
+	switch {
+	case ok:
+		if prev != nil {
+			prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
+			c.waitRun(prev)
+		}
+		return st, fresh, nil
+	case c.cred.resumeOnly != "":
+		// Resumed or expired since the upgrade: no credential is left
+		// to start a new session with.
+		return nil, "", protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new ticket")
+	}
+	return nil, "", nil
 }
 
 // newState checks the requested formats and makes a new session's state.

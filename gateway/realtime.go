@@ -411,17 +411,11 @@ func (rt *rtConn) open() error {
 		resumed bool
 	)
 	if rt.resume != "" {
-		st, fresh, prev, ok := s.sessions.resume(rt.resume, c.cred.who, c, now)
-		switch {
-		case ok:
-			resumed, token, rt.st = true, fresh, st
-			if prev != nil {
-				prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
-				c.waitRun(prev)
-			}
-		case c.cred.resumeOnly != "":
-			return protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new client secret")
-		default:
+		var err error
+		if rt.st, token, err = c.resumeState(rt.resume); err != nil {
+			return err
+		}
+		if resumed = rt.st != nil; !resumed {
 			defer rt.reply("", realtime.Invalid(realtime.CodeResumeFailed, ResumeQuery, "Unknown or expired resume token: a new session has started."))
 		}
 	}
