@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -590,8 +591,11 @@ func TestRealtimeResume(t *testing.T) {
 	if _, resp, err := s.tryRealtime(rtDial{query: gateway.ResumeQuery + "=" + token}); err == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a spent token alone connected: %v", err)
 	}
-	// The new token alone stands in for the key, for this session.
-	c4 := s.realtime(t, rtDial{query: gateway.ResumeQuery + "=" + res2.str("resume_token")})
+	// The new token alone stands in for the key, for this session; here
+	// in the header.
+	h := http.Header{}
+	h.Set(gateway.ResumeHeader, res2.str("resume_token"))
+	c4 := s.realtime(t, rtDial{header: h})
 	if m := c4.next(); field(session(m), "id") != field(session(created), "id") {
 		t.Fatalf("resumed with the token alone: %s", m.Raw)
 	}
@@ -735,4 +739,67 @@ func TestRealtimeAppendLimit(t *testing.T) {
 	c.sendText(`{"type":"input_audio_buffer.append","event_id":"evt_big_1","audio":"` + base64.StdEncoding.EncodeToString(make([]byte, 15<<20+2)) + `"}`)
 	c.expectError(realtime.TypeInvalidRequest, realtime.CodeEventTooLarge, "evt_big_1")
 	c.alive()
+}
+
+// voiced is a synthesizer with voices: each a tone of its own length per
+// rune, so that a reply shows which voice spoke it.
+type voiced struct {
+	*pipelinetest.Tone
+	voices map[string]time.Duration
+}
+
+func (v *voiced) WithVoice(name string) (pipeline.Synthesizer, error) {
+	per, ok := v.voices[name]
+	if !ok {
+		return nil, fmt.Errorf("no voice %q", name)
+	}
+	t := *v.Tone
+	t.PerRune = per
+	return &t, nil
+}
+
+// TestRealtimeVoices: audio.output.voice picks the synthesizer's voice of
+// that name; a name it does not have speaks in its own voice, reported as
+// asked.
+func TestRealtimeVoices(t *testing.T) {
+	s := newServer(t, func(o *gateway.Options) {
+		o.Stages.TTS = &voiced{Tone: &pipelinetest.Tone{Rate: 16000, PerRune: 10 * time.Millisecond}, voices: map[string]time.Duration{"slow": 30 * time.Millisecond}}
+	})
+	c := s.realtime(t, rtDial{})
+	reply := func(voice string) int {
+		t.Helper()
+		c.send(map[string]any{"type": "session.update", "session": map[string]any{"type": "realtime", "audio": map[string]any{"output": map[string]any{"voice": voice}}}})
+		up, _ := c.expect(realtime.EventSessionUpdated)
+		if got := field(session(up), "audio", "output", "voice"); got != voice {
+			t.Fatalf("voice %v, want %s", got, voice)
+		}
+		c.send(map[string]any{"type": "conversation.item.create", "item": map[string]any{"type": "message", "role": "user",
+			"content": []any{map[string]any{"type": "input_text", "text": "hi"}}}})
+		c.send(map[string]any{"type": "response.create"})
+		_, msgs := c.response()
+		return c.audioBytes(msgs)
+	}
+	own, slow, unknown := reply("alloy"), reply("slow"), reply("marin")
+	// "You said: hi." is 13 runes: 130 ms in its own voice, 390 ms slow.
+	if slow < 2*own || unknown > own*11/10 || unknown < own*9/10 {
+		t.Errorf("reply audio: own voice %d bytes, slow %d, unknown voice %d", own, slow, unknown)
+	}
+}
+
+// TestRealtimeWithoutSynthesizer: a server without speech synthesis
+// writes its replies, and says so when asked to speak.
+func TestRealtimeWithoutSynthesizer(t *testing.T) {
+	s := newServer(t, func(o *gateway.Options) { o.Stages.TTS = nil })
+	c := s.realtime(t, rtDial{})
+	created := c.next()
+	if m := field(session(created), "output_modalities").([]any); len(m) != 1 || m[0] != "text" {
+		t.Fatalf("modalities %v", m)
+	}
+	c.send(map[string]any{"type": "session.update", "event_id": "speak", "session": map[string]any{"type": "realtime", "output_modalities": []string{"audio"}}})
+	c.expectError(realtime.TypeInvalidRequest, realtime.CodeNotAvailable, "speak")
+	c.speakTurn()
+	done, msgs := c.response()
+	if !inOrder(msgs, realtime.EventTextDelta, realtime.EventTextDone) || field(done.Fields, "response", "status") != "completed" {
+		t.Fatalf("written reply %v", types(msgs))
+	}
 }
