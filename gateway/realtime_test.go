@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -801,5 +802,66 @@ func TestRealtimeWithoutSynthesizer(t *testing.T) {
 	done, msgs := c.response()
 	if !inOrder(msgs, realtime.EventTextDelta, realtime.EventTextDone) || field(done.Fields, "response", "status") != "completed" {
 		t.Fatalf("written reply %v", types(msgs))
+	}
+}
+
+// failingASR recognises every other utterance: the first's Finish fails.
+type failingASR struct {
+	pipeline.Recognizer
+	calls atomic.Int32
+}
+
+func (f *failingASR) Start(ctx context.Context) (pipeline.Utterance, error) {
+	u, err := f.Recognizer.Start(ctx)
+	if f.calls.Add(1)%2 == 1 {
+		return failingUtterance{u}, err
+	}
+	return u, err
+}
+
+type failingUtterance struct{ pipeline.Utterance }
+
+func (failingUtterance) Finish(context.Context) (string, error) {
+	return "", fmt.Errorf("recogniser at 10.0.0.7 down: %w", pipeline.ErrUnavailable)
+}
+
+// TestRealtimeProviderFailures: the recogniser failing fails the user
+// item's transcription; the model failing ends its response "failed" and
+// says why; the session goes on.
+func TestRealtimeProviderFailures(t *testing.T) {
+	calls := 0
+	gen := echo.New(echo.Config{})
+	s := newServer(t, func(o *gateway.Options) {
+		o.Stages.ASR = &failingASR{Recognizer: o.Stages.ASR}
+		o.Stages.LLM = pipeline.GeneratorFunc(func(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
+			calls++ // turns run one at a time
+			if calls == 1 {
+				return fmt.Errorf("upstream said 429: %w", pipeline.ErrRateLimited)
+			}
+			return gen.Generate(ctx, msgs, emit)
+		})
+	})
+	c := s.realtime(t, rtDial{})
+	c.send(map[string]any{"type": "session.update", "session": map[string]any{"type": "realtime", "audio": map[string]any{"input": map[string]any{"transcription": map[string]any{"model": "x"}}}}})
+	c.expect(realtime.EventSessionUpdated)
+	c.speakTurn()
+	failed, _ := c.expect(realtime.EventTranscriptionFailed)
+	if field(failed.Fields, "error", "code") != "provider_unavailable" || strings.Contains(string(failed.Raw), "10.0.0.7") {
+		t.Fatalf("transcription failed %s", failed.Raw)
+	}
+	c.alive()
+
+	c.speakTurn() // heard this time; the model fails
+	e := c.expectError(realtime.TypeServer, "provider_rate_limited", "")
+	if strings.Contains(string(e.Raw), "429") {
+		t.Errorf("provider detail leaked: %s", e.Raw)
+	}
+	done, _ := c.response()
+	if field(done.Fields, "response", "status") != "failed" || field(done.Fields, "response", "status_details", "error", "code") != "provider_rate_limited" {
+		t.Fatalf("response.done %s", done.Raw)
+	}
+	c.send(map[string]any{"type": "response.create"})
+	if done, _ := c.response(); field(done.Fields, "response", "status") != "completed" {
+		t.Fatalf("next response %s", done.Raw)
 	}
 }
