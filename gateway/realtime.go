@@ -196,11 +196,13 @@ func (rt *rtConn) authenticate(r *http.Request) (credential, bool) {
 	for _, k := range presented {
 		if strings.HasPrefix(k, clientSecretPrefix) {
 			tk, ok := s.rt.secrets.redeemTicket(k, now)
-			if !ok || !s.keys.valid(tk.who) {
+			if ok && s.keys.valid(tk.who) {
+				rt.secret, _ = tk.data.(*clientSecret)
+				return credential{who: tk.who}, true
+			}
+			if s.keys.enabled() {
 				return credential{}, false
 			}
-			rt.secret, _ = tk.data.(*clientSecret)
-			return credential{who: tk.who}, true
 		}
 	}
 	if !s.keys.enabled() {
@@ -507,6 +509,11 @@ func (rt *rtConn) teardown() {
 	s, c := rt.srv, rt.c
 	if rt.st != nil {
 		s.sessions.detach(rt.st, c, s.opts.Now())
+	}
+	if rt.sess != nil {
+		if d := rt.sess.DroppedFrames(); d > rt.dropped {
+			s.metrics.framesDropped.Add(float64(d - rt.dropped))
+		}
 	}
 	r := c.reason
 	fields := []zap.Field{zap.Duration("duration", s.opts.Now().Sub(c.opened)), zap.Int64("responses", c.turns.Load()), zap.Int64("errors", c.errorsSent.Load())}

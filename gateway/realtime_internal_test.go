@@ -109,3 +109,38 @@ func TestRealtimeBigReads(t *testing.T) {
 		t.Errorf("%d places still held", n)
 	}
 }
+
+// TestRealtimeConfigValidate names each bad setting's key.
+func TestRealtimeConfigValidate(t *testing.T) {
+	if err := DefaultRealtimeConfig().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, tc := range []struct {
+		change func(*RealtimeConfig)
+		want   string
+	}{
+		{func(c *RealtimeConfig) { c.Models = []RealtimeModel{} }, "server.realtime.models"},
+		{func(c *RealtimeConfig) { c.Models = []RealtimeModel{{Name: "a"}, {Name: "a"}} }, "named twice"},
+		{func(c *RealtimeConfig) { c.Models = []RealtimeModel{{Name: "["}} }, "server.realtime.models[0]"},
+		{func(c *RealtimeConfig) { c.Models = []RealtimeModel{{}} }, "needs a name"},
+		{func(c *RealtimeConfig) { c.ClientSecretTTL = time.Second }, "client_secret_ttl"},
+		{func(c *RealtimeConfig) { c.MaxClientSecrets = -1 }, "max_client_secrets"},
+		{func(c *RealtimeConfig) { c.MaxAppendBytes = 100 }, "max_append_bytes"},
+		{func(c *RealtimeConfig) { c.MaxEventBytes = 1 << 30 }, "max_event_bytes"},
+	} {
+		c := DefaultRealtimeConfig()
+		tc.change(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate() = %v, want it to mention %q", err, tc.want)
+		}
+	}
+	// A model list set in a file replaces the defaults; one left out keeps them.
+	o := Options{Stages: pipeline.Stages{LLM: echo.New(echo.Config{})}}
+	o.Realtime.ClientSecretTTL = time.Minute
+	if err := o.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Realtime.Models) != 3 || o.Realtime.ClientSecretTTL != time.Minute || o.Realtime.MaxAppendBytes != 15<<20 {
+		t.Errorf("partial settings filled to %+v", o.Realtime)
+	}
+}
