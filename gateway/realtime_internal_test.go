@@ -11,9 +11,11 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/vad"
 	"github.com/voicegate/voicegate/gateway/realtime"
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 	"github.com/voicegate/voicegate/providers/llm/echo"
 )
 
@@ -142,5 +144,87 @@ func TestRealtimeConfigValidate(t *testing.T) {
 	}
 	if len(o.Realtime.Models) != 3 || o.Realtime.ClientSecretTTL != time.Minute || o.Realtime.MaxAppendBytes != 15<<20 {
 		t.Errorf("partial settings filled to %+v", o.Realtime)
+	}
+}
+
+// hotRT is a Realtime connection's two per-chunk paths without a socket:
+// appends read into a session that does not run, and reply audio queued
+// on the stream lane, which the caller drains.
+func hotRT(tb testing.TB) (rt *rtConn, appendMsg []byte, audioEv pipeline.Event) {
+	tb.Helper()
+	srv, err := New(Options{Stages: pipeline.Stages{LLM: echo.New(echo.Config{}), TTS: &pipelinetest.Tone{Rate: 16000}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := newConnection(srv, "bench")
+	tb.Cleanup(c.cancel)
+	rt = &rtConn{srv: srv, c: c, ev: realtime.NewEvents(realtime.GA, "b_"), dec: realtime.Decoder{Limits: realtime.Limits{MaxAudioBytes: 1 << 20}}}
+	c.rt = rt
+	rt.st = &sessionState{id: "bench", conv: srv.newConversation(), rt: &rtState{items: map[string]*rtItem{}}}
+	rt.st.rt.cfg = realtime.Session{Audio: true, InputFormat: realtime.FormatPCM, OutputFormat: realtime.FormatPCM}
+	rt.sess, err = pipeline.NewSession(pipeline.Config{Stages: srv.opts.Stages, Conversation: rt.st.conv, InboxFrames: rtInboxFrames})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rt.in.setFormat(realtime.FormatPCM)
+	rt.out.from = 16000
+	rt.out.setFormat(realtime.FormatPCM)
+	appendMsg = []byte(`{"type":"input_audio_buffer.append","audio":"` + base64.StdEncoding.EncodeToString(audio.EncodePCM16(nil, pipelinetest.Voice(20*time.Millisecond, 24000))) + `"}`)
+	// A reply under way: its first words open the message.
+	turn := &pipeline.Turn{}
+	rt.Send(pipeline.Event{Kind: pipeline.EventTextDelta, Turn: 1, Item: "item_2", Text: "hello", Handle: turn})
+	drain(rt)
+	audioEv = pipeline.Event{Kind: pipeline.EventAudio, Turn: 1, Item: "item_2", Audio: pipelinetest.Voice(100*time.Millisecond, 16000), Sentence: 1, Handle: turn}
+	return rt, appendMsg, audioEv
+}
+
+func drain(rt *rtConn) {
+	for {
+		select {
+		case it := <-rt.c.stream:
+			if it.pcm != nil {
+				rt.srv.putBuf(it.pcm)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// TestRealtimeHotPathsAllocate holds both per-chunk paths to no allocation
+// once warm: an append in, and a chunk of reply audio out.
+func TestRealtimeHotPathsAllocate(t *testing.T) {
+	rt, msg, ev := hotRT(t)
+	for range 3 { // warm the buffers
+		rt.handle(msg)
+		rt.Send(ev)
+		drain(rt)
+	}
+	if n := testing.AllocsPerRun(200, func() { rt.handle(msg) }); n != 0 {
+		t.Errorf("%v allocations per append", n)
+	}
+	if n := testing.AllocsPerRun(200, func() { rt.Send(ev); drain(rt) }); n != 0 {
+		t.Errorf("%v allocations per chunk of reply audio", n)
+	}
+}
+
+// BenchmarkRealtimeAppend: one input_audio_buffer.append of 20 ms at
+// 24 kHz, decoded, resampled and handed to the session.
+func BenchmarkRealtimeAppend(b *testing.B) {
+	rt, msg, _ := hotRT(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		rt.handle(msg)
+	}
+}
+
+// BenchmarkRealtimeAudioOut: one 100 ms chunk of reply audio, resampled to
+// 24 kHz and queued as a response.output_audio.delta.
+func BenchmarkRealtimeAudioOut(b *testing.B) {
+	rt, _, ev := hotRT(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		rt.Send(ev)
+		drain(rt)
 	}
 }
