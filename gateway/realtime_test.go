@@ -18,6 +18,7 @@ import (
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/g711"
 	"github.com/voicegate/voicegate/gateway"
+	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/gateway/realtime"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
@@ -600,6 +601,14 @@ func TestRealtimeResume(t *testing.T) {
 	if m := c4.next(); field(session(m), "id") != field(session(created), "id") {
 		t.Fatalf("resumed with the token alone: %s", m.Raw)
 	}
+	res4, _ := c4.expect(realtime.EventVoicegateResumable)
+	c4.close()
+
+	// A Realtime session is resumed on /v1/realtime only.
+	ws := s.dial(t, dialOpts{header: bearer(testKey)})
+	ws.sendJSON(map[string]any{"type": "session.start", "resume_token": res4.str("resume_token")})
+	ws.expectError(protocol.CodeResumeFailed)
+	ws.close()
 }
 
 // TestRealtimeClientSecrets: an ek_ key minted with the API key (and with
