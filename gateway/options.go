@@ -14,6 +14,7 @@ import (
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/vad"
+	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/pipeline"
 )
 
@@ -46,6 +47,13 @@ type Options struct {
 	VADName string
 	// VAD tunes endpointing (vad.DefaultConfig gives its defaults).
 	VAD vad.Config
+	// Tools are the server's own tools, offered to the model in every
+	// session beside the client's (tools in session.start, tools.set):
+	// each needs a Name and a Call, which runs on the server within the
+	// reply (pipeline.Tool); the client is told with tool.done. They need
+	// a Stages.LLM that is a pipeline.ToolGenerator. At most
+	// MaxServerTools; a client tool may not take one's name.
+	Tools []pipeline.Tool
 
 	Config        // connections, limits, access (server: in the file)
 	SessionConfig // every conversation (session: in the file)
@@ -298,9 +306,24 @@ func (c SessionConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// MaxServerTools caps Options.Tools: with the client's (at most
+// protocol.MaxTools) they stay within what a session offers the model
+// (pipeline.MaxTools).
+const MaxServerTools = pipeline.MaxTools - protocol.MaxTools
+
 func (o *Options) setDefaults() error {
 	if o.Stages.LLM == nil {
 		return errors.New("gateway: Options.Stages.LLM is required")
+	}
+	if len(o.Tools) > MaxServerTools {
+		return fmt.Errorf("gateway: %d Options.Tools; at most %d", len(o.Tools), MaxServerTools)
+	}
+	names := make(map[string]bool, len(o.Tools))
+	for _, t := range o.Tools {
+		if t.Name == "" || t.Call == nil || names[t.Name] {
+			return fmt.Errorf("gateway: Options.Tools: tool %q needs a name of its own and a Call", t.Name)
+		}
+		names[t.Name] = true
 	}
 	if err := errors.Join(o.Config.Validate(), o.SessionConfig.Validate(), o.VAD.Validate()); err != nil {
 		return fmt.Errorf("gateway: %w", err)
