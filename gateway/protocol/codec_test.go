@@ -30,6 +30,7 @@ func TestDecode(t *testing.T) {
 			&SessionStart{Type: TypeSessionStart, Tools: []Tool{
 				{Name: "get_weather", Description: "Weather now", Parameters: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}}}`)},
 				{Name: "hang-up"}}}, ""},
+		{"start with no tools", `{"type":"session.start","tools":[]}`, &SessionStart{Type: TypeSessionStart, Tools: []Tool{}}, ""},
 		{"start tools over the cap", `{"type":"session.start","tools":[` + manyTools(MaxTools+1) + `]}`, nil, CodeInvalidMessage},
 		{"start tools at the cap", `{"type":"session.start","tools":[` + manyTools(2) + `]}`,
 			&SessionStart{Type: TypeSessionStart, Tools: []Tool{{Name: "tool_0"}, {Name: "tool_1"}}}, ""},
@@ -119,6 +120,23 @@ func BenchmarkEncodeTextDelta(b *testing.B) {
 	for b.Loop() {
 		if _, err := Encode(m); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestSessionStartToolsOmitted: an empty list of tools is sent (on a
+// resume it removes the session's), no list is not (it keeps them).
+func TestSessionStartToolsOmitted(t *testing.T) {
+	for _, tc := range []struct {
+		tools []Tool
+		want  string
+	}{
+		{nil, `{"type":"session.start"}`},
+		{[]Tool{}, `{"type":"session.start","tools":[]}`},
+	} {
+		b, err := Encode(&SessionStart{Type: TypeSessionStart, Tools: tc.tools})
+		if err != nil || string(b) != tc.want {
+			t.Errorf("tools %#v: %s %v, want %s", tc.tools, b, err, tc.want)
 		}
 	}
 }

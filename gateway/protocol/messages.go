@@ -49,9 +49,9 @@ type SessionStart struct {
 	TextOnly    bool         `json:"text_only,omitempty"`    // replies as text only, no audio
 	ResumeToken string       `json:"resume_token,omitempty"` // resume an earlier session
 	// Tools are the client's tools, which the model may call (ToolCall);
-	// at most MaxTools. On a resume, tools given replace the session's and
-	// none keeps them.
-	Tools []Tool `json:"tools,omitempty"`
+	// at most MaxTools. On a resume, tools given (an empty list too)
+	// replace the session's, and none (nil) keeps them.
+	Tools []Tool `json:"tools,omitzero"`
 }
 
 // MaxTools caps the tools a client defines for its session.
