@@ -31,6 +31,11 @@ type Registry struct {
 	ASR map[string]Maker[pipeline.Recognizer]
 	LLM map[string]Maker[pipeline.Generator]
 	TTS map[string]Maker[pipeline.Synthesizer]
+	// Tools are the server's own tools, offered to the model in every
+	// session (gateway.Options.Tools): each runs on the server when the
+	// model calls it. They need a language model that is a
+	// pipeline.ToolGenerator. Builtin has none.
+	Tools []pipeline.Tool
 }
 
 // Decoded makes a Maker from a constructor that takes a provider
