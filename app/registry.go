@@ -31,10 +31,10 @@ type Registry struct {
 	ASR map[string]Maker[pipeline.Recognizer]
 	LLM map[string]Maker[pipeline.Generator]
 	TTS map[string]Maker[pipeline.Synthesizer]
-	// Tools are the server's own tools, offered to the model in every
-	// session (gateway.Options.Tools): each runs on the server when the
-	// model calls it. They need a language model that is a
-	// pipeline.ToolGenerator. Builtin has none.
+	// Tools are run by the gateway when the model calls them, in every
+	// session (gateway.Options.Tools): a program that calls Main with
+	// them gives its model functions of its own. They need a language
+	// model that is a pipeline.ToolGenerator. Builtin has none.
 	Tools []pipeline.Tool
 }
 
