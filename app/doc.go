@@ -9,5 +9,6 @@
 //
 //	reg := app.Builtin()
 //	reg.LLM["mine"] = app.Plain(mine.New)
+//	reg.Tools = append(reg.Tools, pipeline.Tool{Name: "clock", Call: clock}) // run by the server
 //	os.Exit(app.Main(os.Args[1:], reg))
 package app
