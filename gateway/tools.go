@@ -3,7 +3,6 @@ package gateway
 import (
 	"errors"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -207,49 +206,30 @@ func (c *connection) noteToolEvent(ev pipeline.Event) {
 
 // continueReply asks the session for the reply that follows the tool
 // results of turn, unless a newer reply (the user spoke or typed) has
-// begun: that one, or the next, reads them. The reply that asked may
-// still be finishing when its last event is out, so the request is
-// repeated, briefly, while a reply is active. It runs on a goroutine of
-// its own, which serve waits for.
+// begun: that one, or the next, reads them. It runs on a goroutine of its
+// own, which serve waits for: it is called from the session's Output,
+// whose goroutines Respond must not wait on.
 func (c *connection) continueReply(turn uint64) {
 	c.tasks.Add(1)
 	go func() {
 		defer c.tasks.Done()
-		delay := time.Millisecond
-		for {
-			if c.lastReply.Load() > turn {
-				c.logger().Debug("tool results left for a newer reply", zap.Uint64("turn", turn))
-				return
-			}
-			next, err := c.session.Respond(pipeline.ResponseOptions{})
-			switch {
-			case err == nil:
-				c.logger().Debug("reply goes on after tool results", zap.Uint64("turn", turn), zap.Uint64("next_turn", next))
-				return
-			case errors.Is(err, pipeline.ErrSessionClosed):
-				return
-			case !errors.Is(err, pipeline.ErrResponseActive):
-				c.logger().Error("reply after tool results", zap.Uint64("turn", turn), zap.Error(err))
-				cl := classOf(protocol.CodeInternal)
-				cl.Fatal = false
-				c.sendError(cl.event("the reply could not go on after the tool results"))
-				return
-			case delay > continueWait:
-				c.logger().Debug("tool results left for the next reply: a reply is running", zap.Uint64("turn", turn))
-				return
-			}
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-c.closing:
-				t.Stop()
-				return
-			}
-			delay *= 2
+		if c.lastReply.Load() > turn {
+			c.logger().Debug("tool results left for a newer reply", zap.Uint64("turn", turn))
+			return
+		}
+		next, err := c.session.Respond(pipeline.ResponseOptions{})
+		switch {
+		case err == nil:
+			c.logger().Debug("reply goes on after tool results", zap.Uint64("turn", turn), zap.Uint64("next_turn", next))
+		case errors.Is(err, pipeline.ErrSessionClosed):
+		case errors.Is(err, pipeline.ErrResponseActive):
+			// A reply began since (the user typed): it reads them.
+			c.logger().Debug("tool results left for the reply in progress", zap.Uint64("turn", turn))
+		default:
+			c.logger().Error("reply after tool results", zap.Uint64("turn", turn), zap.Error(err))
+			cl := classOf(protocol.CodeInternal)
+			cl.Fatal = false
+			c.sendError(cl.event("the reply could not go on after the tool results"))
 		}
 	}()
 }
-
-// continueWait bounds how long continueReply waits for the reply that
-// asked to finish (about twice this, in doubling steps).
-const continueWait = 256 * time.Millisecond
