@@ -178,7 +178,9 @@ func (c *connection) onToolResult(m *protocol.ToolResult) error {
 		ce.Write(zap.Uint64("turn", turn), zap.String("call_id", m.CallID), c.srv.contentField("output", m.Output))
 	}
 	if resume {
-		c.continueReply(turn)
+		// Here, on the reader, so that an interrupt the client sends next
+		// comes after the reply it cuts.
+		c.replyAfterTools(turn)
 	}
 	return nil
 }
@@ -204,32 +206,37 @@ func (c *connection) noteToolEvent(ev pipeline.Event) {
 	}
 }
 
-// continueReply asks the session for the reply that follows the tool
-// results of turn, unless a newer reply (the user spoke or typed) has
-// begun: that one, or the next, reads them. It runs on a goroutine of its
-// own, which serve waits for: it is called from the session's Output,
-// whose goroutines Respond must not wait on.
+// continueReply runs replyAfterTools on a goroutine of its own, which
+// serve waits for: it is called from the session's Output, whose
+// goroutines Respond must not wait on.
 func (c *connection) continueReply(turn uint64) {
 	c.tasks.Add(1)
 	go func() {
 		defer c.tasks.Done()
-		if c.lastReply.Load() > turn {
-			c.logger().Debug("tool results left for a newer reply", zap.Uint64("turn", turn))
-			return
-		}
-		next, err := c.session.Respond(pipeline.ResponseOptions{})
-		switch {
-		case err == nil:
-			c.logger().Debug("reply goes on after tool results", zap.Uint64("turn", turn), zap.Uint64("next_turn", next))
-		case errors.Is(err, pipeline.ErrSessionClosed):
-		case errors.Is(err, pipeline.ErrResponseActive):
-			// A reply began since (the user typed): it reads them.
-			c.logger().Debug("tool results left for the reply in progress", zap.Uint64("turn", turn))
-		default:
-			c.logger().Error("reply after tool results", zap.Uint64("turn", turn), zap.Error(err))
-			cl := classOf(protocol.CodeInternal)
-			cl.Fatal = false
-			c.sendError(cl.event("the reply could not go on after the tool results"))
-		}
+		c.replyAfterTools(turn)
 	}()
+}
+
+// replyAfterTools asks the session for the reply that follows the tool
+// results of turn, unless a newer reply (the user spoke or typed) has
+// begun: that one, or the next, reads them.
+func (c *connection) replyAfterTools(turn uint64) {
+	if c.lastReply.Load() > turn {
+		c.logger().Debug("tool results left for a newer reply", zap.Uint64("turn", turn))
+		return
+	}
+	next, err := c.session.Respond(pipeline.ResponseOptions{})
+	switch {
+	case err == nil:
+		c.logger().Debug("reply goes on after tool results", zap.Uint64("turn", turn), zap.Uint64("next_turn", next))
+	case errors.Is(err, pipeline.ErrSessionClosed):
+	case errors.Is(err, pipeline.ErrResponseActive):
+		// A reply began since (the user typed): it reads them.
+		c.logger().Debug("tool results left for the reply in progress", zap.Uint64("turn", turn))
+	default:
+		c.logger().Error("reply after tool results", zap.Uint64("turn", turn), zap.Error(err))
+		cl := classOf(protocol.CodeInternal)
+		cl.Fatal = false
+		c.sendError(cl.event("the reply could not go on after the tool results"))
+	}
 }

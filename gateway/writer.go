@@ -222,6 +222,9 @@ func (c *connection) eventMessage(ev pipeline.Event) any {
 		}
 		return &protocol.ToolCall{Type: protocol.TypeToolCall, Turn: ev.Turn, CallID: ev.Call.ID, Name: ev.Call.Name, Arguments: ev.Call.Arguments}
 	case pipeline.EventToolResult:
+		if ev.Err != nil {
+			c.logger().Warn("server tool failed", zap.Uint64("turn", ev.Turn), zap.String("tool", ev.Call.Name), zap.Error(ev.Err))
+		}
 		return &protocol.ToolDone{Type: protocol.TypeToolDone, Turn: ev.Turn, CallID: ev.Call.ID, Name: ev.Call.Name, Result: ev.Text}
 	case pipeline.EventTurnLatency:
 		c.turns.Add(1)

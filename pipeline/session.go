@@ -250,13 +250,14 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 // loop is the session's input side: it owns the VAD and the utterance being
 // recognised, and starts and cuts turns.
 type loop struct {
-	s     *Session
-	out   Output
-	tt    TurnTaking
-	det   *vad.Detector
-	turns chan *job
-	tools []Tool      // the client's (SetTools)
-	tts   Synthesizer // the voice of new turns (SetVoice); nil: Stages.TTS
+	s       *Session
+	out     Output
+	tt      TurnTaking
+	det     *vad.Detector
+	nextDet *vad.Detector // takes over from det when the pending turn ends (SetTurnTaking)
+	turns   chan *job
+	tools   []Tool      // the client's (SetTools)
+	tts     Synthesizer // the voice of new turns (SetVoice); nil: Stages.TTS
 
 	frame   []int16
 	prefix  []int16
@@ -415,6 +416,7 @@ func (l *loop) processFrame(ctx context.Context) {
 // beginTurn starts the user's turn: its utterance, fed prefix first. With
 // voice activity detection the client is told speech started.
 func (l *loop) beginTurn(ctx context.Context, prefix []int16) {
+	l.abandonUtterance() // none is pending; if one were, it must not leak
 	t := l.newTurn(ctx)
 	t.respond = !l.tt.NoResponse
 	l.pending = t
@@ -441,6 +443,7 @@ func (l *loop) beginTurn(ctx context.Context, prefix []int16) {
 func (l *loop) endTurn(ctx context.Context, trailing time.Duration) {
 	t := l.pending
 	l.pending = nil
+	l.swapDetector()
 	now := l.s.cfg.Now()
 	t.trace.Endpoint = now
 	t.trace.SpeechEnd = now.Add(-trailing)
@@ -481,7 +484,15 @@ func (l *loop) fail(err error) {
 }
 
 // abandonUtterance closes the utterance of a turn that never ran.
+// swapDetector puts in place the detector SetTurnTaking left waiting.
+func (l *loop) swapDetector() {
+	if l.nextDet != nil {
+		l.det, l.nextDet = l.nextDet, nil
+	}
+}
+
 func (l *loop) abandonUtterance() {
+	l.swapDetector()
 	if t := l.pending; t != nil {
 		if t.utt != nil {
 			t.utt.Close()
