@@ -22,8 +22,9 @@ type httpTimeouts struct {
 
 var defaultHTTPTimeouts = httpTimeouts{header: 10 * time.Second, read: 15 * time.Second, idle: 60 * time.Second}
 
-// newHTTPServer returns the server for h. No route takes a request body,
-// so one that comes with a body is refused unread (refuseBodies).
+// newHTTPServer returns the server for h. No route but Twilio's voice
+// webhook takes a request body, so one that comes with a body elsewhere is
+// refused unread (refuseBodies).
 // WriteTimeout stays unset: it would cut /debug/pprof/profile, which
 // writes only after its whole duration.
 func newHTTPServer(h http.Handler, log *zap.Logger, t httpTimeouts) *http.Server {
@@ -43,7 +44,7 @@ func routes(gw *gateway.Server) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
 	gh := gw.Handler()
-	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz} {
+	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz, gateway.PathTwilio, gateway.PathTwilioVoice} {
 		mux.Handle(p, gh)
 	}
 	return mux
@@ -56,7 +57,9 @@ func routes(gw *gateway.Server) *http.ServeMux {
 // sends nothing would hold the connection until the read timeout.
 func refuseBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength == 0 {
+		// Twilio's voice webhook is a form; the gateway caps what it reads
+		// of it, and ReadTimeout how long it waits.
+		if r.ContentLength == 0 || r.Method == http.MethodPost && r.URL.Path == gateway.PathTwilioVoice {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -40,6 +40,7 @@ type connection struct {
 	opened  time.Time
 	log     atomic.Pointer[zap.Logger]
 	cred    credential // who the upgrade proved it acts for; set before serve
+	adapter adapter    // nil for the native protocol; set before serve
 
 	// ctx ends when the connection is killed; every read and write is bound
 	// to it.
@@ -78,6 +79,18 @@ type connection struct {
 	// For the close log.
 	turns      atomic.Int64
 	errorsSent atomic.Int64
+}
+
+// adapter is a wire protocol other than the native one served over a
+// connection, which lends it its transport: the writer and its lanes, the
+// watchdog, drain, the close. Its readLoop reads the client's messages in
+// place of the native one (c.next gives them), and its teardown ends the
+// connection in place of the native one, once every goroutine has
+// returned. Such a protocol has no error event: a fatal error closes the
+// connection with its status only, and the adapter logs it.
+type adapter interface {
+	readLoop() error
+	teardown()
 }
 
 // closeReason is why a connection ends.
@@ -192,7 +205,11 @@ func (c *connection) serve(overLimit bool) {
 		c.watchdog()
 	}()
 
-	err := c.readLoop()
+	read, teardown := c.readLoop, c.teardown
+	if c.adapter != nil {
+		read, teardown = c.adapter.readLoop, c.adapter.teardown
+	}
+	err := read()
 	c.fail(reasonFor(err))
 	c.wg.Wait() // the writer has closed the socket
 	if c.runStarted {
@@ -200,7 +217,7 @@ func (c *connection) serve(overLimit bool) {
 	} else {
 		close(c.runDone)
 	}
-	c.teardown()
+	teardown()
 }
 
 // teardown detaches the session, so it can be resumed, and logs the close.
@@ -251,19 +268,9 @@ func quietErr(err error) zap.Field {
 // *protocol.ProtocolError to report.
 func (c *connection) readLoop() error {
 	for {
-		// A context that is never done: the library would otherwise arm
-		// and disarm a timer per message. kill closes the socket instead.
-		typ, r, err := c.ws.Reader(context.Background())
+		typ, r, err := c.next()
 		if err != nil {
 			return err
-		}
-		c.heard()
-		if c.isClosing() {
-			// Closing: read on only to let the close handshake through.
-			if _, err := io.CopyBuffer(io.Discard, r, c.frame); err != nil {
-				return err
-			}
-			continue
 		}
 		if typ == websocket.MessageBinary {
 			err = c.onBinary(r)
@@ -272,6 +279,27 @@ func (c *connection) readLoop() error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// next returns the next message to act on. Once the connection is
+// closing, it reads on only to let the close handshake through, and
+// returns when the socket ends.
+func (c *connection) next() (websocket.MessageType, io.Reader, error) {
+	for {
+		// A context that is never done: the library would otherwise arm
+		// and disarm a timer per message. kill closes the socket instead.
+		typ, r, err := c.ws.Reader(context.Background())
+		if err != nil {
+			return 0, nil, err
+		}
+		c.heard()
+		if !c.isClosing() {
+			return typ, r, nil
+		}
+		if _, err := io.CopyBuffer(io.Discard, r, c.frame); err != nil {
+			return 0, nil, err
 		}
 	}
 }

@@ -51,6 +51,7 @@ type Server struct {
 	admit    *admission
 	trusted  []netip.Prefix // Config.TrustedProxies
 	tickets  *ticketStore
+	twilio   twilioAuth
 	// fileFailing is whether the last write of the SessionFile failed;
 	// written by the persister's one write at a time.
 	fileFailing bool
@@ -80,6 +81,7 @@ func New(opts Options) (*Server, error) {
 		sessions: newSessionStore(opts.ResumeWindow),
 		admit:    newAdmission(opts.Config),
 		tickets:  newTicketStore(opts.MaxTickets),
+		twilio:   newTwilioAuth(opts.TwilioAuthToken),
 		conns:    make(map[*connection]struct{}),
 	}
 	s.trusted, _ = parsePrefixes(opts.TrustedProxies) // checked by Validate
@@ -118,6 +120,8 @@ func New(opts Options) (*Server, error) {
 	})
 	mux.HandleFunc("GET "+PathReadyz, s.serveReadyz)
 	mux.HandleFunc("POST "+PathTickets, s.serveTickets)
+	mux.HandleFunc("GET "+PathTwilio, s.serveTwilio)
+	mux.HandleFunc("POST "+PathTwilioVoice, s.serveTwilioVoice)
 	s.handler = mux
 	s.metricsH = http.NotFoundHandler()
 	if gatherer != nil {
@@ -243,13 +247,33 @@ func (s *Server) unregister(c *connection) {
 // serveWS checks the request (host, origin, drain, credentials), upgrades
 // it and serves the connection until it ends.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	if !hostAllowed(r, s.keys.enabled(), s.opts.AllowedHosts) {
-		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
+	if !s.admitRequest(w, r, s.keys.enabled()) {
 		return
+	}
+	defer s.wg.Done()
+	cred, ok := s.authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
+		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key, ticket or resume token")
+		return
+	}
+	// The library's limit sits above the gateway's own, so an oversized
+	// message gets the typed error, not the library's close.
+	s.upgrade(w, r, cred, max(s.opts.MaxFrameBytes, s.opts.textFrameLimit()), nil)
+}
+
+// admitRequest makes the checks every upgrade passes before its
+// credentials (Host, with keyed as hostAllowed takes it; Origin; drain)
+// and answers a refusal itself. When it returns true, Shutdown waits for
+// the request: the caller must call s.wg.Done when it is served.
+func (s *Server) admitRequest(w http.ResponseWriter, r *http.Request, keyed bool) bool {
+	if !hostAllowed(r, keyed, s.opts.AllowedHosts) {
+		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
+		return false
 	}
 	if !originAllowed(r, s.opts.AllowedOrigins) {
 		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
-		return
+		return false
 	}
 	// Draining is told before the credentials are checked, so that no
 	// ticket is spent on an upgrade that cannot happen; from here on
@@ -258,18 +282,18 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if s.draining {
 		s.mu.Unlock()
 		s.refuse(w, protocol.CodeShuttingDown, "the server is shutting down")
-		return
+		return false
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	defer s.wg.Done()
-	cred, ok := s.authenticate(r)
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
-		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key, ticket or resume token")
-		return
-	}
+	return true
+}
 
+// upgrade admits an authenticated request against the per-client limits
+// and MaxSessions, upgrades it, reading messages of up to readLimit bytes,
+// and serves the connection until it ends: with the native protocol, or
+// with the adapter that newAdapter returns for it.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, cred credential, readLimit int, newAdapter func(*connection) adapter) {
 	// Refused before the upgrade, so that a client over its share costs
 	// no connection and takes no place under MaxSessions.
 	from := peerOf(r, s.trusted, cred.who)
@@ -288,6 +312,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := newConnection(s, cmp.Or(from.addr, r.RemoteAddr))
 	c.peer = from
 	c.cred = cred
+	if newAdapter != nil {
+		c.adapter = newAdapter(c)
+	}
 	rec := &hijackRecorder{ResponseWriter: w}
 	ws, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
 		OriginPatterns: s.opts.AllowedOrigins,
@@ -299,9 +326,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.cancel()
 		return
 	}
-	// The library's limit sits above the gateway's own, so an oversized
-	// message gets the typed error, not the library's close.
-	ws.SetReadLimit(int64(max(s.opts.MaxFrameBytes, s.opts.textFrameLimit()) + 1))
+	ws.SetReadLimit(int64(readLimit + 1))
 	c.ws, c.netConn = ws, rec.conn
 	c.serve(overLimit)
 }

@@ -20,6 +20,9 @@ type outItem struct {
 	ev  pipeline.Event // a pipeline event to encode (Audio is nil: see pcm)
 	pcm *[]byte        // EventAudio: its samples as PCM16LE, from the Server's pool
 	msg any            // a protocol message built already (pong, error, session.started)
+	// text says that pcm holds EventAudio as a whole text message of an
+	// adapter's protocol (a Twilio media message), not as PCM16LE.
+	text bool
 }
 
 var _ pipeline.Output = (*connection)(nil)
@@ -153,7 +156,11 @@ func (c *connection) write(it outItem) error {
 		if it.ev.Handle != nil && !it.ev.Handle.AudioOnWire(it.ev.Sentence, c.srv.opts.Now()) {
 			return nil // cut just now; the history will not count it
 		}
-		return c.writeMessage(websocket.MessageBinary, *it.pcm)
+		typ := websocket.MessageBinary
+		if it.text {
+			typ = websocket.MessageText
+		}
+		return c.writeMessage(typ, *it.pcm)
 	}
 	if stale(it.ev) {
 		return nil
@@ -244,7 +251,7 @@ func (c *connection) closeSocket() {
 	}
 	stop := time.AfterFunc(c.srv.opts.WriteTimeout, c.kill)
 	defer stop.Stop()
-	if r.class.Code != "" {
+	if r.class.Code != "" && c.adapter == nil {
 		c.srv.metrics.errors.WithLabelValues(string(r.class.Code)).Inc()
 		c.errorsSent.Add(1)
 		cl := r.class
@@ -266,7 +273,7 @@ func (c *connection) closeSocket() {
 // the client must not see more of that reply.
 func stale(ev pipeline.Event) bool {
 	switch ev.Kind {
-	case pipeline.EventTextDelta, pipeline.EventAudioStart, pipeline.EventAudioDone:
+	case pipeline.EventTextDelta, pipeline.EventAudioStart, pipeline.EventAudioDone, pipeline.EventSentence:
 		return ev.Handle != nil && ev.Handle.IsCut()
 	}
 	return false
