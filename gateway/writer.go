@@ -53,6 +53,9 @@ func (c *connection) Send(ev pipeline.Event) {
 		*buf = audio.EncodePCM16((*buf)[:0], ev.Audio)
 		ev.Audio = nil
 		c.push(c.stream, outItem{ev: ev, pcm: buf})
+	case pipeline.EventSentence, pipeline.EventInputCommitted:
+		// Not in the native protocol: its clients learn the same from
+		// the audio and speech.stopped.
 	case pipeline.EventSpeechStarted:
 		c.push(c.control, outItem{ev: ev})
 	case pipeline.EventResponseCancelled:
