@@ -87,10 +87,13 @@ type connection struct {
 // place of the native one (c.next gives them), and its teardown ends the
 // connection in place of the native one, once every goroutine has
 // returned. Such a protocol has no error event: a fatal error closes the
-// connection with its status only, and the adapter logs it.
+// connection with its status only, and the adapter logs it. An event it
+// queues without a message (outItem.msg) is handed to its eventMessage as
+// it reaches the writer, which returns the message to write, or nil.
 type adapter interface {
 	readLoop() error
 	teardown()
+	eventMessage(ev pipeline.Event) any
 }
 
 // closeReason is why a connection ends.

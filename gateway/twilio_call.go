@@ -64,17 +64,22 @@ type twilioCall struct {
 
 // callReply is what a call knows of one reply's audio.
 type callReply struct {
-	turn   uint64
-	item   string // the reply's Conversation message, once an event names it
-	handle *pipeline.Turn
-	texts  []string // each sentence's text (EventSentence), by number-1
-	open   int      // the sentence whose audio is going out; 0 before any
-	marked int      // sentences 1..marked have all their audio out and a mark after it
-	played int      // sentences 1..played were played: their marks came back before any clear
+	turn      uint64
+	handle    *pipeline.Turn
+	sentences []replySentence // by number-1, from EventSentence
+	open      int             // the sentence whose audio is going out; 0 before any
+	marked    int             // sentences 1..marked have all their audio out and a mark after it
+	played    int             // sentences 1..played were played: their marks came back before any clear
 	// finished: no more audio will come; ended: the pipeline has recorded
 	// the reply in the history; cleared: clear was sent, and marks no
 	// longer count.
 	finished, ended, cleared bool
+}
+
+// replySentence is one sentence of a reply and the Conversation message
+// it belongs to (a reply that runs tools has one message a round).
+type replySentence struct {
+	text, item string
 }
 
 // maxReplySentences bounds the sentence texts a call keeps of one reply.
@@ -292,10 +297,10 @@ func (t *twilioCall) Send(ev pipeline.Event) {
 		defer t.mu.Unlock()
 		r := t.replyLocked(ev)
 		if n := ev.Sentence; n >= 1 && n <= maxReplySentences {
-			for len(r.texts) < n {
-				r.texts = append(r.texts, "")
+			for len(r.sentences) < n {
+				r.sentences = append(r.sentences, replySentence{})
 			}
-			r.texts[n-1] = ev.Text
+			r.sentences[n-1] = replySentence{text: ev.Text, item: ev.Item}
 		}
 	case pipeline.EventAudioStart:
 		t.mu.Lock()
@@ -313,9 +318,6 @@ func (t *twilioCall) Send(ev pipeline.Event) {
 		r := t.reply
 		if r == nil || r.turn != ev.Turn {
 			return // no audio of this reply went out
-		}
-		if ev.Item != "" {
-			r.item = ev.Item
 		}
 		r.finished, r.ended = true, true
 		if ev.Kind == pipeline.EventResponseCancelled && r.open > 0 {
@@ -335,12 +337,20 @@ func (t *twilioCall) Send(ev pipeline.Event) {
 			ce.Write(zap.Uint64("turn", ev.Turn), c.srv.contentField("text", ev.Text))
 		}
 	case pipeline.EventTurnLatency:
-		c.turns.Add(1)
-		msg := c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
-		if ce := c.logger().Check(zap.DebugLevel, "turn done"); ce != nil {
-			ce.Write(zap.Uint64("turn", ev.Turn), zap.Bool("cancelled", msg.Cancelled), msField("first_audio_sent_ms", msg.FirstAudioMS))
-		}
+		// Observed when it reaches the writer: the turn's audio, queued
+		// ahead of it, is on the wire by then.
+		c.push(c.stream, outItem{ev: ev})
 	}
+}
+
+// eventMessage is the connection's writer handing back an event Send
+// queued without a message: the turn's latency, whose audio is on the wire
+// now. Twilio is sent nothing for it.
+func (t *twilioCall) eventMessage(ev pipeline.Event) any {
+	if ev.Kind == pipeline.EventTurnLatency {
+		t.c.turnDone(ev)
+	}
+	return nil
 }
 
 // replyLocked returns the state of ev's reply, starting it when ev is the
@@ -350,9 +360,6 @@ func (t *twilioCall) replyLocked(ev pipeline.Event) *callReply {
 	if r == nil || r.turn != ev.Turn {
 		r = &callReply{turn: ev.Turn, handle: ev.Handle}
 		t.reply = r
-	}
-	if ev.Item != "" {
-		r.item = ev.Item
 	}
 	return r
 }
@@ -396,29 +403,50 @@ func (t *twilioCall) clearLocked(r *callReply) {
 	t.c.logger().Debug("barge-in: clear sent", zap.Uint64("turn", r.turn), zap.Int("sentences_played", r.played), zap.Int("sentences_sent", r.marked))
 }
 
-// keepPlayedLocked makes the reply's message in the history what Twilio
-// said it played: the sentences whose marks came back. A reply of which
-// nothing was played leaves the history.
+// keepPlayedLocked makes the reply's messages in the history what Twilio
+// said it played: the sentences whose marks came back. Each message keeps
+// its own played sentences (a reply that ran tools has one message a
+// round); a message of which nothing was played leaves the history, unless
+// it holds tool calls, which their results answer.
 func (t *twilioCall) keepPlayedLocked(r *callReply) {
 	log := t.c.logger()
-	if r.item == "" {
-		log.Debug("cut reply names no history item; the history keeps what was sent", zap.Uint64("turn", r.turn))
-		return
+	for i := range min(r.played, len(r.sentences)) {
+		if r.sentences[i].item == "" {
+			log.Debug("cut reply's sentences are not all known; the history keeps what was sent", zap.Uint64("turn", r.turn))
+			return
+		}
 	}
-	played := r.texts[:min(r.played, len(r.texts))]
-	if len(played) < r.played || slices.Contains(played, "") {
-		log.Debug("cut reply's sentences are not all known; the history keeps what was sent", zap.Uint64("turn", r.turn))
-		return
+	for a := 0; a < len(r.sentences); {
+		item := r.sentences[a].item
+		b := a + 1
+		for b < len(r.sentences) && r.sentences[b].item == item {
+			b++
+		}
+		n := min(max(r.played-a, 0), b-a)
+		if n < b-a && item != "" {
+			var kept []string
+			for _, s := range r.sentences[a : a+n] {
+				kept = append(kept, s.text)
+			}
+			t.keepLocked(item, strings.Join(kept, " "))
+			if ce := log.Check(zap.DebugLevel, "cut reply: history keeps what was played"); ce != nil {
+				ce.Write(zap.Uint64("turn", r.turn), zap.String("item", item), zap.Int("sentences", n), zap.Int("of", b-a))
+			}
+		}
+		a = b
 	}
-	kept := strings.Join(played, " ")
+}
+
+// keepLocked sets a reply message's content to kept, or removes it when
+// kept is empty and it holds no tool calls.
+func (t *twilioCall) keepLocked(item, kept string) {
 	if kept == "" {
-		t.conv.Delete(r.item)
-	} else {
-		t.conv.SetContent(r.item, kept)
+		if m, ok := t.conv.Get(item); !ok || len(m.ToolCalls) == 0 {
+			t.conv.Delete(item)
+			return
+		}
 	}
-	if ce := log.Check(zap.DebugLevel, "cut reply: history keeps what was played"); ce != nil {
-		ce.Write(zap.Uint64("turn", r.turn), zap.Int("sentences", r.played), t.srv.contentField("kept", kept))
-	}
+	t.conv.SetContent(item, kept)
 }
 
 // played records the mark Twilio echoed: its sentence was played, unless a

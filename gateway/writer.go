@@ -169,7 +169,13 @@ func (c *connection) write(it outItem) error {
 		return nil
 	}
 	msg := it.msg
-	if msg == nil {
+	switch {
+	case msg != nil:
+	case c.adapter != nil:
+		if msg = c.adapter.eventMessage(it.ev); msg == nil {
+			return nil
+		}
+	default:
 		msg = c.eventMessage(it.ev)
 	}
 	return c.writeJSON(msg)
@@ -223,16 +229,22 @@ func (c *connection) eventMessage(ev pipeline.Event) any {
 	case pipeline.EventResponseCancelled:
 		return &protocol.ResponseCancelled{Type: protocol.TypeResponseCancelled, Turn: ev.Turn, Reason: ev.Reason.String(), Text: ev.Text}
 	case pipeline.EventTurnLatency:
-		c.turns.Add(1)
-		msg := c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
-		if ce := c.logger().Check(zap.DebugLevel, "turn done"); ce != nil {
-			ce.Write(zap.Uint64("turn", ev.Turn), zap.Bool("cancelled", msg.Cancelled), msField("first_audio_sent_ms", msg.FirstAudioMS))
-		}
-		return msg
+		return c.turnDone(ev)
 	}
 	cl := classOf(protocol.CodeInternal)
 	cl.Fatal = false
 	return cl.event("unknown event " + ev.Kind.String())
+}
+
+// turnDone counts and logs a turn whose EventTurnLatency has reached the
+// writer, observes its latency and returns its turn.latency message.
+func (c *connection) turnDone(ev pipeline.Event) *protocol.TurnLatency {
+	c.turns.Add(1)
+	msg := c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
+	if ce := c.logger().Check(zap.DebugLevel, "turn done"); ce != nil {
+		ce.Write(zap.Uint64("turn", ev.Turn), zap.Bool("cancelled", msg.Cancelled), msField("first_audio_sent_ms", msg.FirstAudioMS))
+	}
+	return msg
 }
 
 func msField(key string, v *float64) zap.Field {
