@@ -334,8 +334,10 @@ func TestTwilioCall(t *testing.T) {
 	// Turn 1: a question, and the whole reply played.
 	said := "what is the weather like today"
 	f.stream(noise(rng, 8000*6/10, noiseAmp))
-	f.stream(addNoise(rng, phoneSpeech(t, dir, "q1", said), noiseAmp))
-	endOfSpeech := time.Now()
+	q1 := phoneSpeech(t, dir, "q1", said)
+	f.stream(addNoise(rng, q1, noiseAmp))
+	// The voice ends before the file does: flite leaves silence after it.
+	endOfSpeech := time.Now().Add(-g711.Format.Duration(len(q1) - lastVoiced(q1)))
 	f.waitFor(rng, "the reply's mark played", 20*time.Second, func() bool { return len(f.played) > 0 })
 	f.mu.Lock()
 	firstMedia, replyBytes, marks := f.media[0], f.audio, append([]string(nil), f.played...)
@@ -351,7 +353,7 @@ func TestTwilioCall(t *testing.T) {
 		t.Errorf("reply audio %v, flite says the full reply in %v", replyDur, minDur)
 	}
 	latency := firstMedia.Sub(endOfSpeech)
-	t.Logf("turn 1: end of speech → first reply media %v; reply audio %v (μ-law, 8 kHz); marks played %v",
+	t.Logf("turn 1: end of voiced speech → first reply media %v (the VAD's 500 ms of silence included); reply audio %v (μ-law, 8 kHz); marks played %v",
 		latency.Round(time.Millisecond), replyDur.Round(time.Millisecond), marks)
 
 	// Turn 2: a long question, and a barge-in while its reply plays.
@@ -401,4 +403,15 @@ func TestTwilioCall(t *testing.T) {
 			t.Fatalf("the gateway did not log the call's end:\n%s", g.Log())
 		}
 	}
+}
+
+// lastVoiced returns the index after the last sample of s louder than
+// -30 dBFS.
+func lastVoiced(s []int16) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] > 1000 || s[i] < -1000 {
+			return i + 1
+		}
+	}
+	return 0
 }

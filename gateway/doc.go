@@ -4,14 +4,16 @@
 // and events between the two.
 //
 // Start with New and Options (every field says its default), then
-// Server.Handler, which serves /ws, /v1/tickets, /healthz and /readyz,
+// Server.Handler, which serves /ws, /v1/tickets, /healthz, /readyz and
+// the Twilio endpoints /v1/twilio and /v1/twilio/voice,
 // Server.MetricsHandler, for an operators' listener, and Server.Shutdown,
 // which drains. Package app wires it:
 //
 //	gw, err := gateway.New(gateway.Options{Logger: log, Registry: reg, Stages: stages})
 //	mux := http.NewServeMux()
 //	mux.Handle("/", web.Handler())
-//	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz} {
+//	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz,
+//		gateway.PathTwilio, gateway.PathTwilioVoice} {
 //		mux.Handle(p, gw.Handler())
 //	}
 //	admin := http.NewServeMux() // on a loopback address
@@ -37,6 +39,12 @@
 // client's share (connections per address and per key, a session-start
 // rate); metrics.go holds the Prometheus collectors and the turn latency
 // trace.
+//
+// Other wire protocols are adapters over the same transport (conn.go's
+// adapter): twilio.go serves Twilio Media Streams (the X-Twilio-Signature
+// check, the TwiML of the voice webhook) and twilio_call.go is a call,
+// 8 kHz μ-law both ways, whose marks tell what the caller heard; the
+// messages themselves are gateway/twilio's (docs/twilio.md).
 //
 // Concurrency: a connection owns exactly one reader, one writer, a watchdog
 // (session.start timeout, pings) and its session's Run; it waits for all of

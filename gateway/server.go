@@ -136,8 +136,9 @@ func (s *Server) newConversation() *pipeline.Conversation {
 }
 
 // Handler serves /ws (the WebSocket), POST /v1/tickets (a ticket for one
-// upgrade), /healthz (200 while the process lives) and /readyz (200 until
-// Shutdown begins, then 503). Any other path is 404; /metrics is
+// upgrade), /healthz (200 while the process lives), /readyz (200 until
+// Shutdown begins, then 503), /v1/twilio (Twilio Media Streams) and POST
+// /v1/twilio/voice (the TwiML that connects a call to it). Any other path is 404; /metrics is
 // MetricsHandler's. It bounds no request's time: serve it from an
 // http.Server with ReadHeaderTimeout, ReadTimeout and IdleTimeout set, as
 // package app does (a WebSocket is hijacked by its upgrade and keeps none

@@ -109,7 +109,12 @@ func (s *Server) serveTwilioVoice(w http.ResponseWriter, r *http.Request) {
 		params = append(params, twilio.Parameter{Name: twilioParamToken, Value: key})
 	}
 	if ce := s.log.Check(zap.DebugLevel, "twilio voice webhook answered"); ce != nil {
-		ce.Write(zap.String("call", sidField(r.PostForm.Get("CallSid"))))
+		// The form is the caller's to write when unsigned: only a SID is logged.
+		if sid := r.PostForm.Get("CallSid"); twilio.IsSid(sid) {
+			ce.Write(zap.String("call", sid))
+		} else {
+			ce.Write()
+		}
 	}
 	h := w.Header()
 	h.Set("Content-Type", twilio.ContentType)
@@ -179,18 +184,4 @@ func (s *Server) refuseTwilio(w http.ResponseWriter, r *http.Request) {
 			zap.String("url_checked_base", s.publicBase(r, r.Method == http.MethodGet)), zap.String("remote", r.RemoteAddr))
 	}
 	http.Error(w, "forbidden", http.StatusForbidden)
-}
-
-// sidField returns a Twilio SID for the log, or "" for anything that is
-// not one (a webhook's form is the caller's to write when unsigned).
-func sidField(s string) string {
-	if len(s) > twilio.MaxSidBytes {
-		return ""
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return ""
-		}
-	}
-	return s
 }

@@ -233,19 +233,28 @@ func firstError(errs ...error) error {
 	return nil
 }
 
-// sid checks a Twilio identifier: letters and digits (Twilio's are two
-// letters and 32 hex digits), so that it is safe to log and to write into
-// JSON as it is.
+// sid checks a Twilio identifier (IsSid).
 func sid(field, s string) error {
+	if !IsSid(s) {
+		return errorf("", "%s is not 1 to %d letters and digits", field, MaxSidBytes)
+	}
+	return nil
+}
+
+// IsSid reports whether s has the form of a Twilio identifier (a
+// streamSid, callSid or accountSid): 1 to MaxSidBytes letters and digits
+// (Twilio's are two letters and 32 hex digits). Such a value is safe to log
+// and to write into JSON as it is.
+func IsSid(s string) bool {
 	if s == "" || len(s) > MaxSidBytes {
-		return errorf("", "%s is empty or longer than %d bytes", field, MaxSidBytes)
+		return false
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return errorf("", "%s holds a character other than a letter or digit", field)
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 // counter checks a decimal counter written as a string, as Twilio writes

@@ -184,7 +184,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"sequenceNumber not digits", strings.Replace(exMark, `"sequenceNumber": "4"`, `"sequenceNumber": "4a"`, 1), "sequenceNumber"},
 		{"sequenceNumber too long", strings.Replace(exMark, `"sequenceNumber": "4"`, `"sequenceNumber": "`+strings.Repeat("9", 21)+`"`, 1), "sequenceNumber"},
 		{"no streamSid", `{"event":"mark","sequenceNumber":"1","mark":{"name":"a"}}`, "streamSid"},
-		{"streamSid with a quote", strings.Replace(exMark, sidStream, `MZ\"1`, 1), "streamSid"},
+		{"streamSid with a quote", strings.Replace(exMark, sidStream, `MZ\"1`, 1), "streamSid is not"},
 		{"streamSid too long", strings.Replace(exMark, sidStream, strings.Repeat("M", MaxSidBytes+1), 1), "streamSid"},
 		{"start streamSids differ", strings.Replace(exStart, `"streamSid": "MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
 }`, `"streamSid": "MZY"
