@@ -14,6 +14,7 @@ targets=(
 	"./providers/llm/openai FuzzDeltaDecoder"
 	"./configs FuzzParse"
 	"./audio/g711 FuzzCodec"
+	"./gateway/twilio FuzzDecode"
 )
 cache=$(go env GOCACHE)/fuzz/$(go list -m)
 summary=()
