@@ -452,20 +452,9 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		}
 	}
 
-	sess, err := pipeline.NewSession(pipeline.Config{
-		Stages:       s.opts.Stages,
-		Conversation: st.conv,
-		Input:        st.input,
-		Output:       st.output,
-		TextOnly:     st.textOnly,
-		VAD:          s.opts.VAD,
-		MaxTextBytes: s.opts.MaxTextBytes,
-		PlayoutLead:  s.opts.PlayoutLead,
-		Now:          s.opts.Now,
-	})
+	sess, err := c.newSession(st.conv, st.input, st.output, st.textOnly)
 	if err != nil {
-		c.logger().Error("cannot start session", zap.Error(err))
-		return protocol.Errorf(protocol.CodeInternal, "the session could not be started")
+		return err
 	}
 	if !resumed {
 		token = s.sessions.create(st, c, now)
@@ -507,6 +496,29 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		sess.Run(c.runCtx, c)
 	}()
 	return nil
+}
+
+// newSession returns a session of conv with the gateway's settings and the
+// client's formats. A failure is logged, and returned as the internal_error
+// to end the connection with.
+func (c *connection) newSession(conv *pipeline.Conversation, in, out audio.Format, textOnly bool) (*pipeline.Session, error) {
+	s := c.srv
+	sess, err := pipeline.NewSession(pipeline.Config{
+		Stages:       s.opts.Stages,
+		Conversation: conv,
+		Input:        in,
+		Output:       out,
+		TextOnly:     textOnly,
+		VAD:          s.opts.VAD,
+		MaxTextBytes: s.opts.MaxTextBytes,
+		PlayoutLead:  s.opts.PlayoutLead,
+		Now:          s.opts.Now,
+	})
+	if err != nil {
+		c.logger().Error("cannot start session", zap.Error(err))
+		return nil, protocol.Errorf(protocol.CodeInternal, "the session could not be started")
+	}
+	return sess, nil
 }
 
 // newState checks the requested formats and makes a new session's state.

@@ -214,19 +214,9 @@ func (t *twilioCall) start(m *twilio.Start) error {
 		return protocol.Errorf(protocol.CodeInternal, "a call needs a speech synthesizer, and none is configured")
 	}
 	conv := s.newConversation()
-	sess, err := pipeline.NewSession(pipeline.Config{
-		Stages:       s.opts.Stages,
-		Conversation: conv,
-		Input:        g711.Format,
-		Output:       g711.Format,
-		VAD:          s.opts.VAD,
-		MaxTextBytes: s.opts.MaxTextBytes,
-		PlayoutLead:  s.opts.PlayoutLead,
-		Now:          s.opts.Now,
-	})
+	sess, err := c.newSession(conv, g711.Format, g711.Format, false)
 	if err != nil {
-		c.logger().Error("cannot start session", zap.Error(err))
-		return protocol.Errorf(protocol.CodeInternal, "the session could not be started")
+		return err
 	}
 	t.session, t.conv, t.streamSid = sess, conv, m.StreamSid
 	c.in = audioIn{sink: sess, samples: make([]int16, 0, 4*twilioFrame), framesIn: s.metrics.framesIn, dropped: s.metrics.framesDropped}
@@ -271,27 +261,7 @@ func (t *twilioCall) Send(ev pipeline.Event) {
 	}
 	switch ev.Kind {
 	case pipeline.EventAudio:
-		if ev.Handle != nil && ev.Handle.IsCut() {
-			return
-		}
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		r := t.replyLocked(ev)
-		if r.cleared {
-			return
-		}
-		if ev.Sentence != r.open {
-			t.markLocked(r) // the sentence before has all its audio out
-			r.open = ev.Sentence
-		}
-		t.mulaw = g711.EncodeMuLaw(t.mulaw[:0], ev.Audio)
-		for len(t.mulaw)%twilioFrame != 0 {
-			t.mulaw = append(t.mulaw, muLawSilence)
-		}
-		buf := c.srv.getBuf()
-		*buf = twilio.AppendMedia((*buf)[:0], t.streamSid, t.mulaw)
-		ev.Audio = nil
-		c.push(c.stream, outItem{ev: ev, pcm: buf, text: true})
+		t.sendAudio(ev)
 	case pipeline.EventSentence:
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -351,6 +321,34 @@ func (t *twilioCall) eventMessage(ev pipeline.Event) any {
 		t.c.turnDone(ev)
 	}
 	return nil
+}
+
+// sendAudio queues reply audio as a media message, in whole 20 ms frames,
+// and the mark of the sentence before when ev begins a new one. The
+// Session reuses ev.Audio once Send returns: it is encoded here. A cut
+// turn's audio is dropped.
+func (t *twilioCall) sendAudio(ev pipeline.Event) {
+	if ev.Handle != nil && ev.Handle.IsCut() {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.replyLocked(ev)
+	if r.cleared {
+		return
+	}
+	if ev.Sentence != r.open {
+		t.markLocked(r) // the sentence before has all its audio out
+		r.open = ev.Sentence
+	}
+	t.mulaw = g711.EncodeMuLaw(t.mulaw[:0], ev.Audio)
+	for len(t.mulaw)%twilioFrame != 0 {
+		t.mulaw = append(t.mulaw, muLawSilence)
+	}
+	buf := t.srv.getBuf()
+	*buf = twilio.AppendMedia((*buf)[:0], t.streamSid, t.mulaw)
+	ev.Audio = nil
+	t.c.push(t.c.stream, outItem{ev: ev, pcm: buf, text: true})
 }
 
 // replyLocked returns the state of ev's reply, starting it when ev is the

@@ -380,25 +380,37 @@ func (l *recordingLLM) history(t *testing.T, n int) []string {
 
 const threeSentences = "First sentence here. Second sentence now. The third sentence is a good deal longer than the other two were."
 
-func bargeInServer(t *testing.T, llm *recordingLLM) *testServer {
-	return newServer(t, func(o *gateway.Options) {
+// replyCall starts a call whose replies are reply, each rune of it spoken
+// for perRune, and waits for the mark of the first reply's first sentence.
+func replyCall(t *testing.T, reply string, perRune time.Duration) (*testServer, *recordingLLM, *callClient) {
+	llm := &recordingLLM{reply: reply}
+	s := newServer(t, func(o *gateway.Options) {
 		o.Stages.LLM = llm
-		o.Stages.TTS = &pipelinetest.Tone{Rate: 16000, PerRune: 20 * time.Millisecond}
+		o.Stages.TTS = &pipelinetest.Tone{Rate: 16000, PerRune: perRune}
 	})
+	c, _ := s.dialCall(t, nil)
+	t.Cleanup(c.close)
+	c.begin(nil)
+	c.speak(600 * time.Millisecond)
+	c.until(markNamed("1.1"))
+	return s, llm, c
 }
+
+// longReplyCall is a replyCall of threeSentences, spoken slowly enough (20
+// ms a rune) to be interrupted.
+func longReplyCall(t *testing.T) (*recordingLLM, *callClient) {
+	_, llm, c := replyCall(t, threeSentences, 20*time.Millisecond)
+	return llm, c
+}
+
+const oneSentence = "Just one sentence here."
 
 // TestTwilioBargeInKeepsWhatWasPlayed: the caller speaks over a reply of
 // three sentences, of which Twilio has said it played the first: the
 // gateway sends clear, once, sends no more of that reply, and the history
 // keeps the first sentence only, which the next turn's prompt shows.
 func TestTwilioBargeInKeepsWhatWasPlayed(t *testing.T) {
-	llm := &recordingLLM{reply: threeSentences}
-	s := bargeInServer(t, llm)
-	c, _ := s.dialCall(t, nil)
-	defer c.close()
-	c.begin(nil)
-	c.speak(600 * time.Millisecond)
-	c.until(markNamed("1.1"))
+	llm, c := longReplyCall(t)
 	c.echoMark("1.1") // played
 	msgs := c.until(markNamed("1.2"))
 	if _, chunks := audioOf(msgs); chunks == 0 {
@@ -437,13 +449,7 @@ func TestTwilioBargeInKeepsWhatWasPlayed(t *testing.T) {
 // Twilio has played none of it when the caller speaks: clear, and the
 // reply leaves the history.
 func TestTwilioBargeInAfterTheReplyWasSent(t *testing.T) {
-	llm := &recordingLLM{reply: "Just one sentence here."}
-	s := newServer(t, func(o *gateway.Options) { o.Stages.LLM = llm })
-	c, _ := s.dialCall(t, nil)
-	defer c.close()
-	c.begin(nil)
-	c.speak(600 * time.Millisecond)
-	c.until(markNamed("1.1"))
+	s, llm, c := replyCall(t, oneSentence, 10*time.Millisecond)
 	// The pipeline's turn is over (the mark follows the last audio); wait
 	// until it has recorded the reply, then speak without echoing the mark.
 	eventually(t, "turn counted", func() bool {
@@ -461,13 +467,7 @@ func TestTwilioBargeInAfterTheReplyWasSent(t *testing.T) {
 // TestTwilioPlayedReplyStays: a reply whose marks all came back is not
 // cleared by the next turn, and stays whole in the history.
 func TestTwilioPlayedReplyStays(t *testing.T) {
-	llm := &recordingLLM{reply: "Just one sentence here."}
-	s := newServer(t, func(o *gateway.Options) { o.Stages.LLM = llm })
-	c, _ := s.dialCall(t, nil)
-	defer c.close()
-	c.begin(nil)
-	c.speak(600 * time.Millisecond)
-	c.until(markNamed("1.1"))
+	_, llm, c := replyCall(t, oneSentence, 10*time.Millisecond)
 	c.echoMark("1.1")
 	c.speak(600 * time.Millisecond)
 	for _, m := range c.until(markNamed("2.1")) {
@@ -476,7 +476,7 @@ func TestTwilioPlayedReplyStays(t *testing.T) {
 		}
 	}
 	got := llm.history(t, 1)
-	want := []string{"user: hello there", "assistant: Just one sentence here.", "user: how are you"}
+	want := []string{"user: hello there", "assistant: " + oneSentence, "user: how are you"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("history:\n%q\nwant\n%q", got, want)
 	}
@@ -485,13 +485,7 @@ func TestTwilioPlayedReplyStays(t *testing.T) {
 // TestTwilioDTMF: a key pressed during a reply interrupts it: clear, and
 // no more of its audio.
 func TestTwilioDTMF(t *testing.T) {
-	llm := &recordingLLM{reply: threeSentences}
-	s := bargeInServer(t, llm)
-	c, _ := s.dialCall(t, nil)
-	defer c.close()
-	c.begin(nil)
-	c.speak(600 * time.Millisecond)
-	c.until(markNamed("1.1"))
+	_, c := longReplyCall(t)
 	c.send(map[string]any{"event": "dtmf", "streamSid": callStream, "sequenceNumber": c.nextSeq(), "dtmf": map[string]any{"track": "inbound_track", "digit": "5"}})
 	c.until(func(m callMsg) bool { return m.Event == "clear" })
 	// A second turn still works, and nothing of the first comes after the
