@@ -162,8 +162,9 @@ type Config struct {
 	// a proxy or a tunnel that terminates TLS. Twilio signs the URL it
 	// requested, so the signatures are checked against PublicURL followed by
 	// the request's path and query (with wss:// for https:// on the
-	// WebSocket), and the TwiML's stream URL is built from it. Default "":
-	// the request's own scheme and Host.
+	// WebSocket), and the TwiML's stream URL is built from it. A path in it
+	// is a prefix the proxy strips. Default "": the request's own scheme
+	// and Host.
 	PublicURL string `yaml:"public_url"`
 
 	// MaxFrameBytes caps one binary audio frame. A larger frame is fatal:
