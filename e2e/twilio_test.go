@@ -104,7 +104,7 @@ type fakeTwilio struct {
 	clears    []time.Time
 	media     []time.Time // arrival of each media message
 	audio     int         // μ-law bytes received
-	lateMarks []string // marks of turn 2 (the one cut) sent after the clear
+	lateMarks []string    // marks of turn 2 (the one cut) sent after the clear
 	readErr   error
 	closed    chan struct{}
 }
