@@ -31,6 +31,11 @@ type Registry struct {
 	ASR map[string]Maker[pipeline.Recognizer]
 	LLM map[string]Maker[pipeline.Generator]
 	TTS map[string]Maker[pipeline.Synthesizer]
+	// Tools are run by the gateway when the model calls them, in every
+	// session (gateway.Options.Tools): a program that calls Main with
+	// them gives its model functions of its own. They need a language
+	// model that is a pipeline.ToolGenerator. Builtin has none.
+	Tools []pipeline.Tool
 }
 
 // Decoded makes a Maker from a constructor that takes a provider

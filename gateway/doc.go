@@ -38,7 +38,8 @@
 // them in Options.SessionFile across restarts; admission.go is each
 // client's share (connections per address and per key, a session-start
 // rate); metrics.go holds the Prometheus collectors and the turn latency
-// trace.
+// trace; tools.go follows the client's tools and the calls waiting for
+// their results, and continues a reply once they are in.
 //
 // Other wire protocols are adapters over the same transport (conn.go's
 // adapter): twilio.go serves Twilio Media Streams (the X-Twilio-Signature
@@ -47,6 +48,7 @@
 // messages themselves are gateway/twilio's (docs/twilio.md).
 //
 // Concurrency: a connection owns exactly one reader, one writer, a watchdog
-// (session.start timeout, pings) and its session's Run; it waits for all of
+// (session.start timeout, pings), its session's Run and the short-lived
+// requests that continue a reply after tool results; it waits for all of
 // them before its handler returns, and Shutdown waits for every handler.
 package gateway

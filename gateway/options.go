@@ -15,6 +15,7 @@ import (
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/vad"
+	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/pipeline"
 )
 
@@ -47,6 +48,13 @@ type Options struct {
 	VADName string
 	// VAD tunes endpointing (vad.DefaultConfig gives its defaults).
 	VAD vad.Config
+	// Tools are the operator's own tools, run by the gateway when the
+	// model calls them (each has a Call), offered in every session beside
+	// the client's (tools in session.start, tools.set); the client is
+	// told with tool.done. They need a Stages.LLM that is a
+	// pipeline.ToolGenerator. At most MaxServerTools; a client tool may
+	// not take one's name.
+	Tools []pipeline.Tool
 
 	Config        // connections, limits, access (server: in the file)
 	SessionConfig // every conversation (session: in the file)
@@ -341,6 +349,30 @@ func (c SessionConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// MaxServerTools caps Options.Tools: with the client's (at most
+// protocol.MaxTools) they stay within what a session offers the model
+// (pipeline.MaxTools).
+const MaxServerTools = pipeline.MaxTools - protocol.MaxTools
+
+// checkTools checks the operator's tools once, rather than in every
+// session.
+func checkTools(tools []pipeline.Tool) error {
+	if len(tools) > MaxServerTools {
+		return fmt.Errorf("gateway: %d tools, limit %d", len(tools), MaxServerTools)
+	}
+	seen := make(map[string]bool, len(tools))
+	for _, t := range tools {
+		switch {
+		case t.Name == "" || t.Call == nil:
+			return fmt.Errorf("gateway: tool %q needs a name and a Call", t.Name)
+		case seen[t.Name]:
+			return fmt.Errorf("gateway: two tools named %q", t.Name)
+		}
+		seen[t.Name] = true
+	}
+	return nil
+}
+
 func (o *Options) setDefaults() error {
 	if o.Stages.LLM == nil {
 		return errors.New("gateway: Options.Stages.LLM is required")
@@ -350,6 +382,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if err := checkTools(o.Tools); err != nil {
+		return err
+	}
+	if _, ok := o.Stages.LLM.(pipeline.ToolGenerator); len(o.Tools) > 0 && !ok {
+		o.Logger.Warn("the language model cannot call tools: Options.Tools will not be offered", zap.String("llm", pipeline.NameOf(o.Stages.LLM)))
 	}
 	if o.VADName == "" {
 		o.VADName = "energy"

@@ -21,6 +21,7 @@ type sessionState struct {
 	input    audio.Format
 	output   audio.Format
 	textOnly bool
+	tools    clientTools // the client's tools and their calls awaiting results
 
 	// Guarded by sessionStore.mu.
 	key      [sha256.Size]byte // digest of the current resume token

@@ -101,6 +101,7 @@ func (r *responder) run() {
 	if r.audioOn {
 		r.send(Event{Kind: EventAudioDone})
 	}
+	r.t.finish()
 	r.send(Event{Kind: EventResponseDone, Text: r.reply()})
 	r.send(Event{Kind: EventTurnLatency, Trace: r.trace()})
 }
@@ -366,6 +367,7 @@ func (r *responder) cancelled(cause error) {
 	}
 	r.said = append(r.said, kept)
 	reason := reasonOf(cause)
+	r.t.finish()
 	r.send(Event{Kind: EventResponseCancelled, Reason: reason, Text: r.reply()})
 	r.send(Event{Kind: EventTurnLatency, Reason: reason, Trace: r.trace()})
 }

@@ -194,8 +194,15 @@ type job struct {
 	tools        []Tool      // offered to the model
 	tts          Synthesizer // the reply's voice
 
-	done chan struct{} // closed when the worker has finished the turn (or dropped it)
+	done     chan struct{} // closed by finish
+	doneOnce sync.Once
 }
+
+// finish marks the turn done: its reply no longer counts as in progress.
+// The responder calls it just before the reply's last events, so a client
+// that answers them with Respond is not refused; the worker calls it
+// after the turn, whatever happened.
+func (j *job) finish() { j.doneOnce.Do(func() { close(j.done) }) }
 
 // finished reports whether the worker is done with the turn.
 func (j *job) finished() bool {
@@ -233,7 +240,7 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 			if t.utt != nil {
 				t.utt.Close()
 			}
-			close(t.done)
+			t.finish()
 		default:
 			return err
 		}
@@ -360,7 +367,7 @@ func (l *loop) enqueue(ctx context.Context, t *job) {
 		if t.utt != nil {
 			t.utt.Close()
 		}
-		close(t.done)
+		t.finish()
 	}
 }
 
@@ -439,7 +446,7 @@ func (l *loop) endTurn(ctx context.Context, trailing time.Duration) {
 	t.trace.SpeechEnd = now.Add(-trailing)
 	if t.utt == nil {
 		t.cancel(nil)
-		close(t.done)
+		t.finish()
 		return
 	}
 	l.send(Event{Kind: EventInputCommitted, Turn: t.id, Item: t.userItem, Handle: t.handle})
@@ -480,7 +487,7 @@ func (l *loop) abandonUtterance() {
 			t.utt.Close()
 		}
 		t.cancel(nil)
-		close(t.done)
+		t.finish()
 		l.pending = nil
 	}
 }
@@ -520,7 +527,7 @@ func (s *Session) turnWorker(ctx context.Context, turns <-chan *job, out Output)
 			r := responder{s: s, t: t, out: out}
 			r.run()
 			t.cancel(nil)
-			close(t.done)
+			t.finish()
 		}
 	}
 }

@@ -12,6 +12,7 @@ targets=(
 	"./gateway/protocol FuzzDecode"
 	"./audio/wav FuzzDecode"
 	"./providers/llm/openai FuzzDeltaDecoder"
+	"./providers/llm/openai FuzzCallDecoder"
 	"./configs FuzzParse"
 	"./audio/g711 FuzzCodec"
 	"./gateway/twilio FuzzDecode"
