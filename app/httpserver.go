@@ -22,8 +22,9 @@ type httpTimeouts struct {
 
 var defaultHTTPTimeouts = httpTimeouts{header: 10 * time.Second, read: 15 * time.Second, idle: 60 * time.Second}
 
-// newHTTPServer returns the server for h. No route takes a request body,
-// so one that comes with a body is refused unread (refuseBodies).
+// newHTTPServer returns the server for h. No route but Twilio's voice
+// webhook takes a request body, so one that comes with a body elsewhere is
+// refused unread (refuseBodies).
 // WriteTimeout stays unset: it would cut /debug/pprof/profile, which
 // writes only after its whole duration.
 func newHTTPServer(h http.Handler, log *zap.Logger, t httpTimeouts) *http.Server {
@@ -43,7 +44,8 @@ func routes(gw *gateway.Server) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
 	gh := gw.Handler()
-	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathRealtime, gateway.PathClientSecrets, gateway.PathHealthz, gateway.PathReadyz} {
+	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathRealtime, gateway.PathClientSecrets,
+		gateway.PathTwilio, gateway.PathTwilioVoice, gateway.PathHealthz, gateway.PathReadyz} {
 		mux.Handle(p, gh)
 	}
 	return mux
@@ -54,12 +56,13 @@ func routes(gw *gateway.Server) *http.ServeMux {
 // reading it. Otherwise net/http would read up to 256 KiB of it after the
 // handler, to keep the connection: a client that declares a body and
 // sends nothing would hold the connection until the read timeout.
-// The one body taken is that of POST /v1/realtime/client_secrets, the
+// The bodies taken are those of POST /v1/realtime/client_secrets, the
 // session settings of a browser's key, which the gateway reads within
-// server.realtime.max_event_bytes and the read timeout.
+// server.realtime.max_event_bytes, and of POST /v1/twilio/voice, Twilio's
+// form, which it caps too; ReadTimeout bounds how long either waits.
 func refuseBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength == 0 || r.URL.Path == gateway.PathClientSecrets {
+		if r.ContentLength == 0 || r.Method == http.MethodPost && (r.URL.Path == gateway.PathClientSecrets || r.URL.Path == gateway.PathTwilioVoice) {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -105,6 +105,20 @@ func TestHTTPServerBoundsConnections(t *testing.T) {
 			t.Errorf("HTTP %d %s", resp.StatusCode, b)
 		}
 	})
+	t.Run("twilio voice webhook", func(t *testing.T) {
+		// A route that takes a body: a form, read whole...
+		form := "CallSid=CA1&From=%2B15550100"
+		resp, _ := heldFor(t, addr, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			gateway.PathTwilioVoice, len(form), form), limit)
+		if resp == nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/xml; charset=utf-8" {
+			t.Errorf("voice webhook: response %v, want 200 TwiML", resp)
+		}
+		// ...and one never sent is bounded by the read timeout.
+		req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n", gateway.PathTwilioVoice)
+		if _, held := heldFor(t, addr, req, limit); held > tm.read+time.Second {
+			t.Errorf("a webhook body never sent held the connection %s", held)
+		}
+	})
 	t.Run("idle keep-alive", func(t *testing.T) {
 		resp, held := heldFor(t, addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", limit)
 		if resp == nil || resp.StatusCode != http.StatusOK {

@@ -209,6 +209,9 @@ func applyEnv(cfg *Config, getenv func(string) string) {
 			}
 		}
 	}
+	if v := getenv("VOICEGATE_TWILIO_AUTH_TOKEN"); v != "" {
+		cfg.Server.TwilioAuthToken = strings.TrimSpace(v)
+	}
 	if v := getenv("VOICEGATE_LOG_LEVEL"); v != "" {
 		cfg.Log.Level = v
 	}

@@ -46,13 +46,19 @@ func (a *audioIn) write(frame []byte) error {
 		return errOddFrame
 	}
 	a.samples = s
+	a.push(s)
+	return nil
+}
+
+// push hands samples, decoded already, to the sink and counts them as one
+// frame. samples is not retained.
+func (a *audioIn) push(s []int16) {
 	a.sink.WriteAudio(s)
 	a.framesIn.Inc()
 	a.frames++
 	if a.frames%dropCheckEvery == 0 {
 		a.syncDropped()
 	}
-	return nil
 }
 
 // syncDropped moves the sink's new drops into the shared counter.

@@ -40,6 +40,7 @@ type connection struct {
 	opened  time.Time
 	log     atomic.Pointer[zap.Logger]
 	cred    credential // who the upgrade proved it acts for; set before serve
+	adapter adapter    // nil for the native protocol; set before serve
 
 	// ctx ends when the connection is killed; every read and write is bound
 	// to it.
@@ -88,6 +89,28 @@ type connection struct {
 	// rt is set on a /v1/realtime connection: it reads the client's
 	// events and runs the session itself (realtime.go). nil on /ws.
 	rt *rtConn
+}
+
+// adapter is a wire protocol other than the native one served over a
+// connection (Realtime, Twilio), which lends it its transport: the writer
+// and its lanes, the watchdog, drain, the close. Its readLoop reads the
+// client's messages in place of the native one (c.nextMessage gives
+// them), and its teardown ends the connection in place of the native one,
+// once every goroutine has returned. closingEvent is the message that
+// tells its client why the server closes (cl, msg), or nil for a protocol
+// without one: the connection then closes with the status only, and the
+// adapter logs why.
+type adapter interface {
+	readLoop() error
+	teardown()
+	closingEvent(cl errorClass, msg string) any
+}
+
+// eventEncoder is an adapter that queues events without a message
+// (outItem.msg): its eventMessage makes the message as the event reaches
+// the writer, or returns nil to write none.
+type eventEncoder interface {
+	eventMessage(ev pipeline.Event) any
 }
 
 // closeReason is why a connection ends.
@@ -202,12 +225,11 @@ func (c *connection) serve(overLimit bool) {
 		c.watchdog()
 	}()
 
-	var err error
-	if c.rt != nil {
-		err = c.rt.readLoop()
-	} else {
-		err = c.readLoop()
+	read, teardown := c.readLoop, c.teardown
+	if c.adapter != nil {
+		read, teardown = c.adapter.readLoop, c.adapter.teardown
 	}
+	err := read()
 	c.fail(reasonFor(err))
 	c.wg.Wait() // the writer has closed the socket
 	if c.runStarted {
@@ -216,11 +238,7 @@ func (c *connection) serve(overLimit bool) {
 		close(c.runDone)
 	}
 	c.tasks.Wait() // after Run: no event adds one any more
-	if c.rt != nil {
-		c.rt.teardown()
-		return
-	}
-	c.teardown()
+	teardown()
 }
 
 // teardown detaches the session, so it can be resumed, and logs the close.
@@ -288,7 +306,7 @@ func (c *connection) readLoop() error {
 
 // nextMessage returns the next message to act on. Each counts as hearing
 // from the client; once the connection is closing, messages are read only
-// to let the close handshake through.
+// to let the close handshake through, and it returns when the socket ends.
 func (c *connection) nextMessage() (websocket.MessageType, io.Reader, error) {
 	for {
 		// A context that is never done: the library would otherwise arm
@@ -462,21 +480,9 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		st.tools.abandonUnfinished()
 	}
 
-	sess, err := pipeline.NewSession(pipeline.Config{
-		Stages:       s.opts.Stages,
-		Conversation: st.conv,
-		Input:        st.input,
-		Output:       st.output,
-		TextOnly:     st.textOnly,
-		Tools:        s.opts.Tools,
-		VAD:          s.opts.VAD,
-		MaxTextBytes: s.opts.MaxTextBytes,
-		PlayoutLead:  s.opts.PlayoutLead,
-		Now:          s.opts.Now,
-	})
+	sess, err := c.newSession(st.conv, st.input, st.output, st.textOnly)
 	if err != nil {
-		c.logger().Error("cannot start session", zap.Error(err))
-		return protocol.Errorf(protocol.CodeInternal, "the session could not be started")
+		return err
 	}
 	if !resumed {
 		token = s.sessions.create(st, c, now)
@@ -543,6 +549,30 @@ func (c *connection) resumeState(token string) (*sessionState, string, error) {
 		return nil, "", protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new ticket")
 	}
 	return nil, "", nil
+}
+
+// newSession returns a session of conv with the gateway's settings and the
+// client's formats. A failure is logged, and returned as the internal_error
+// to end the connection with.
+func (c *connection) newSession(conv *pipeline.Conversation, in, out audio.Format, textOnly bool) (*pipeline.Session, error) {
+	s := c.srv
+	sess, err := pipeline.NewSession(pipeline.Config{
+		Stages:       s.opts.Stages,
+		Conversation: conv,
+		Input:        in,
+		Output:       out,
+		TextOnly:     textOnly,
+		Tools:        s.opts.Tools,
+		VAD:          s.opts.VAD,
+		MaxTextBytes: s.opts.MaxTextBytes,
+		PlayoutLead:  s.opts.PlayoutLead,
+		Now:          s.opts.Now,
+	})
+	if err != nil {
+		c.logger().Error("cannot start session", zap.Error(err))
+		return nil, protocol.Errorf(protocol.CodeInternal, "the session could not be started")
+	}
+	return sess, nil
 }
 
 // historyEntries is the conversation as a resumed client redraws it: what

@@ -6,14 +6,16 @@
 //
 // Start with New and Options (every field says its default), then
 // Server.Handler, which serves /ws, /v1/tickets, /v1/realtime,
-// /v1/realtime/client_secrets, /healthz and /readyz,
+// /v1/realtime/client_secrets, the Twilio endpoints /v1/twilio and
+// /v1/twilio/voice, /healthz and /readyz,
 // Server.MetricsHandler, for an operators' listener, and Server.Shutdown,
 // which drains. Package app wires it:
 //
 //	gw, err := gateway.New(gateway.Options{Logger: log, Registry: reg, Stages: stages})
 //	mux := http.NewServeMux()
 //	mux.Handle("/", web.Handler())
-//	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathRealtime, gateway.PathClientSecrets, gateway.PathHealthz, gateway.PathReadyz} {
+//	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathRealtime, gateway.PathClientSecrets,
+//		gateway.PathTwilio, gateway.PathTwilioVoice, gateway.PathHealthz, gateway.PathReadyz} {
 //		mux.Handle(p, gw.Handler())
 //	}
 //	admin := http.NewServeMux() // on a loopback address
@@ -39,10 +41,16 @@
 // client's share (connections per address and per key, a session-start
 // rate); metrics.go holds the Prometheus collectors and the turn latency
 // trace; tools.go follows the client's tools and the calls waiting for
-// their results, and continues a reply once they are in. The Realtime
-// endpoint is realtime*.go: a connection like the others (serveUpgrade's
-// checks, the same writer and lanes) whose reader and Output speak
-// Realtime events; realtime.go says which file does what.
+// their results, and continues a reply once they are in.
+//
+// Other wire protocols are adapters over the same transport (conn.go's
+// adapter; serveUpgrade's checks, the same writer and lanes, watchdog,
+// drain and close). The Realtime endpoint is realtime*.go, whose reader
+// and Output speak Realtime events; realtime.go says which file does
+// what. twilio.go serves Twilio Media Streams (the X-Twilio-Signature
+// check, the TwiML of the voice webhook) and twilio_call.go is a call,
+// 8 kHz μ-law both ways, whose marks tell what the caller heard; the
+// messages themselves are gateway/twilio's (docs/twilio.md).
 //
 // Concurrency: a connection owns exactly one reader, one writer, a watchdog
 // (session.start timeout, pings), its session's Run and the short-lived

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path"
 	"reflect"
 	"strings"
@@ -155,6 +156,24 @@ type Config struct {
 	// most a second behind while the server runs, and Shutdown writes it
 	// last. Default "" (sessions live in memory only).
 	SessionFile string `yaml:"session_file"`
+
+	// TwilioAuthToken is the auth token of the Twilio account whose calls
+	// reach /v1/twilio (Twilio Media Streams) and /v1/twilio/voice (the
+	// TwiML for a call). When set, both answer only requests that carry a
+	// valid X-Twilio-Signature, and 403 to others. When not, with APIKeys
+	// a stream's start message must carry a key as the custom parameter
+	// token; without either, the endpoints are as open as /ws. A secret,
+	// never logged; voicegate also takes it from VOICEGATE_TWILIO_AUTH_TOKEN.
+	TwilioAuthToken string `yaml:"twilio_auth_token"`
+	// PublicURL is the URL clients reach this server by, such as
+	// https://voice.example.com, when that is not what the server sees: behind
+	// a proxy or a tunnel that terminates TLS. Twilio signs the URL it
+	// requested, so the signatures are checked against PublicURL followed by
+	// the request's path and query (with wss:// for https:// on the
+	// WebSocket), and the TwiML's stream URL is built from it. A path in it
+	// is a prefix the proxy strips. Default "": the request's own scheme
+	// and Host.
+	PublicURL string `yaml:"public_url"`
 
 	// MaxFrameBytes caps one binary audio frame. A larger frame is fatal:
 	// error frame_too_large, close 1009.
@@ -345,6 +364,12 @@ func (c Config) Validate() error {
 	if err := c.Realtime.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if t := c.TwilioAuthToken; t != "" && (len(t) < 16 || strings.TrimSpace(t) != t) {
+		bad("server.twilio_auth_token: give the account's auth token as the Twilio console shows it (32 characters, no spaces)")
+	}
+	if err := checkPublicURL(c.PublicURL); err != nil {
+		bad("server.public_url: %v", err)
+	}
 	for _, k := range c.APIKeys {
 		if len(k) < 16 {
 			bad("server.api_keys: a key has %d characters; use at least 16 (e.g. openssl rand -hex 24)", len(k))
@@ -363,6 +388,24 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkPublicURL accepts "" or an http(s) URL with a host and at most a
+// path, which the request's path follows.
+func checkPublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("%q: give an https:// (or http://) URL, e.g. https://voice.example.com", raw)
+	case u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q: give the scheme, the host and at most a path prefix, e.g. https://voice.example.com", raw)
+	}
+	return nil
 }
 
 // SessionConfig shapes every conversation. A zero field takes its value

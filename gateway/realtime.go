@@ -118,11 +118,12 @@ func (s *Server) serveRealtime(w http.ResponseWriter, r *http.Request) {
 		MaxAudioBytes: o.MaxAppendBytes, MaxEventBytes: o.MaxEventBytes, MaxTextBytes: s.opts.MaxTextBytes,
 	}}
 	s.serveUpgrade(w, r, upgrade{
+		keyed:        s.keys.enabled(),
 		authenticate: rt.authenticate,
 		subprotocols: []string{subprotocolRealtime},
 		readLimit:    int64(2 * frame),
 		prepare: func(c *connection) {
-			rt.c, c.rt = c, rt
+			rt.c, c.rt, c.adapter = c, rt, rt
 			rt.ev = realtime.NewEvents(rt.dialect, fmt.Sprintf("%x_", c.id))
 			c.started.Store(true) // a Realtime session starts with its connection
 		},

@@ -57,6 +57,7 @@ type Server struct {
 	trusted  []netip.Prefix // Config.TrustedProxies
 	tickets  *ticketStore
 	rt       *realtimeServer
+	twilio   twilioAuth
 	// fileFailing is whether the last write of the SessionFile failed;
 	// written by the persister's one write at a time.
 	fileFailing bool
@@ -87,6 +88,7 @@ func New(opts Options) (*Server, error) {
 		admit:    newAdmission(opts.Config),
 		tickets:  newTicketStore(opts.MaxTickets),
 		rt:       newRealtimeServer(opts.Realtime),
+		twilio:   newTwilioAuth(opts.TwilioAuthToken),
 		conns:    make(map[*connection]struct{}),
 	}
 	s.trusted, _ = parsePrefixes(opts.TrustedProxies) // checked by Validate
@@ -127,6 +129,8 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("POST "+PathTickets, s.serveTickets)
 	mux.HandleFunc("GET "+PathRealtime, s.serveRealtime)
 	mux.HandleFunc("POST "+PathClientSecrets, s.serveClientSecrets)
+	mux.HandleFunc("GET "+PathTwilio, s.serveTwilio)
+	mux.HandleFunc("POST "+PathTwilioVoice, s.serveTwilioVoice)
 	s.handler = mux
 	s.metricsH = http.NotFoundHandler()
 	if gatherer != nil {
@@ -142,9 +146,10 @@ func (s *Server) newConversation() *pipeline.Conversation {
 
 // Handler serves /ws (the WebSocket), POST /v1/tickets (a ticket for one
 // upgrade), /v1/realtime (the OpenAI Realtime-compatible WebSocket) and
-// POST /v1/realtime/client_secrets (a browser's key for it), /healthz
-// (200 while the process lives) and /readyz (200 until Shutdown begins,
-// then 503). Any other path is 404; /metrics is
+// POST /v1/realtime/client_secrets (a browser's key for it), /v1/twilio
+// (Twilio Media Streams) and POST /v1/twilio/voice (the TwiML that connects
+// a call to it), /healthz (200 while the process lives) and /readyz (200
+// until Shutdown begins, then 503). Any other path is 404; /metrics is
 // MetricsHandler's. It bounds no request's time: serve it from an
 // http.Server with ReadHeaderTimeout, ReadTimeout and IdleTimeout set, as
 // package app does (a WebSocket is hijacked by its upgrade and keeps none
@@ -255,6 +260,7 @@ func (s *Server) unregister(c *connection) {
 // it and serves the connection until it ends.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.serveUpgrade(w, r, upgrade{
+		keyed:        s.keys.enabled(),
 		authenticate: s.authenticate,
 		// The library's limit sits above the gateway's own, so an oversized
 		// message gets the typed error, not the library's close.
@@ -262,44 +268,36 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// upgrade is what a WebSocket endpoint (/ws, /v1/realtime) adds to the
-// checks and limits every upgrade gets from serveUpgrade.
+// upgrade is what a WebSocket endpoint (/ws, /v1/realtime, /v1/twilio)
+// adds to the checks and limits every upgrade gets from serveUpgrade.
 type upgrade struct {
+	keyed bool // whether the Host check holds the endpoint keyed (hostAllowed)
 	// authenticate finds the request's principal (called once keys are
 	// known to be needed or not, after the Host, Origin and drain checks).
 	authenticate func(*http.Request) (credential, bool)
+	// refuse answers a request authenticate refused; nil: 401 with a
+	// Bearer challenge.
+	refuse       func(http.ResponseWriter, *http.Request)
 	subprotocols []string // offered to the client, the first it lists is chosen
 	readLimit    int64    // the library's limit on one message
-	// prepare, if set, readies the connection before it is served (a
-	// Realtime connection attaches what it speaks).
+	// prepare, if set, readies the connection before it is served (an
+	// endpoint of another protocol attaches what it speaks).
 	prepare func(*connection)
 }
 
 // serveUpgrade checks the request (host, origin, drain, credentials, the
 // client's share), upgrades it and serves the connection until it ends.
 func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, u upgrade) {
-	if !hostAllowed(r, s.keys.enabled(), s.opts.AllowedHosts) {
-		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
+	if !s.admitRequest(w, r, u.keyed) {
 		return
 	}
-	if !originAllowed(r, s.opts.AllowedOrigins) {
-		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
-		return
-	}
-	// Draining is told before the credentials are checked, so that no
-	// ticket is spent on an upgrade that cannot happen; from here on
-	// Shutdown waits for this request.
-	s.mu.Lock()
-	if s.draining {
-		s.mu.Unlock()
-		s.refuse(w, protocol.CodeShuttingDown, "the server is shutting down")
-		return
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
 	defer s.wg.Done()
 	cred, ok := u.authenticate(r)
 	if !ok {
+		if u.refuse != nil {
+			u.refuse(w, r)
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
 		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key, ticket or resume token")
 		return
@@ -341,6 +339,33 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, u upgrade)
 		u.prepare(c)
 	}
 	c.serve(overLimit)
+}
+
+// admitRequest makes the checks every upgrade passes before its
+// credentials (Host, with keyed as hostAllowed takes it; Origin; drain)
+// and answers a refusal itself. When it returns true, Shutdown waits for
+// the request: the caller must call s.wg.Done when it is served.
+func (s *Server) admitRequest(w http.ResponseWriter, r *http.Request, keyed bool) bool {
+	if !hostAllowed(r, keyed, s.opts.AllowedHosts) {
+		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
+		return false
+	}
+	if !originAllowed(r, s.opts.AllowedOrigins) {
+		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
+		return false
+	}
+	// Draining is told before the credentials are checked, so that no
+	// ticket is spent on an upgrade that cannot happen; from here on
+	// Shutdown waits for this request.
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		s.refuse(w, protocol.CodeShuttingDown, "the server is shutting down")
+		return false
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	return true
 }
 
 // credential is what a request to /ws proved: the principal it acts for

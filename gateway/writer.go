@@ -19,10 +19,11 @@ import (
 type outItem struct {
 	ev  pipeline.Event // a pipeline event to encode (Audio is nil: see pcm)
 	pcm *[]byte        // EventAudio: its samples as PCM16LE, from the Server's pool
-	// text: pcm holds a whole text message carrying the audio (a Realtime
-	// audio delta), not binary audio.
+	msg any            // a protocol message built already (pong, error, session.started)
+	// text says that pcm holds EventAudio as a whole text message of an
+	// adapter's protocol (a Realtime audio delta, a Twilio media
+	// message), not as PCM16LE.
 	text bool
-	msg  any // a protocol message built already (pong, error, session.started)
 }
 
 var _ pipeline.Output = (*connection)(nil)
@@ -160,16 +161,27 @@ func (c *connection) write(it outItem) error {
 		if it.ev.Handle != nil && !it.ev.Handle.AudioOnWire(it.ev.Sentence, c.srv.opts.Now()) {
 			return nil // cut just now; the history will not count it
 		}
+		typ := websocket.MessageBinary
 		if it.text {
-			return c.writeMessage(websocket.MessageText, *it.pcm)
+			typ = websocket.MessageText
 		}
-		return c.writeMessage(websocket.MessageBinary, *it.pcm)
+		return c.writeMessage(typ, *it.pcm)
 	}
 	if stale(it.ev) {
 		return nil
 	}
 	msg := it.msg
-	if msg == nil {
+	switch {
+	case msg != nil:
+	case c.adapter != nil:
+		enc, ok := c.adapter.(eventEncoder)
+		if !ok {
+			return nil
+		}
+		if msg = enc.eventMessage(it.ev); msg == nil {
+			return nil
+		}
+	default:
 		msg = c.eventMessage(it.ev)
 	}
 	return c.writeJSON(msg)
@@ -233,16 +245,22 @@ func (c *connection) eventMessage(ev pipeline.Event) any {
 		}
 		return &protocol.ToolDone{Type: protocol.TypeToolDone, Turn: ev.Turn, CallID: ev.Call.ID, Name: ev.Call.Name, Result: ev.Text}
 	case pipeline.EventTurnLatency:
-		c.turns.Add(1)
-		msg := c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
-		if ce := c.logger().Check(zap.DebugLevel, "turn done"); ce != nil {
-			ce.Write(zap.Uint64("turn", ev.Turn), zap.Bool("cancelled", msg.Cancelled), msField("first_audio_sent_ms", msg.FirstAudioMS))
-		}
-		return msg
+		return c.turnDone(ev)
 	}
 	cl := classOf(protocol.CodeInternal)
 	cl.Fatal = false
 	return cl.event("unknown event " + ev.Kind.String())
+}
+
+// turnDone counts and logs a turn whose EventTurnLatency has reached the
+// writer, observes its latency and returns its turn.latency message.
+func (c *connection) turnDone(ev pipeline.Event) *protocol.TurnLatency {
+	c.turns.Add(1)
+	msg := c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
+	if ce := c.logger().Check(zap.DebugLevel, "turn done"); ce != nil {
+		ce.Write(zap.Uint64("turn", ev.Turn), zap.Bool("cancelled", msg.Cancelled), msField("first_audio_sent_ms", msg.FirstAudioMS))
+	}
+	return msg
 }
 
 func msField(key string, v *float64) zap.Field {
@@ -266,13 +284,15 @@ func (c *connection) closeSocket() {
 	defer stop.Stop()
 	if r.class.Code != "" {
 		c.srv.metrics.errors.WithLabelValues(string(r.class.Code)).Inc()
-		c.errorsSent.Add(1)
 		cl := r.class
 		cl.Fatal = true
-		if c.rt != nil {
-			c.writeJSON(c.rt.closingEvent(cl, r.msg))
-		} else {
-			c.writeJSON(cl.event(r.msg))
+		var msg any = cl.event(r.msg)
+		if c.adapter != nil {
+			msg = c.adapter.closingEvent(cl, r.msg)
+		}
+		if msg != nil {
+			c.errorsSent.Add(1)
+			c.writeJSON(msg)
 		}
 	}
 	status := r.class.Status
@@ -290,7 +310,8 @@ func (c *connection) closeSocket() {
 // the client must not see more of that reply.
 func stale(ev pipeline.Event) bool {
 	switch ev.Kind {
-	case pipeline.EventTextDelta, pipeline.EventAudioStart, pipeline.EventAudioDone, pipeline.EventToolCall, pipeline.EventToolResult:
+	case pipeline.EventTextDelta, pipeline.EventAudioStart, pipeline.EventAudioDone, pipeline.EventToolCall, pipeline.EventToolResult,
+		pipeline.EventSentence:
 		return ev.Handle != nil && ev.Handle.IsCut()
 	}
 	return false

@@ -16,6 +16,7 @@ targets=(
 	"./providers/llm/openai FuzzCallDecoder"
 	"./configs FuzzParse"
 	"./audio/g711 FuzzCodec"
+	"./gateway/twilio FuzzDecode"
 )
 cache=$(go env GOCACHE)/fuzz/$(go list -m)
 summary=()
