@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,16 +46,23 @@ func Main(args []string, reg Registry) int {
 // /metrics, and /debug/pprof with server.pprof), which has no
 // authentication. It refuses to start on a public address without API
 // keys unless server.allow_unauthenticated says so.
+//
+// With server.tls_cert and server.tls_key the public listener serves TLS
+// only; the pair is read at start (a pair that does not load stops it)
+// and again on SIGHUP (one that does not load is logged, and the previous
+// certificate kept).
 func Run(args []string, getenv func(string) string, reg Registry) error {
 	return run(args, getenv, reg, hooks{})
 }
 
 // hooks let a test drive run: ready is told the listeners' addresses once
-// both serve (admin nil when off), and stop, when set, takes the place of
-// SIGINT and SIGTERM.
+// both serve (admin nil when off), stop, when set, takes the place of
+// SIGINT and SIGTERM, and reloaded is told the outcome of each SIGHUP's
+// certificate reload.
 type hooks struct {
-	ready func(public, admin net.Addr)
-	stop  <-chan os.Signal
+	ready    func(public, admin net.Addr)
+	stop     <-chan os.Signal
+	reloaded func(error)
 }
 
 func run(args []string, getenv func(string) string, reg Registry, h hooks) error {
@@ -95,6 +103,14 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 	}
 	defer log.Sync()
 
+	// The certificate is read before the providers are built: a wrong
+	// path fails the start at once.
+	var cert *certificate
+	if cfg.Server.TLSCert != "" {
+		if cert, err = loadCertificate(cfg.Server.TLSCert, cfg.Server.TLSKey, log); err != nil {
+			return err
+		}
+	}
 	hasher, err := newContentHasher(cfg.Log)
 	if err != nil {
 		return err
@@ -130,7 +146,11 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 	}
 	srv := newHTTPServer(routes(gw), log, defaultHTTPTimeouts)
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(ln) }()
+	publicLn, scheme := ln, "http"
+	if cert != nil {
+		publicLn, scheme = tls.NewListener(ln, cert.tlsConfig()), "https"
+	}
+	go func() { serveErr <- srv.Serve(publicLn) }()
 	servers := []*http.Server{srv}
 
 	var adminAt net.Addr
@@ -150,7 +170,10 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		}
 	}
 
-	fields := []zap.Field{zap.String("url", "http://"+displayAddr(ln.Addr())+"/")}
+	fields := []zap.Field{
+		zap.String("url", scheme+"://"+displayAddr(ln.Addr())+"/"),
+		zap.String("ws", strings.Replace(scheme, "http", "ws", 1)+"://"+displayAddr(ln.Addr())+gateway.PathWS),
+	}
 	if adminAt != nil {
 		fields = append(fields, zap.String("metrics", "http://"+displayAddr(adminAt)+gateway.PathMetrics))
 	}
@@ -172,17 +195,34 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		defer signal.Stop(c)
 		sigs = c
 	}
+	// SIGHUP reloads the certificate; without TLS it keeps its default
+	// (the process ends), as before TLS existed.
+	var hup chan os.Signal
+	if cert != nil {
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 	if h.ready != nil {
 		h.ready(ln.Addr(), adminAt)
 	}
-	select {
-	case err := <-serveErr:
-		for _, s := range servers {
-			s.Close()
+wait:
+	for {
+		select {
+		case err := <-serveErr:
+			for _, s := range servers {
+				s.Close()
+			}
+			return fmt.Errorf("serve: %w", err)
+		case <-hup:
+			err := cert.reload()
+			if h.reloaded != nil {
+				h.reloaded(err)
+			}
+		case s := <-sigs:
+			log.Info("draining: a second signal forces exit", zap.String("signal", s.String()), zap.Duration("grace", cfg.Server.DrainTimeout))
+			break wait
 		}
-		return fmt.Errorf("serve: %w", err)
-	case s := <-sigs:
-		log.Info("draining: a second signal forces exit", zap.String("signal", s.String()), zap.Duration("grace", cfg.Server.DrainTimeout))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.DrainTimeout)

@@ -46,9 +46,16 @@ type Server struct {
 	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
 	// AdminAddr is the operators' listener: /metrics, and /debug/pprof with
 	// Pprof. It has no authentication. "off": none. Env VOICEGATE_ADMIN_ADDR.
-	AdminAddr      string        `yaml:"admin_addr"`
-	DrainTimeout   time.Duration `yaml:"drain_timeout"` // on SIGTERM, how long sessions get to finish
-	Pprof          bool          `yaml:"pprof"`         // serve /debug/pprof on the admin listener
+	AdminAddr    string        `yaml:"admin_addr"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"` // on SIGTERM, how long sessions get to finish
+	Pprof        bool          `yaml:"pprof"`         // serve /debug/pprof on the admin listener
+	// TLSCert and TLSKey are the paths of a PEM certificate (chain first,
+	// leaf on top) and its private key: with both set, the public listener
+	// serves HTTPS and wss:// only, TLS 1.2 or newer, and reads both files
+	// again on SIGHUP. Default "" (plain HTTP: on loopback, or behind a
+	// proxy that terminates TLS). The admin listener stays plain HTTP.
+	TLSCert        string `yaml:"tls_cert"`
+	TLSKey         string `yaml:"tls_key"`
 	gateway.Config `yaml:",inline"`
 }
 
@@ -219,6 +226,9 @@ func (c Config) Validate() error {
 	}
 	if c.Server.Pprof && c.Server.AdminAddr == AdminOff {
 		bad("server.pprof is served on the admin listener, which server.admin_addr turns off")
+	}
+	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
+		bad("server.tls_cert and server.tls_key go together: set both (HTTPS) or neither (plain HTTP)")
 	}
 	if c.Server.DrainTimeout < 0 {
 		bad("server.drain_timeout cannot be negative")

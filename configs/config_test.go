@@ -107,6 +107,8 @@ func TestValidate(t *testing.T) {
 		{"pprof without admin", func(c *Config) { c.Server.AdminAddr, c.Server.Pprof = AdminOff, true }, "server.pprof"},
 		{"host with a port", func(c *Config) { c.Server.AllowedHosts = []string{"voice.lan:8080"} }, "server.allowed_hosts"},
 		{"negative tickets", func(c *Config) { c.Server.MaxTickets = -1 }, "server.max_tickets"},
+		{"tls cert without key", func(c *Config) { c.Server.TLSCert = "/etc/voicegate/cert.pem" }, "server.tls_cert and server.tls_key go together"},
+		{"tls key without cert", func(c *Config) { c.Server.TLSKey = "/etc/voicegate/key.pem" }, "server.tls_cert and server.tls_key go together"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -62,13 +64,40 @@ type gatewayProc struct {
 	cmd    *exec.Cmd
 	log    *lockedBuffer
 	done   chan struct{}
+	// client reaches the server: http.DefaultClient, or over TLS one that
+	// trusts the test CA (startGatewayTLS).
+	client *http.Client
+	tls    bool
 }
 
 // startGateway runs the voicegate binary on a free port with configYAML
 // ("" for the built-in offline default) and waits until it is ready.
 func startGateway(t testing.TB, configYAML string) *gatewayProc {
 	t.Helper()
-	g := &gatewayProc{t: t, Addr: freeAddr(t)}
+	return startGatewayProc(t, &gatewayProc{t: t, Addr: freeAddr(t), client: http.DefaultClient}, configYAML)
+}
+
+// startGatewayTLS is startGateway for a configYAML that sets
+// server.tls_cert and tls_key to a certificate signed by the CA in the PEM
+// file caPEM (newTestCA): URL and WS are https:// and wss://, and Client
+// trusts that CA.
+func startGatewayTLS(t testing.TB, configYAML, caPEM string) *gatewayProc {
+	t.Helper()
+	pem, err := os.ReadFile(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", caPEM)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return startGatewayProc(t, &gatewayProc{t: t, Addr: freeAddr(t), client: &http.Client{Transport: tr}, tls: true}, configYAML)
+}
+
+func startGatewayProc(t testing.TB, g *gatewayProc, configYAML string) *gatewayProc {
+	t.Helper()
 	if configYAML != "" {
 		g.config = filepath.Join(t.TempDir(), "voicegate.yaml")
 		if err := os.WriteFile(g.config, []byte(configYAML), 0o600); err != nil {
@@ -99,7 +128,7 @@ func (g *gatewayProc) start() {
 	go func() { g.cmd.Wait(); close(g.done) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(g.URL("/readyz"))
+		resp, err := g.client.Get(g.URL("/readyz"))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -118,11 +147,25 @@ func (g *gatewayProc) start() {
 	}
 }
 
-// URL returns http://addr + path.
-func (g *gatewayProc) URL(path string) string { return "http://" + g.Addr + path }
+// URL returns http://addr + path (https:// over TLS).
+func (g *gatewayProc) URL(path string) string {
+	if g.tls {
+		return "https://" + g.Addr + path
+	}
+	return "http://" + g.Addr + path
+}
 
-// WS returns the WebSocket URL.
-func (g *gatewayProc) WS() string { return "ws://" + g.Addr + "/ws" }
+// WS returns the WebSocket URL (wss:// over TLS).
+func (g *gatewayProc) WS() string {
+	if g.tls {
+		return "wss://" + g.Addr + "/ws"
+	}
+	return "ws://" + g.Addr + "/ws"
+}
+
+// Client returns the HTTP client that reaches the server (give it to
+// websocket.DialOptions.HTTPClient for wss://).
+func (g *gatewayProc) Client() *http.Client { return g.client }
 
 // Stop sends SIGTERM and waits for a drained exit (SIGKILL after 15 s).
 func (g *gatewayProc) Stop() {
