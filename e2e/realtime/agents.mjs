@@ -1,0 +1,129 @@
+// @openai/agents-realtime against voicegate: a RealtimeSession over its
+// WebSocket transport says two things — a plain sentence, then a question its
+// get_weather tool answers — and reports what its own events told it.
+//
+// Environment: VG_REALTIME_URL (ws:// or wss://…/v1/realtime), VG_API_KEY,
+// VG_TURN1 and VG_TURN2 (raw 24 kHz mono s16le speech).
+import { RealtimeAgent, RealtimeSession, tool } from '@openai/agents-realtime';
+import { z } from 'zod';
+import { Events, Mic, audioFile, deadline, env, fail, report, shapeProblems, sleep } from './lib.mjs';
+
+const bytesPerSecond = 24000 * 2;
+const toolCalls = [];
+const getWeather = tool({
+  name: 'get_weather',
+  description: 'Tells the weather in a city.',
+  parameters: z.object({ city: z.string() }),
+  execute: async ({ city }) => {
+    toolCalls.push({ city });
+    return `sunny in ${city}`;
+  },
+});
+const agent = new RealtimeAgent({
+  name: 'assistant',
+  instructions: 'Answer in one short sentence.',
+  tools: [getWeather],
+});
+const session = new RealtimeSession(agent, { transport: 'websocket' });
+
+const raw = new Events(); // every server event, as the transport saw it
+const ends = []; // agent_end: {text, response} in order
+const audioByResponse = new Map(); // responseId -> {bytes, first: ms}
+let history = [];
+let stage = 'connecting';
+deadline(90_000, () => stage);
+
+session.on('transport_event', (ev) => {
+  raw.push(ev);
+  for (const p of shapeProblems(ev)) report('shape', { problem: p });
+});
+session.on('error', (e) => {
+  const err = e?.error;
+  report('error', { stage, error: err?.error ?? err?.message ?? String(err) });
+});
+session.on('audio', (ev) => {
+  const a = audioByResponse.get(ev.responseId) ?? { bytes: 0, first: Date.now() };
+  a.bytes += ev.data.byteLength;
+  audioByResponse.set(ev.responseId, a);
+});
+session.on('agent_end', (_ctx, _agent, text) => {
+  const done = [...raw.list].reverse().find((e) => e.type === 'response.done');
+  ends.push({ text, response: done?.response?.id, status: done?.response?.status });
+});
+session.on('history_updated', (h) => {
+  history = h;
+});
+
+try {
+  await session.connect({ apiKey: env('VG_API_KEY'), url: env('VG_REALTIME_URL') });
+} catch (e) {
+  fail(`RealtimeSession.connect to ${env('VG_REALTIME_URL')}: ${e?.message ?? e?.error?.message ?? String(e)}`);
+}
+stage = 'waiting for session.updated';
+await raw.type('session.updated', 10_000);
+const mic = new Mic((b) => session.sendAudio(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)), bytesPerSecond);
+mic.start();
+
+// userTexts are the transcripts of the user's spoken items, in order.
+const userTexts = () =>
+  history
+    .filter((i) => i.type === 'message' && i.role === 'user')
+    .map((i) => i.content.find((c) => c.type === 'input_audio')?.transcript ?? null);
+
+// spoken waits for an agent_end with text after index from, then as long as
+// its audio takes to play, so the next turn does not talk over it.
+async function spoken(what, from) {
+  const t0 = Date.now();
+  while (!ends.slice(from).some((e) => e.text)) {
+    if (Date.now() - t0 > 30_000) {
+      fail(`no spoken reply ${what} within 30 s; agent_end so far: ${JSON.stringify(ends)}; events: ${raw.types().join(' ')}`);
+    }
+    await sleep(20);
+  }
+  const end = ends.slice(from).find((e) => e.text);
+  const audio = audioByResponse.get(end.response) ?? { bytes: 0, first: Date.now() };
+  const ms = (audio.bytes / bytesPerSecond) * 1000;
+  await sleep(Math.max(0, audio.first + ms - Date.now()) + 300);
+  return { ...end, audioBytes: audio.bytes, audioMs: Math.round(ms) };
+}
+
+stage = 'turn 1';
+await mic.say(audioFile('VG_TURN1'));
+const r1 = await spoken('to turn 1', 0);
+const u1 = userTexts();
+report('turn', { n: 1, user: u1[u1.length - 1] ?? null, reply: r1.text, status: r1.status, audio_bytes: r1.audioBytes, audio_ms: r1.audioMs });
+
+stage = 'turn 2 (tool)';
+const endsBefore = ends.length;
+await mic.say(audioFile('VG_TURN2'));
+const r2 = await spoken('after the tool result', endsBefore);
+await sleep(1000); // a repeated call or output would show by now
+const u2 = userTexts();
+const calls = raw.list.filter((e) => e.type === 'response.output_item.done' && e.item?.type === 'function_call');
+report('turn', {
+  n: 2,
+  user: u2[u2.length - 1] ?? null,
+  reply: r2.text,
+  status: r2.status,
+  audio_bytes: r2.audioBytes,
+  audio_ms: r2.audioMs,
+  responses: ends.slice(endsBefore).map((e) => ({ text: e.text, status: e.status })),
+});
+report('tool', {
+  runs: toolCalls.length,
+  args: toolCalls,
+  server_calls: calls.map((e) => ({ name: e.item.name, arguments: e.item.arguments, call_id: e.item.call_id })),
+});
+report('history', {
+  items: history.map((i) => ({
+    type: i.type,
+    role: i.role,
+    name: i.name,
+    output: i.output,
+    transcripts: (i.content ?? []).map((c) => c.transcript ?? c.text ?? null),
+  })),
+});
+mic.stop();
+session.close();
+report('done');
+process.exit(0);
