@@ -571,7 +571,7 @@ func TestRealtimeBrowserSubprotocols(t *testing.T) {
 	if d := dials["browser beta"]; !slices.Contains(d.SessionKeys, "modalities") {
 		t.Errorf("browser beta: session.created's session has %v, want the beta shape (modalities)", d.SessionKeys)
 	}
-	if d := dials["wrong key"]; d.First != "close" {
-		t.Errorf("wrong key: first event %q, want the connection refused", d.First)
+	if d := dials["wrong key"]; d.First != "refused" {
+		t.Errorf("wrong key: first event %q, want the handshake refused", d.First)
 	}
 }

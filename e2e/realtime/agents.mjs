@@ -64,11 +64,13 @@ await raw.type('session.updated', 10_000);
 const mic = new Mic((b) => session.sendAudio(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)), bytesPerSecond);
 mic.start();
 
-// userTexts are the transcripts of the user's spoken items, in order.
-const userTexts = () =>
-  history
-    .filter((i) => i.type === 'message' && i.role === 'user')
-    .map((i) => i.content.find((c) => c.type === 'input_audio')?.transcript ?? null);
+// heard is the transcript the session's history holds for the user's item
+// transcribed after event index from.
+function heard(from) {
+  const done = raw.list.slice(from).find((e) => e.type === 'conversation.item.input_audio_transcription.completed');
+  const item = history.find((i) => i.itemId === done?.item_id);
+  return item?.content?.find((c) => c.type === 'input_audio')?.transcript ?? null;
+}
 
 // spoken waits for an agent_end with text after index from, then as long as
 // its audio takes to play, so the next turn does not talk over it.
@@ -90,19 +92,18 @@ async function spoken(what, from) {
 stage = 'turn 1';
 await mic.say(audioFile('VG_TURN1'));
 const r1 = await spoken('to turn 1', 0);
-const u1 = userTexts();
-report('turn', { n: 1, user: u1[u1.length - 1] ?? null, reply: r1.text, status: r1.status, audio_bytes: r1.audioBytes, audio_ms: r1.audioMs });
+report('turn', { n: 1, user: heard(0), reply: r1.text, status: r1.status, audio_bytes: r1.audioBytes, audio_ms: r1.audioMs });
 
 stage = 'turn 2 (tool)';
 const endsBefore = ends.length;
+const turn2 = raw.length;
 await mic.say(audioFile('VG_TURN2'));
 const r2 = await spoken('after the tool result', endsBefore);
 await sleep(1000); // a repeated call or output would show by now
-const u2 = userTexts();
 const calls = raw.list.filter((e) => e.type === 'response.output_item.done' && e.item?.type === 'function_call');
 report('turn', {
   n: 2,
-  user: u2[u2.length - 1] ?? null,
+  user: heard(turn2),
   reply: r2.text,
   status: r2.status,
   audio_bytes: r2.audioBytes,

@@ -53,7 +53,12 @@ for (const c of cases) {
   if (!closed) rt.send({ type: 'input_audio_buffer.clear', event_id: alive });
   const after = closed
     ? null
-    : await events.wait(`input_audio_buffer.cleared after ${c.name}`, 10_000, (e) => e.type === 'input_audio_buffer.cleared' || e.type === 'error' || e.type === 'close', from);
+    : await events.wait(
+        `input_audio_buffer.cleared after ${c.name}`,
+        10_000,
+        (e) => e.type === 'input_audio_buffer.cleared' || e.type === 'error' || e.type === 'close',
+        events.list.indexOf(err) + 1,
+      );
   report('case', {
     name: c.name,
     sent_event_id: c.send?.event_id ?? null,

@@ -24,13 +24,15 @@ async function dial(name, protocols) {
   const ws = new WebSocket(url, protocols);
   const events = new Events();
   ws.onmessage = (m) => events.push(JSON.parse(m.data));
-  ws.onclose = (e) => events.push({ type: 'close', code: e.code, reason: e.reason });
-  const first = await events.wait(`session.created (${name})`, 10_000, () => true);
+  // A refused handshake fires error (Node 20's WebSocket fires no close then).
+  ws.onerror = () => events.push({ type: 'refused' });
+  ws.onclose = (e) => events.push({ type: 'closed', code: e.code, reason: e.reason });
+  const first = await events.wait(`the first event (${name})`, 10_000, () => true);
   report('dial', {
     name,
     protocol: ws.protocol,
     first: first.type,
-    close: first.type === 'close' ? first : null,
+    close: first.type === 'closed' ? first : null,
     session_keys: Object.keys(first.session ?? {}),
   });
   ws.close();
