@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,11 @@ func (f failed) final(last error) error {
 // next provider on any error, but never once emit has been called: then the
 // error is returned as is, since the listener already heard part of a reply.
 // A chain of one is returned unwrapped. A nil logger logs nothing.
+//
+// When a member is a pipeline.ToolGenerator, so is the chain: its
+// GenerateTools offers the tools to the members that can call them and
+// asks the others with Generate, for words. The rule holds for a call's
+// pieces as for text: once one was emitted, the chain does not switch.
 func Generator(logger *zap.Logger, chain ...pipeline.Generator) (pipeline.Generator, error) {
 	if len(chain) == 0 {
 		return nil, errEmpty
@@ -86,7 +92,11 @@ func Generator(logger *zap.Logger, chain ...pipeline.Generator) (pipeline.Genera
 		return chain[0], nil
 	}
 	ms := members(chain)
-	return &generator{chain: ms, name: chainName(ms), log: nopIfNil(logger)}, nil
+	g := &generator{chain: ms, name: chainName(ms), log: nopIfNil(logger)}
+	if slices.ContainsFunc(chain, func(p pipeline.Generator) bool { _, ok := p.(pipeline.ToolGenerator); return ok }) {
+		return &toolGenerator{g}, nil
+	}
+	return g, nil
 }
 
 type generator struct {
@@ -99,13 +109,43 @@ type generator struct {
 func (g *generator) Name() string { return g.name }
 
 func (g *generator) Generate(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
-	var why failed
-	for i, p := range g.chain {
-		var emitted atomic.Bool
-		err := p.provider.Generate(ctx, msgs, func(d string) error {
-			emitted.Store(true)
+	return failover(ctx, g.log, pipeline.StageLLM, g.chain, func(p pipeline.Generator, produced func()) error {
+		return p.Generate(ctx, msgs, func(d string) error {
+			produced()
 			return emit(d)
 		})
+	})
+}
+
+// toolGenerator is a chain with at least one ToolGenerator in it.
+type toolGenerator struct{ *generator }
+
+var _ pipeline.ToolGenerator = (*toolGenerator)(nil)
+
+func (g *toolGenerator) GenerateTools(ctx context.Context, msgs []pipeline.Message, tools []pipeline.Tool, emit func(pipeline.Delta) error) error {
+	return failover(ctx, g.log, pipeline.StageLLM, g.chain, func(p pipeline.Generator, produced func()) error {
+		if tg, ok := p.(pipeline.ToolGenerator); ok {
+			return tg.GenerateTools(ctx, msgs, tools, func(d pipeline.Delta) error {
+				produced()
+				return emit(d)
+			})
+		}
+		return p.Generate(ctx, msgs, func(d string) error {
+			produced()
+			return emit(pipeline.Delta{Text: d})
+		})
+	})
+}
+
+// failover calls each provider of chain in turn with call, until one
+// succeeds, the caller gives up, or one fails after it produced output
+// (call's produced was called): that error is returned as is. The provider
+// that answered is reported with pipeline.Answered.
+func failover[T any](ctx context.Context, log *zap.Logger, stage pipeline.Stage, chain []member[T], call func(p T, produced func()) error) error {
+	var why failed
+	for i, p := range chain {
+		var emitted atomic.Bool
+		err := call(p.provider, func() { emitted.Store(true) })
 		if err == nil || emitted.Load() {
 			pipeline.Answered(ctx, p.name)
 			return err
@@ -114,10 +154,10 @@ func (g *generator) Generate(ctx context.Context, msgs []pipeline.Message, emit 
 			return err
 		}
 		why.add(p.name, err)
-		if i == len(g.chain)-1 {
+		if i == len(chain)-1 {
 			return why.final(err)
 		}
-		logSwitch(g.log, pipeline.StageLLM, p.name, g.chain[i+1].name, err)
+		logSwitch(log, stage, p.name, chain[i+1].name, err)
 	}
 	panic("unreachable")
 }
@@ -155,27 +195,12 @@ func (s *synthesizer) Name() string { return s.name }
 func (s *synthesizer) Format() audio.Format { return s.format }
 
 func (s *synthesizer) Synthesize(ctx context.Context, text string, emit func([]int16) error) error {
-	var why failed
-	for i, p := range s.chain {
-		var emitted atomic.Bool
-		err := s.one(ctx, p.provider, text, func(pcm []int16) error {
-			emitted.Store(true)
+	return failover(ctx, s.log, pipeline.StageTTS, s.chain, func(p pipeline.Synthesizer, produced func()) error {
+		return s.one(ctx, p, text, func(pcm []int16) error {
+			produced()
 			return emit(pcm)
 		})
-		if err == nil || emitted.Load() {
-			pipeline.Answered(ctx, p.name)
-			return err
-		}
-		if !switchable(ctx) {
-			return err
-		}
-		why.add(p.name, err)
-		if i == len(s.chain)-1 {
-			return why.final(err)
-		}
-		logSwitch(s.log, pipeline.StageTTS, p.name, s.chain[i+1].name, err)
-	}
-	panic("unreachable")
+	})
 }
 
 // one runs a provider, resampling its audio to s.format when it differs.

@@ -45,7 +45,6 @@ func TestConforms(t *testing.T) {
 }
 
 func TestReply(t *testing.T) {
-	user := func(s string) pipeline.Message { return pipeline.Message{Role: pipeline.RoleUser, Content: s} }
 	assistant := pipeline.Message{Role: pipeline.RoleAssistant, Content: "earlier reply"}
 	tests := []struct {
 		name   string
@@ -55,6 +54,7 @@ func TestReply(t *testing.T) {
 	}{
 		{"adds a full stop", "", []pipeline.Message{user("hello there")}, "You said: hello there."},
 		{"keeps a question mark", "", []pipeline.Message{user(" what time is it? ")}, "You said: what time is it?"},
+		{"keeps a full-width stop", "", []pipeline.Message{user("你好。")}, "You said: 你好。"},
 		{"newest user message", "", []pipeline.Message{user("first"), assistant, user("second")}, "You said: second."},
 		{"user message before the assistant's", "", []pipeline.Message{user("first"), assistant}, "You said: first."},
 		{"nothing heard", "", []pipeline.Message{{Role: pipeline.RoleSystem, Content: "Be brief."}, user("  ")}, "You said: nothing."},

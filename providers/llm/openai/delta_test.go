@@ -45,36 +45,25 @@ func TestDeltaDecoder(t *testing.T) {
 	}
 }
 
-// FuzzDeltaDecoder: however a valid text is cut into events, the deltas are
-// valid UTF-8 and add up to the text.
+// FuzzDeltaDecoder: however a valid text (a reply's words, or a tool call's
+// arguments) is cut into events, the deltas are valid UTF-8 and add up to
+// the text.
 func FuzzDeltaDecoder(f *testing.F) {
 	f.Add("héllo 你好 👋", uint8(2), uint8(5), false)
 	f.Add("😀😀", uint8(1), uint8(3), true)
+	// Tool call arguments pass through the same decoder: JSON text with
+	// escapes of its own.
+	f.Add(`{"q":"say \"hi\"\n","city":"Zürich 👋"}`, uint8(11), uint8(40), false)
+	f.Add(`{"e":"👋","n":[1,2]}`, uint8(7), uint8(8), true)
 	f.Fuzz(func(t *testing.T, s string, a, b uint8, escaped bool) {
 		if !utf8.ValidString(s) {
 			return
 		}
-		q := rawQuote(s)
-		if escaped {
-			q = asciiQuote(s)
-		}
-		body := q[1 : len(q)-1]
-		cuts := []int{int(a) % (len(body) + 1), int(b) % (len(body) + 1)}
-		if cuts[0] > cuts[1] {
-			cuts[0], cuts[1] = cuts[1], cuts[0]
-		}
-		// Never cut inside a backslash escape: a server cuts characters, not
-		// JSON tokens.
-		for i := range cuts {
-			for cuts[i] > 0 && insideEscape(body, cuts[i]) {
-				cuts[i]--
-			}
-		}
-		parts := []string{body[:cuts[0]], body[cuts[0]:cuts[1]], body[cuts[1]:]}
+		parts := cutQuoted(s, a, b, escaped)
 		var d deltaDecoder
 		var out strings.Builder
 		for _, p := range parts {
-			got, err := d.decode([]byte(`"` + p + `"`))
+			got, err := d.decode([]byte(p))
 			if err != nil {
 				t.Fatalf("%q: %v", p, err)
 			}
@@ -87,6 +76,28 @@ func FuzzDeltaDecoder(f *testing.F) {
 			t.Fatalf("got %q, want %q (parts %q)", out.String(), s, parts)
 		}
 	})
+}
+
+// cutQuoted quotes s as a server would (raw UTF-8, or ASCII escapes) and
+// cuts it at a and b (modulo its length) into three JSON strings.
+func cutQuoted(s string, a, b uint8, escaped bool) []string {
+	q := rawQuote(s)
+	if escaped {
+		q = asciiQuote(s)
+	}
+	body := q[1 : len(q)-1]
+	cuts := []int{int(a) % (len(body) + 1), int(b) % (len(body) + 1)}
+	if cuts[0] > cuts[1] {
+		cuts[0], cuts[1] = cuts[1], cuts[0]
+	}
+	// Never cut inside a backslash escape: a server cuts characters, not
+	// JSON tokens.
+	for i := range cuts {
+		for cuts[i] > 0 && insideEscape(body, cuts[i]) {
+			cuts[i]--
+		}
+	}
+	return []string{`"` + body[:cuts[0]] + `"`, `"` + body[cuts[0]:cuts[1]] + `"`, `"` + body[cuts[1]:] + `"`}
 }
 
 // insideEscape reports whether cutting s at i splits a backslash escape.

@@ -2,6 +2,12 @@
 // OpenAI's chat-completions API: OpenAI, Ollama, vLLM, llama.cpp, Groq,
 // DeepSeek, Doubao (Volcengine Ark). It uses github.com/sashabaranov/go-openai
 // over the shared resilience layer, providers/httpx.
+//
+// It is a pipeline.ToolGenerator: tools go out as the request's "tools"
+// array (function tools with their JSON Schema), an assistant message's
+// calls as its "tool_calls" and a tool's result as a "tool" message; the
+// streamed choices[0].delta.tool_calls come back as Delta.Call pieces,
+// numbered from 0 in the order the calls begin.
 package openai
 
 import (
@@ -43,7 +49,7 @@ type Generator struct {
 	log    *zap.Logger
 }
 
-var _ pipeline.Generator = (*Generator)(nil)
+var _ pipeline.ToolGenerator = (*Generator)(nil)
 
 // New returns a Generator for cfg. A nil logger logs nothing; opts are passed
 // to httpx.New (tests inject a clock).
@@ -93,7 +99,8 @@ type chunk struct {
 	Choices []struct {
 		Index int `json:"index"`
 		Delta struct {
-			Content json.RawMessage `json:"content"`
+			Content   json.RawMessage `json:"content"`
+			ToolCalls []toolCallChunk `json:"tool_calls"`
 		} `json:"delta"`
 		FinishReason *string `json:"finish_reason"`
 	} `json:"choices"`
@@ -106,17 +113,35 @@ type chunk struct {
 // Its errors carry no credential: go-openai quotes the server's error
 // events, which may echo the key, so every one passes httpx.Client.Scrub.
 func (g *Generator) Generate(ctx context.Context, msgs []pipeline.Message, emit func(delta string) error) error {
-	return g.http.Scrub(g.generate(ctx, msgs, emit))
+	return g.http.Scrub(g.generate(ctx, msgs, nil, func(d pipeline.Delta) error {
+		if d.Text == "" {
+			return nil // a call, though no tool was offered: nothing to say
+		}
+		return emit(d.Text)
+	}))
 }
 
-func (g *Generator) generate(ctx context.Context, msgs []pipeline.Message, emit func(delta string) error) error {
+// GenerateTools streams the reply to msgs with tools offered, as Generate
+// does. Text and call pieces are emitted in the order the server sent them;
+// a call's arguments arrive in whole runes too. A stream that breaks off
+// inside a call is an error wrapping pipeline.ErrBadResponse, like any
+// stream that ends without a finish_reason: the caller must not run a call
+// from a reply that failed.
+func (g *Generator) GenerateTools(ctx context.Context, msgs []pipeline.Message, tools []pipeline.Tool, emit func(pipeline.Delta) error) error {
+	return g.http.Scrub(g.generate(ctx, msgs, tools, emit))
+}
+
+// request builds the streamed chat-completion request.
+func (g *Generator) request(msgs []pipeline.Message, tools []pipeline.Tool) (goopenai.ChatCompletionRequest, error) {
+	defs, err := toolDefs(tools)
+	if err != nil {
+		return goopenai.ChatCompletionRequest{}, err
+	}
 	req := goopenai.ChatCompletionRequest{
 		Model:    g.cfg.Model,
-		Messages: make([]goopenai.ChatCompletionMessage, len(msgs)),
+		Messages: messages(msgs),
+		Tools:    defs,
 		Stream:   true,
-	}
-	for i, m := range msgs {
-		req.Messages[i] = goopenai.ChatCompletionMessage{Role: string(m.Role), Content: m.Content}
 	}
 	if t := g.cfg.Temperature; t != nil {
 		req.Temperature = *t
@@ -136,14 +161,24 @@ func (g *Generator) generate(ctx context.Context, msgs []pipeline.Message, emit 
 			req.MaxTokens, req.MaxCompletionTokens = 0, n
 		}
 	}
+	return req, nil
+}
 
+func (g *Generator) generate(ctx context.Context, msgs []pipeline.Message, tools []pipeline.Tool, emit func(pipeline.Delta) error) error {
+	req, err := g.request(msgs, tools)
+	if err != nil {
+		return fmt.Errorf("%s: %w", g.Name(), err)
+	}
 	stream, err := g.client.CreateChatCompletionStream(ctx, req)
 	if err != nil {
 		return g.fail(ctx, "starting stream", err, pipeline.ErrRejected)
 	}
 	defer stream.Close()
 
-	var dec deltaDecoder
+	var (
+		text  deltaDecoder
+		calls callDecoder
+	)
 	finished := false
 	for {
 		raw, err := stream.RecvRaw()
@@ -161,13 +196,24 @@ func (g *Generator) generate(ctx context.Context, msgs []pipeline.Message, emit 
 			if ch.Index != 0 {
 				continue
 			}
-			text, err := dec.decode(ch.Delta.Content)
+			t, err := text.decode(ch.Delta.Content)
 			if err != nil {
 				return g.fail(ctx, "decoding delta", err, pipeline.ErrBadResponse)
 			}
-			if text != "" {
-				if err := emit(text); err != nil {
+			if t != "" {
+				if err := emit(pipeline.Delta{Text: t}); err != nil {
 					return err
+				}
+			}
+			for _, tc := range ch.Delta.ToolCalls {
+				d, ok, err := calls.decode(tc)
+				if err != nil {
+					return g.fail(ctx, "decoding tool call", err, pipeline.ErrBadResponse)
+				}
+				if ok {
+					if err := emit(pipeline.Delta{Call: &d}); err != nil {
+						return err
+					}
 				}
 			}
 			if ch.FinishReason != nil && *ch.FinishReason != "" {
@@ -175,7 +221,7 @@ func (g *Generator) generate(ctx context.Context, msgs []pipeline.Message, emit 
 			}
 		}
 	}
-	if dec.pending() {
+	if text.pending() || calls.pending() {
 		g.log.Debug("stream ended inside a UTF-8 sequence; dropped the partial rune")
 	}
 	if !finished {
