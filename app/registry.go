@@ -31,6 +31,10 @@ type Registry struct {
 	ASR map[string]Maker[pipeline.Recognizer]
 	LLM map[string]Maker[pipeline.Generator]
 	TTS map[string]Maker[pipeline.Synthesizer]
+	// Tools are run by the gateway when the model calls them, in every
+	// session (gateway.Options.Tools): a program that calls Main with
+	// them gives its model functions of its own.
+	Tools []pipeline.Tool
 }
 
 // Decoded makes a Maker from a constructor that takes a provider

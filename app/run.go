@@ -131,6 +131,7 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		Stages:        b.stages,
 		VADName:       "energy",
 		VAD:           cfg.VAD,
+		Tools:         reg.Tools,
 		Config:        cfg.Server.Config,
 		SessionConfig: cfg.Session,
 		LogContent:    cfg.Log.LogContent,

@@ -78,6 +78,10 @@ type connection struct {
 	// For the close log.
 	turns      atomic.Int64
 	errorsSent atomic.Int64
+
+	// rt is set on a /v1/realtime connection: it reads the client's
+	// events and runs the session itself (realtime.go). nil on /ws.
+	rt *rtConn
 }
 
 // closeReason is why a connection ends.
@@ -192,13 +196,22 @@ func (c *connection) serve(overLimit bool) {
 		c.watchdog()
 	}()
 
-	err := c.readLoop()
+	var err error
+	if c.rt != nil {
+		err = c.rt.readLoop()
+	} else {
+		err = c.readLoop()
+	}
 	c.fail(reasonFor(err))
 	c.wg.Wait() // the writer has closed the socket
 	if c.runStarted {
 		<-c.runDone
 	} else {
 		close(c.runDone)
+	}
+	if c.rt != nil {
+		c.rt.teardown()
+		return
 	}
 	c.teardown()
 }
@@ -428,6 +441,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		Output:       st.output,
 		TextOnly:     st.textOnly,
 		VAD:          s.opts.VAD,
+		Tools:        s.opts.Tools,
 		MaxTextBytes: s.opts.MaxTextBytes,
 		PlayoutLead:  s.opts.PlayoutLead,
 		Now:          s.opts.Now,

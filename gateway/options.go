@@ -46,6 +46,11 @@ type Options struct {
 	VADName string
 	// VAD tunes endpointing (vad.DefaultConfig gives its defaults).
 	VAD vad.Config
+	// Tools are the operator's own tools, run by the gateway when the
+	// model calls them (each has a Call), offered in every session beside
+	// the client's. They need a Stages.LLM that is a
+	// pipeline.ToolGenerator.
+	Tools []pipeline.Tool
 
 	Config        // connections, limits, access (server: in the file)
 	SessionConfig // every conversation (session: in the file)
@@ -161,6 +166,105 @@ type Config struct {
 	// handful of chunks, queued at most.
 	ControlQueue int `yaml:"control_queue"`
 	StreamQueue  int `yaml:"stream_queue"`
+
+	// Realtime configures /v1/realtime, the OpenAI Realtime-compatible
+	// endpoint (docs/realtime.md). Its zero fields take their values from
+	// DefaultRealtimeConfig.
+	Realtime RealtimeConfig `yaml:"realtime"`
+}
+
+// RealtimeConfig is the settings of /v1/realtime (server.realtime: in the
+// file).
+type RealtimeConfig struct {
+	// Models are the model names a Realtime client may ask for (?model=,
+	// or session.model), each with the profile its sessions start from.
+	// A name may be a path.Match pattern ("gpt-realtime*"); the first
+	// that matches is the profile. A connection without ?model= gets the
+	// first profile. Another name is refused: error model_not_found.
+	Models []RealtimeModel `yaml:"models"`
+	// ClientSecretTTL is how long a key from POST
+	// /v1/realtime/client_secrets (ek_…, for a browser) stays valid: the
+	// default and the most a request's expires_after may ask for. A key
+	// opens one connection.
+	ClientSecretTTL time.Duration `yaml:"client_secret_ttl"`
+	// MaxClientSecrets caps the keys minted and not yet used or expired;
+	// one more is refused with 429 ticket_limit.
+	MaxClientSecrets int `yaml:"max_client_secrets"`
+	// MaxAppendBytes caps the base64 audio of one
+	// input_audio_buffer.append (OpenAI's limit is 15 MiB). A larger one
+	// gets error event_too_large; the connection goes on.
+	MaxAppendBytes int `yaml:"max_append_bytes"`
+	// MaxEventBytes caps every other client event (a session.update with
+	// its tools, an item). A larger one gets error event_too_large.
+	MaxEventBytes int `yaml:"max_event_bytes"`
+}
+
+// RealtimeModel is one model name a Realtime client may ask for and what
+// its sessions start with.
+type RealtimeModel struct {
+	// Name is the model name, or a path.Match pattern of names.
+	Name string `yaml:"name"`
+	// Instructions open its sessions until session.update sets others.
+	// "" means session.system_prompt.
+	Instructions string `yaml:"instructions"`
+	// Voice is the voice its sessions report (audio.output.voice) until
+	// the client names one.
+	Voice string `yaml:"voice"`
+}
+
+// DefaultRealtimeConfig returns the defaults of RealtimeConfig: the model
+// names of OpenAI's Realtime models, so that a client's default model
+// works, all with the session's system prompt.
+func DefaultRealtimeConfig() RealtimeConfig {
+	return RealtimeConfig{
+		Models: []RealtimeModel{
+			{Name: "gpt-realtime*", Voice: "alloy"},
+			{Name: "gpt-4o*realtime*", Voice: "alloy"},
+			{Name: "voicegate", Voice: "alloy"},
+		},
+		ClientSecretTTL:  10 * time.Minute,
+		MaxClientSecrets: 1000,
+		MaxAppendBytes:   15 << 20,
+		MaxEventBytes:    256 << 10,
+	}
+}
+
+// Validate reports every setting /v1/realtime cannot work with, naming
+// its key in the configuration file.
+func (c RealtimeConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	seen := map[string]bool{}
+	for i, m := range c.Models {
+		switch _, err := path.Match(m.Name, ""); {
+		case m.Name == "":
+			bad("server.realtime.models[%d]: a model needs a name", i)
+		case err != nil:
+			bad("server.realtime.models[%d]: name %q: %v", i, m.Name, err)
+		case seen[m.Name]:
+			bad("server.realtime.models[%d]: %q is named twice", i, m.Name)
+		}
+		seen[m.Name] = true
+		if len(m.Voice) > 64 {
+			bad("server.realtime.models[%d].voice: at most 64 bytes", i)
+		}
+		if len(m.Instructions) > 64<<10 {
+			bad("server.realtime.models[%d].instructions: at most 64 KiB", i)
+		}
+	}
+	if d := c.ClientSecretTTL; d != 0 && (d < 10*time.Second || d > 2*time.Hour) {
+		bad("server.realtime.client_secret_ttl %v: use between 10s and 2h", d)
+	}
+	if c.MaxClientSecrets < 0 {
+		bad("server.realtime.max_client_secrets cannot be negative (0 means the default)")
+	}
+	if n := c.MaxAppendBytes; n != 0 && (n < 4<<10 || n > 64<<20) {
+		bad("server.realtime.max_append_bytes must be between 4096 and 67108864 (got %d)", n)
+	}
+	if n := c.MaxEventBytes; n != 0 && (n < 4<<10 || n > 16<<20) {
+		bad("server.realtime.max_event_bytes must be between 4096 and 16777216 (got %d)", n)
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultConfig returns the defaults of Config.
@@ -182,6 +286,7 @@ func DefaultConfig() Config {
 		MaxTextBytes:        pipeline.DefaultMaxTextBytes,
 		ControlQueue:        32,
 		StreamQueue:         128,
+		Realtime:            DefaultRealtimeConfig(),
 	}
 }
 
@@ -230,6 +335,9 @@ func (c Config) Validate() error {
 	}
 	if c.ControlQueue < 0 || c.StreamQueue < 0 {
 		bad("server.control_queue and server.stream_queue cannot be negative")
+	}
+	if err := c.Realtime.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, k := range c.APIKeys {
 		if len(k) < 16 {
@@ -298,6 +406,25 @@ func (c SessionConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// checkTools checks the operator's tools once, rather than in every
+// session.
+func checkTools(tools []pipeline.Tool) error {
+	if len(tools) > pipeline.MaxTools {
+		return fmt.Errorf("gateway: %d tools, limit %d", len(tools), pipeline.MaxTools)
+	}
+	seen := make(map[string]bool, len(tools))
+	for _, t := range tools {
+		switch {
+		case t.Name == "" || t.Call == nil:
+			return fmt.Errorf("gateway: tool %q needs a name and a Call", t.Name)
+		case seen[t.Name]:
+			return fmt.Errorf("gateway: two tools named %q", t.Name)
+		}
+		seen[t.Name] = true
+	}
+	return nil
+}
+
 func (o *Options) setDefaults() error {
 	if o.Stages.LLM == nil {
 		return errors.New("gateway: Options.Stages.LLM is required")
@@ -308,9 +435,16 @@ func (o *Options) setDefaults() error {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	if err := checkTools(o.Tools); err != nil {
+		return err
+	}
+	if _, ok := o.Stages.LLM.(pipeline.ToolGenerator); len(o.Tools) > 0 && !ok {
+		o.Logger.Warn("the language model cannot call tools: Options.Tools will not be offered", zap.String("llm", pipeline.NameOf(o.Stages.LLM)))
+	}
 	if o.VADName == "" {
 		o.VADName = "energy"
 	}
+	fillZero(&o.Realtime, DefaultRealtimeConfig()) // field by field, before Config's own
 	fillZero(&o.Config, DefaultConfig())
 	fillZero(&o.SessionConfig, DefaultSessionConfig())
 	o.VAD = o.VAD.WithDefaults()

@@ -54,8 +54,8 @@ func (s *sessionStore) snapshot(now time.Time) ([]byte, int, error) {
 		if st.conn != nil {
 			detached = now
 		}
-		if now.Sub(detached) > s.window {
-			continue
+		if now.Sub(detached) > s.window || st.rt != nil {
+			continue // a Realtime session is resumable while the server runs
 		}
 		out.Sessions = append(out.Sessions, savedSession{
 			ID: st.id, Owner: string(st.owner), Key: append([]byte(nil), key[:]...), Input: st.input.SampleRate, Output: st.output.SampleRate,

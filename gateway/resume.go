@@ -21,6 +21,9 @@ type sessionState struct {
 	input    audio.Format
 	output   audio.Format
 	textOnly bool
+	// rt is a /v1/realtime session's own state (realtime_state.go); nil
+	// for /ws. A session is resumed only on the endpoint that made it.
+	rt *rtState
 
 	// Guarded by sessionStore.mu.
 	key      [sha256.Size]byte // digest of the current resume token
@@ -85,7 +88,7 @@ func (s *sessionStore) resume(token string, who principal, c *connection, now ti
 	defer s.mu.Unlock()
 	s.expireLocked(now)
 	st, ok = s.byKey[key]
-	if !ok || s.expiredLocked(st, now) || st.owner != who {
+	if !ok || s.expiredLocked(st, now) || st.owner != who || (st.rt != nil) != (c.rt != nil) {
 		return nil, "", nil, false
 	}
 	delete(s.byKey, key)

@@ -31,6 +31,11 @@ const (
 	PathTickets = "/v1/tickets"
 	PathHealthz = "/healthz"
 	PathReadyz  = "/readyz"
+	// PathRealtime is the OpenAI Realtime-compatible WebSocket
+	// (docs/realtime.md), and PathClientSecrets where browsers' keys for
+	// it are minted.
+	PathRealtime      = "/v1/realtime"
+	PathClientSecrets = "/v1/realtime/client_secrets"
 )
 
 // PathMetrics is where MetricsHandler belongs. Handler does not serve it:
@@ -51,6 +56,7 @@ type Server struct {
 	admit    *admission
 	trusted  []netip.Prefix // Config.TrustedProxies
 	tickets  *ticketStore
+	rt       *realtimeServer
 	// fileFailing is whether the last write of the SessionFile failed;
 	// written by the persister's one write at a time.
 	fileFailing bool
@@ -80,6 +86,7 @@ func New(opts Options) (*Server, error) {
 		sessions: newSessionStore(opts.ResumeWindow),
 		admit:    newAdmission(opts.Config),
 		tickets:  newTicketStore(opts.MaxTickets),
+		rt:       newRealtimeServer(opts.Realtime),
 		conns:    make(map[*connection]struct{}),
 	}
 	s.trusted, _ = parsePrefixes(opts.TrustedProxies) // checked by Validate
@@ -118,6 +125,8 @@ func New(opts Options) (*Server, error) {
 	})
 	mux.HandleFunc("GET "+PathReadyz, s.serveReadyz)
 	mux.HandleFunc("POST "+PathTickets, s.serveTickets)
+	mux.HandleFunc("GET "+PathRealtime, s.serveRealtime)
+	mux.HandleFunc("POST "+PathClientSecrets, s.serveClientSecrets)
 	s.handler = mux
 	s.metricsH = http.NotFoundHandler()
 	if gatherer != nil {
@@ -132,8 +141,10 @@ func (s *Server) newConversation() *pipeline.Conversation {
 }
 
 // Handler serves /ws (the WebSocket), POST /v1/tickets (a ticket for one
-// upgrade), /healthz (200 while the process lives) and /readyz (200 until
-// Shutdown begins, then 503). Any other path is 404; /metrics is
+// upgrade), /v1/realtime (the OpenAI Realtime-compatible WebSocket) and
+// POST /v1/realtime/client_secrets (a browser's key for it), /healthz
+// (200 while the process lives) and /readyz (200 until Shutdown begins,
+// then 503). Any other path is 404; /metrics is
 // MetricsHandler's. It bounds no request's time: serve it from an
 // http.Server with ReadHeaderTimeout, ReadTimeout and IdleTimeout set, as
 // package app does (a WebSocket is hijacked by its upgrade and keeps none
@@ -243,6 +254,30 @@ func (s *Server) unregister(c *connection) {
 // serveWS checks the request (host, origin, drain, credentials), upgrades
 // it and serves the connection until it ends.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	s.serveUpgrade(w, r, upgrade{
+		authenticate: s.authenticate,
+		// The library's limit sits above the gateway's own, so an oversized
+		// message gets the typed error, not the library's close.
+		readLimit: int64(max(s.opts.MaxFrameBytes, s.opts.textFrameLimit()) + 1),
+	})
+}
+
+// upgrade is what a WebSocket endpoint (/ws, /v1/realtime) adds to the
+// checks and limits every upgrade gets from serveUpgrade.
+type upgrade struct {
+	// authenticate finds the request's principal (called once keys are
+	// known to be needed or not, after the Host, Origin and drain checks).
+	authenticate func(*http.Request) (credential, bool)
+	subprotocols []string // offered to the client, the first it lists is chosen
+	readLimit    int64    // the library's limit on one message
+	// prepare, if set, readies the connection before it is served (a
+	// Realtime connection attaches what it speaks).
+	prepare func(*connection)
+}
+
+// serveUpgrade checks the request (host, origin, drain, credentials, the
+// client's share), upgrades it and serves the connection until it ends.
+func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, u upgrade) {
 	if !hostAllowed(r, s.keys.enabled(), s.opts.AllowedHosts) {
 		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
 		return
@@ -263,7 +298,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	cred, ok := s.authenticate(r)
+	cred, ok := u.authenticate(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
 		s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key, ticket or resume token")
@@ -290,6 +325,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.cred = cred
 	rec := &hijackRecorder{ResponseWriter: w}
 	ws, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
+		Subprotocols:   u.subprotocols,
 		OriginPatterns: s.opts.AllowedOrigins,
 		OnPongReceived: func(context.Context, []byte) { c.heard() },
 	})
@@ -299,10 +335,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.cancel()
 		return
 	}
-	// The library's limit sits above the gateway's own, so an oversized
-	// message gets the typed error, not the library's close.
-	ws.SetReadLimit(int64(max(s.opts.MaxFrameBytes, s.opts.textFrameLimit()) + 1))
+	ws.SetReadLimit(u.readLimit)
 	c.ws, c.netConn = ws, rec.conn
+	if u.prepare != nil {
+		u.prepare(c)
+	}
 	c.serve(overLimit)
 }
 
@@ -349,34 +386,13 @@ func (s *Server) authenticate(r *http.Request) (credential, bool) {
 // way. It is checked as /ws is (Host, Origin): a browser on another site
 // cannot read the answer anyway (no CORS), but need not be served either.
 func (s *Server) serveTickets(w http.ResponseWriter, r *http.Request) {
-	if !hostAllowed(r, s.keys.enabled(), s.opts.AllowedHosts) {
-		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
-		return
-	}
-	if !originAllowed(r, s.opts.AllowedOrigins) {
-		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
-		return
-	}
-	who := anonymous
-	if s.keys.enabled() {
-		var ok bool
-		if who, ok = s.keys.match(headerKeys(r)); !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
-			s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key (send it as Authorization: Bearer)")
-			return
-		}
-	}
-	s.mu.Lock()
-	draining := s.draining
-	s.mu.Unlock()
-	if draining {
-		s.refuse(w, protocol.CodeShuttingDown, "the server is shutting down")
+	who, ok := s.keyRequest(w, r)
+	if !ok {
 		return
 	}
 	tok, retryAfter, ok := s.tickets.mint(who, s.opts.Now())
 	if !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
-		s.refuse(w, protocol.CodeTicketLimit, fmt.Sprintf("%d tickets are outstanding, the limit; try again shortly", s.opts.MaxTickets))
+		s.refuseTicket(w, retryAfter, s.opts.MaxTickets)
 		return
 	}
 	b, _ := json.Marshal(protocol.Ticket{Ticket: tok, ExpiresIn: int(TicketTTL / time.Second)})
@@ -384,6 +400,43 @@ func (s *Server) serveTickets(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.Write(b)
+}
+
+// keyRequest checks a request that mints a credential with an API key
+// (a ticket, a Realtime client secret): Host, Origin, the key in its
+// headers, drain. It answers a refused request itself.
+func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) (principal, bool) {
+	if !hostAllowed(r, s.keys.enabled(), s.opts.AllowedHosts) {
+		s.refuse(w, protocol.CodeForbiddenHost, "host not allowed: this server answers only the host names it is configured for")
+		return "", false
+	}
+	if !originAllowed(r, s.opts.AllowedOrigins) {
+		s.refuse(w, protocol.CodeForbiddenOrigin, "origin not allowed")
+		return "", false
+	}
+	who := anonymous
+	if s.keys.enabled() {
+		var ok bool
+		if who, ok = s.keys.match(headerKeys(r)); !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="voicegate"`)
+			s.refuse(w, protocol.CodeUnauthorized, "missing or invalid API key (send it as Authorization: Bearer)")
+			return "", false
+		}
+	}
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		s.refuse(w, protocol.CodeShuttingDown, "the server is shutting down")
+		return "", false
+	}
+	return who, true
+}
+
+// refuseTicket answers a request for one more ticket than max.
+func (s *Server) refuseTicket(w http.ResponseWriter, retryAfter time.Duration, max int) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+	s.refuse(w, protocol.CodeTicketLimit, fmt.Sprintf("%d tickets are outstanding, the limit; try again shortly", max))
 }
 
 // refuse answers a request that will not be served (an upgrade, a

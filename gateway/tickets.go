@@ -14,9 +14,14 @@ const TicketTTL = 60 * time.Second
 // hands them to a browser, so that the key itself never goes into a URL.
 // Like sessions, tickets are indexed by digest, so the store never holds one
 // in a form that can be presented. At most max are outstanding; expired ones
-// are swept when the store is full and refused when redeemed.
+// are swept when the store is full and refused when redeemed. The Realtime
+// endpoint's client secrets (ek_…) are tickets of a store of their own,
+// with a prefix, a lifetime per ticket and the session settings they were
+// minted with.
 type ticketStore struct {
-	max int
+	max    int
+	ttl    time.Duration // the default and the longest lifetime
+	prefix string        // of every ticket
 
 	mu    sync.Mutex
 	byKey map[[sha256.Size]byte]ticket
@@ -25,20 +30,27 @@ type ticketStore struct {
 type ticket struct {
 	who     principal
 	expires time.Time
+	data    any // what the ticket was minted with, if anything
 }
 
 func newTicketStore(max int) *ticketStore {
-	return &ticketStore{max: max, byKey: make(map[[sha256.Size]byte]ticket)}
+	return &ticketStore{max: max, ttl: TicketTTL, byKey: make(map[[sha256.Size]byte]ticket)}
 }
 
 // mint returns a new ticket (256 bits) for who. When max tickets are
 // outstanding it returns ok=false and how long until the oldest expires.
 func (t *ticketStore) mint(who principal, now time.Time) (tok string, retryAfter time.Duration, ok bool) {
-	tok = randomToken(32)
+	return t.mintWith(who, nil, t.ttl, now)
+}
+
+// mintWith is mint for a ticket that carries data and lives ttl (at most
+// the store's).
+func (t *ticketStore) mintWith(who principal, data any, ttl time.Duration, now time.Time) (tok string, retryAfter time.Duration, ok bool) {
+	tok = t.prefix + randomToken(32)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.byKey) >= t.max {
-		retryAfter = TicketTTL
+		retryAfter = t.ttl
 		for k, tk := range t.byKey {
 			if !now.Before(tk.expires) {
 				delete(t.byKey, k)
@@ -50,25 +62,31 @@ func (t *ticketStore) mint(who principal, now time.Time) (tok string, retryAfter
 			return "", retryAfter, false
 		}
 	}
-	t.byKey[sha256.Sum256([]byte(tok))] = ticket{who: who, expires: now.Add(TicketTTL)}
+	t.byKey[sha256.Sum256([]byte(tok))] = ticket{who: who, expires: now.Add(min(ttl, t.ttl)), data: data}
 	return tok, 0, true
 }
 
 // redeem spends tok and returns the principal it was minted for. ok is
 // false for an unknown, spent or expired ticket.
 func (t *ticketStore) redeem(tok string, now time.Time) (principal, bool) {
+	tk, ok := t.redeemTicket(tok, now)
+	return tk.who, ok
+}
+
+// redeemTicket spends tok and returns the ticket.
+func (t *ticketStore) redeemTicket(tok string, now time.Time) (ticket, bool) {
 	key := sha256.Sum256([]byte(tok))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tk, ok := t.byKey[key]
 	if !ok {
-		return "", false
+		return ticket{}, false
 	}
 	delete(t.byKey, key)
 	if !now.Before(tk.expires) {
-		return "", false
+		return ticket{}, false
 	}
-	return tk.who, true
+	return tk, true
 }
 
 // len returns how many tickets are held, expired ones not yet swept too.

@@ -19,7 +19,10 @@ import (
 type outItem struct {
 	ev  pipeline.Event // a pipeline event to encode (Audio is nil: see pcm)
 	pcm *[]byte        // EventAudio: its samples as PCM16LE, from the Server's pool
-	msg any            // a protocol message built already (pong, error, session.started)
+	// text: pcm holds a whole text message carrying the audio (a Realtime
+	// audio delta), not binary audio.
+	text bool
+	msg  any // a protocol message built already (pong, error, session.started)
 }
 
 var _ pipeline.Output = (*connection)(nil)
@@ -50,6 +53,9 @@ func (c *connection) Send(ev pipeline.Event) {
 		*buf = audio.EncodePCM16((*buf)[:0], ev.Audio)
 		ev.Audio = nil
 		c.push(c.stream, outItem{ev: ev, pcm: buf})
+	case pipeline.EventSentence, pipeline.EventInputCommitted, pipeline.EventToolResult:
+		// Not in the native protocol: its clients learn the same from
+		// the audio and speech.stopped.
 	case pipeline.EventSpeechStarted:
 		c.push(c.control, outItem{ev: ev})
 	case pipeline.EventResponseCancelled:
@@ -153,6 +159,9 @@ func (c *connection) write(it outItem) error {
 		if it.ev.Handle != nil && !it.ev.Handle.AudioOnWire(it.ev.Sentence, c.srv.opts.Now()) {
 			return nil // cut just now; the history will not count it
 		}
+		if it.text {
+			return c.writeMessage(websocket.MessageText, *it.pcm)
+		}
 		return c.writeMessage(websocket.MessageBinary, *it.pcm)
 	}
 	if stale(it.ev) {
@@ -249,7 +258,11 @@ func (c *connection) closeSocket() {
 		c.errorsSent.Add(1)
 		cl := r.class
 		cl.Fatal = true
-		c.writeJSON(cl.event(r.msg))
+		if c.rt != nil {
+			c.writeJSON(c.rt.closingEvent(cl, r.msg))
+		} else {
+			c.writeJSON(cl.event(r.msg))
+		}
 	}
 	status := r.class.Status
 	if status == 0 {

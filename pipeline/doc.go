@@ -28,6 +28,20 @@
 // Reason is that CancelReason), and the Conversation keeps only the
 // sentences whose audio had started going out.
 //
+// How a turn ends is the Session's TurnTaking: by default the detector
+// ends it and a reply follows; a client that drives turns itself (push to
+// talk, or replies only when it asks) sets Manual or NoResponse and calls
+// Commit, ClearInput and Respond. These control methods run on the input
+// loop after the audio already written, so they keep the client's order.
+//
+// A Generator that is also a ToolGenerator may call tools. The Session's
+// own tools (Config.Tools, with a Call) run within the reply, which goes on
+// with their results; a client's tool (SetTools) ends the reply with
+// EventToolCall, and the client's result, appended to the Conversation as a
+// RoleTool message, is answered by Respond. Events name the Conversation
+// message they belong to (Event.Item), so a client can refer to it
+// (Conversation.Get, SetContent, Delete).
+//
 // Each turn has two records. Its Turn handle, on every event of the turn,
 // is shared with the Output: the Output reports through it which audio
 // reached the wire (AudioOnWire) and learns from it that the turn was cut

@@ -62,9 +62,10 @@ type Event struct {
 	Turn uint64 // the turn this event belongs to; 0 for none
 	// Item is the ID of the Conversation message the event's content
 	// belongs to: the user's message on speech, commit and transcript
-	// events, the reply's on reply events. A reply's message is in the
-	// history only from its EventResponseDone or EventResponseCancelled
-	// on (none is kept when nothing was said).
+	// events, the reply's on reply events (a reply that calls tools has
+	// a message per round). A reply's message is in the history from its
+	// EventToolCall or EventToolResult, else from its EventResponseDone or
+	// EventResponseCancelled on (none is kept when nothing was said).
 	Item  string
 	Text  string  // transcript, reply delta or whole reply
 	Audio []int16 // EventAudio: owned by the Session, valid only during Send

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -12,32 +14,117 @@ import (
 
 // responder runs one turn: finish recognition, stream the LLM's reply through
 // the chunker into synthesis, pace the audio out, and keep in the history
-// only what the client was sent.
+// only what the client was sent. A reply that calls tools runs in rounds:
+// the server's tools run and the model goes on with their results; a
+// client's tool ends the reply, to be continued by Respond.
 type responder struct {
 	s   *Session
 	t   *job
 	out Output
 
+	item string // the ID of the reply message being streamed
+
 	mu   sync.Mutex
-	sent strings.Builder // text-only replies: the deltas sent so far
+	sent strings.Builder // text-only replies: this round's deltas sent so far
 
 	spoken     []string // sentences whose audio has started going to the Output
+	roundStart int      // the first of spoken that belongs to this round
 	audioOn    bool     // EventAudioStart sent
 	rs         *resample.Resampler
 	buf        []int16
 	firstAudio time.Time
 	sentAudio  int // samples sent, in the output format
 	timer      *time.Timer
+	said       []string // the text of the rounds before this one
 }
+
+// maxToolRounds bounds the model calls of one reply: the last is offered
+// no tools, so it answers in words.
+const maxToolRounds = 5
 
 func (r *responder) send(ev Event) {
 	ev.Turn, ev.Handle = r.t.id, r.t.handle
+	if ev.Item == "" {
+		ev.Item = r.item
+	}
 	r.out.Send(ev)
 }
 
 func (r *responder) now() time.Time { return r.s.cfg.Now() }
 
 func (r *responder) run() {
+	if !r.t.fromHistory && !r.userTurn() {
+		return
+	}
+	if !r.t.respond {
+		return
+	}
+	cfg := r.s.cfg
+	tools := r.t.tools
+	r.item = cfg.Conversation.NewID()
+	for round := 1; ; round++ {
+		if round == maxToolRounds {
+			tools = nil
+		}
+		text, calls, err, ttsErr := r.round(tools)
+		switch {
+		case ttsErr != nil:
+			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: r.s.provider(r.t, StageTTS), Turn: r.t.id, Err: ttsErr}})
+			r.cancelled(CancelError)
+			return
+		case r.t.ctx.Err() != nil:
+			r.cancelled(context.Cause(r.t.ctx))
+			return
+		case err != nil:
+			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: r.s.provider(r.t, StageLLM), Turn: r.t.id, Err: err}})
+			r.cancelled(CancelError)
+			return
+		}
+		if text != "" || len(calls) > 0 {
+			cfg.Conversation.Append(Message{ID: r.item, Role: RoleAssistant, Content: text, ToolCalls: calls})
+			r.said = append(r.said, text)
+		}
+		if len(calls) == 0 {
+			break
+		}
+		more := r.runTools(calls)
+		r.nextRound("") // this round is in the history
+		if r.t.ctx.Err() != nil {
+			r.cancelled(context.Cause(r.t.ctx))
+			return
+		}
+		if !more {
+			break
+		}
+		r.nextRound(cfg.Conversation.NewID())
+	}
+	if r.audioOn {
+		r.send(Event{Kind: EventAudioDone})
+	}
+	r.send(Event{Kind: EventResponseDone, Text: r.reply()})
+	r.send(Event{Kind: EventTurnLatency, Trace: r.trace()})
+}
+
+// nextRound starts a round whose message will be item: what was said
+// before it is in the history.
+func (r *responder) nextRound(item string) {
+	r.item = item
+	r.roundStart = len(r.spoken)
+	r.mu.Lock()
+	r.sent.Reset()
+	r.mu.Unlock()
+}
+
+// reply is the whole reply's text, its rounds joined.
+func (r *responder) reply() string {
+	said := slices.DeleteFunc(slices.Clone(r.said), func(s string) bool { return s == "" })
+	return strings.Join(said, " ")
+}
+
+// userTurn finishes the user's side of the turn: the transcript of their
+// speech, or their text, goes into the history. It reports whether there
+// is anything to reply to.
+func (r *responder) userTurn() bool {
 	ctx, tr, cfg := r.t.ctx, r.t.trace, r.s.cfg
 	userText := r.t.text
 	if r.t.utt != nil {
@@ -45,25 +132,135 @@ func (r *responder) run() {
 		r.t.utt.Close()
 		if err != nil {
 			if ctx.Err() != nil {
-				r.cancelled(context.Cause(ctx)) // the client still hears how the turn ended
-				return
+				if r.t.respond {
+					r.cancelled(context.Cause(ctx)) // the client still hears how the turn ended
+				}
+				return false
 			}
-			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageASR, Provider: r.s.provider(r.t, StageASR), Turn: r.t.id, Err: err}})
-			return
+			r.send(Event{Kind: EventError, Item: r.t.userItem, Err: &StageError{Stage: StageASR, Provider: r.s.provider(r.t, StageASR), Turn: r.t.id, Err: err}})
+			return false
 		}
 		tr.ASRFinal = r.now()
 		userText = strings.TrimSpace(text)
-		r.send(Event{Kind: EventTranscriptFinal, Text: userText})
+		r.send(Event{Kind: EventTranscriptFinal, Item: r.t.userItem, Text: userText})
 		if userText == "" {
-			return // nothing heard; no reply
+			return false // nothing heard; no reply
 		}
 	}
-	cfg.Conversation.Append(Message{Role: RoleUser, Content: userText})
-	prompt := cfg.Conversation.Prompt()
+	cfg.Conversation.Append(Message{ID: r.t.userItem, Role: RoleUser, Content: userText})
+	return true
+}
 
+// prompt is what the model is given: the history, with this reply's
+// instructions in place of the system prompt when Respond gave some.
+func (r *responder) prompt() []Message {
+	p := pairToolResults(r.s.cfg.Conversation.Prompt())
+	if in := r.t.instructions; in != "" {
+		if len(p) > 0 && p[0].Role == RoleSystem {
+			p[0].Content = in
+		} else {
+			p = append([]Message{{Role: RoleSystem, Content: in}}, p...)
+		}
+	}
+	return p
+}
+
+// runTools runs the server's tools among calls, their results going into
+// the history, and tells the client of the others. It reports whether the
+// model should go on: every call ran here.
+func (r *responder) runTools(calls []ToolCall) bool {
+	ctx := r.t.ctx
+	clientCalls := false
+	for i := range calls {
+		call := calls[i]
+		tool := findTool(r.t.tools, call.Name)
+		if tool == nil || tool.Call == nil {
+			clientCalls = true
+			r.send(Event{Kind: EventToolCall, Call: &call})
+			continue
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		result, err := runTool(ctx, tool, call.Arguments)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			result = "error: " + err.Error()
+		}
+		r.s.cfg.Conversation.Append(Message{Role: RoleTool, ToolCallID: call.ID, Content: result})
+		r.send(Event{Kind: EventToolResult, Call: &call, Text: result})
+	}
+	return !clientCalls
+}
+
+// runTool runs a server tool; a tool that panics fails its call, not the
+// server.
+func runTool(ctx context.Context, tool *Tool, args string) (result string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("tool %s panicked: %v", tool.Name, p)
+		}
+	}()
+	return tool.Call(ctx, args)
+}
+
+// noResult stands in for the result of a call the client never answered.
+const noResult = "(no result)"
+
+// pairToolResults returns msgs with each assistant message's tool calls
+// followed at once by their results, in the calls' order, as chat APIs
+// require: a result that came later (after other messages) moves up, a
+// call never answered gets noResult, and a result of no known call is
+// dropped.
+func pairToolResults(msgs []Message) []Message {
+	calls := 0
+	for _, m := range msgs {
+		calls += len(m.ToolCalls)
+	}
+	if calls == 0 {
+		return dropOrphanResults(msgs)
+	}
+	results := make(map[string]Message, calls)
+	for _, m := range msgs {
+		if m.Role == RoleTool {
+			if _, dup := results[m.ToolCallID]; !dup {
+				results[m.ToolCallID] = m
+			}
+		}
+	}
+	out := make([]Message, 0, len(msgs)+calls)
+	for _, m := range msgs {
+		if m.Role == RoleTool {
+			continue
+		}
+		out = append(out, m)
+		for _, c := range m.ToolCalls {
+			res, ok := results[c.ID]
+			if !ok {
+				res = Message{Role: RoleTool, ToolCallID: c.ID, Content: noResult}
+			}
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func dropOrphanResults(msgs []Message) []Message {
+	return slices.DeleteFunc(msgs, func(m Message) bool { return m.Role == RoleTool })
+}
+
+// round streams one model call: its text to the client and, sentence by
+// sentence, through synthesis. It returns the round's text and tool calls,
+// the model's error and the synthesizer's.
+func (r *responder) round(tools []Tool) (text string, calls []ToolCall, llmErr, ttsErr error) {
+	ctx, tr, cfg := r.t.ctx, r.t.trace, r.s.cfg
+	prompt := r.prompt()
 	sentences := make(chan string, 16)
-	llmErr := make(chan error, 1)
-	var full strings.Builder // written by the producer only until llmErr
+	done := make(chan error, 1)
+	var full strings.Builder // written by the producer only until done
+	var assembled ToolCalls
 	go func() {
 		defer close(sentences)
 		ch := NewChunker()
@@ -78,7 +275,7 @@ func (r *responder) run() {
 				return context.Cause(ctx)
 			}
 		}
-		err := cfg.Stages.LLM.Generate(r.t.handle.StageContext(ctx, StageLLM), prompt, func(delta string) error {
+		onText := func(delta string) error {
 			if delta == "" {
 				return nil
 			}
@@ -99,20 +296,37 @@ func (r *responder) run() {
 				}
 			}
 			return nil
-		})
+		}
+		llmCtx := r.t.handle.StageContext(ctx, StageLLM)
+		var err error
+		if tg, ok := cfg.Stages.LLM.(ToolGenerator); ok && len(tools) > 0 {
+			err = tg.GenerateTools(llmCtx, prompt, tools, func(d Delta) error {
+				if d.Call != nil {
+					if err := ctx.Err(); err != nil {
+						return context.Cause(ctx)
+					}
+					if tr.LLMFirstToken.IsZero() {
+						tr.LLMFirstToken = r.now()
+					}
+					assembled.Add(*d.Call)
+				}
+				return onText(d.Text)
+			})
+		} else {
+			err = cfg.Stages.LLM.Generate(llmCtx, prompt, onText)
+		}
 		if err == nil {
 			if rest := ch.Flush(); rest != "" {
 				err = push(rest)
 			}
 		}
-		llmErr <- err
+		done <- err
 	}()
 
 	ttsCtx := ctx
 	if !cfg.TextOnly {
 		ttsCtx = r.t.handle.StageContext(ctx, StageTTS)
 	}
-	var ttsErr error
 	for sentence := range sentences {
 		if cfg.TextOnly || ttsErr != nil || ctx.Err() != nil {
 			continue // drain, so the producer can finish
@@ -122,34 +336,21 @@ func (r *responder) run() {
 			r.t.cancel(CancelError)
 		}
 	}
-	err := <-llmErr
+	llmErr = <-done
 	if r.timer != nil {
 		r.timer.Stop()
 	}
-
-	switch {
-	case ttsErr != nil:
-		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: r.s.provider(r.t, StageTTS), Turn: r.t.id, Err: ttsErr}})
-		r.cancelled(CancelError)
-	case ctx.Err() != nil:
-		r.cancelled(context.Cause(ctx))
-	case err != nil:
-		r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: r.s.provider(r.t, StageLLM), Turn: r.t.id, Err: err}})
-		r.cancelled(CancelError)
-	default:
-		if r.audioOn {
-			r.send(Event{Kind: EventAudioDone})
+	calls = assembled.Calls()
+	for i := range calls {
+		if calls[i].ID == "" {
+			calls[i].ID = fmt.Sprintf("call_%s_%d", r.item, i)
 		}
-		reply := strings.TrimSpace(full.String())
-		if reply != "" {
-			cfg.Conversation.Append(Message{Role: RoleAssistant, Content: reply})
-		}
-		r.send(Event{Kind: EventResponseDone, Text: reply})
-		r.send(Event{Kind: EventTurnLatency, Trace: r.trace()})
 	}
+	return strings.TrimSpace(full.String()), calls, llmErr, ttsErr
 }
 
-// cancelled ends a cut turn: what the client got stays in the history.
+// cancelled ends a cut turn: what the client got of this round stays in
+// the history (the rounds before it are there already).
 func (r *responder) cancelled(cause error) {
 	onWire := r.t.handle.Cut() // nothing more of this turn goes out
 	var kept string
@@ -157,14 +358,15 @@ func (r *responder) cancelled(cause error) {
 		r.mu.Lock()
 		kept = strings.TrimSpace(r.sent.String())
 		r.mu.Unlock()
-	} else {
-		kept = strings.Join(r.spoken[:min(onWire, len(r.spoken))], " ")
+	} else if onWire > r.roundStart {
+		kept = strings.Join(r.spoken[r.roundStart:min(onWire, len(r.spoken))], " ")
 	}
-	if kept != "" {
-		r.s.cfg.Conversation.Append(Message{Role: RoleAssistant, Content: kept})
+	if kept != "" && r.item != "" {
+		r.s.cfg.Conversation.Append(Message{ID: r.item, Role: RoleAssistant, Content: kept})
 	}
+	r.said = append(r.said, kept)
 	reason := reasonOf(cause)
-	r.send(Event{Kind: EventResponseCancelled, Reason: reason, Text: kept})
+	r.send(Event{Kind: EventResponseCancelled, Reason: reason, Text: r.reply()})
 	r.send(Event{Kind: EventTurnLatency, Reason: reason, Trace: r.trace()})
 }
 
@@ -179,7 +381,7 @@ func (r *responder) trace() *Trace {
 
 // speak synthesises one sentence and sends its audio, paced.
 func (r *responder) speak(ctx context.Context, sentence string) error {
-	tts := r.s.cfg.Stages.TTS
+	tts := r.t.tts
 	started := false
 	err := tts.Synthesize(ctx, sentence, func(pcm []int16) error {
 		if err := ctx.Err(); err != nil {
@@ -206,6 +408,7 @@ func (r *responder) speak(ctx context.Context, sentence string) error {
 		if !started {
 			started = true
 			r.spoken = append(r.spoken, sentence)
+			r.send(Event{Kind: EventSentence, Text: sentence, Sentence: len(r.spoken)})
 		}
 		r.buf = r.rs.Process(r.buf, pcm)
 		return r.sendAudio(ctx, false)

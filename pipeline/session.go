@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,9 +17,16 @@ import (
 type Config struct {
 	Stages       Stages
 	Conversation *Conversation // required; survives reconnects
-	Input        audio.Format  // the client's audio; default audio.Mono16k
-	Output       audio.Format  // the client's playback format; default the synthesizer's
-	TextOnly     bool          // reply with text only, no synthesis
+	// Turns is how the end of the user's turn is found; the zero fields
+	// of its VAD are VAD's. SetTurnTaking changes it.
+	Turns TurnTaking
+	// Tools are the session's own tools, run on the server (each has a
+	// Call); they are offered in every turn, beside the client's
+	// (SetTools). They need a Stages.LLM that is a ToolGenerator.
+	Tools        []Tool
+	Input        audio.Format // the client's audio; default audio.Mono16k
+	Output       audio.Format // the client's playback format; default the synthesizer's
+	TextOnly     bool         // reply with text only, no synthesis
 	VAD          vad.Config
 	MaxTextBytes int           // cap on SubmitText; default DefaultMaxTextBytes
 	InboxFrames  int           // 20 ms slots of audio queued before the oldest is dropped; default 50 (1 s)
@@ -74,6 +82,15 @@ func (c *Config) setDefaults() error {
 		c.Now = time.Now
 	}
 	c.VAD = c.VAD.WithDefaults()
+	c.Turns.VAD = c.Turns.VAD.Or(c.VAD)
+	if len(c.Tools) > MaxTools {
+		return fmt.Errorf("pipeline: %d tools, limit %d", len(c.Tools), MaxTools)
+	}
+	for _, t := range c.Tools {
+		if t.Name == "" || t.Call == nil {
+			return fmt.Errorf("pipeline: Config.Tools: tool %q needs a name and a Call", t.Name)
+		}
+	}
 	return nil
 }
 
@@ -94,6 +111,8 @@ type Session struct {
 	inbox     *inbox
 	texts     chan string
 	interrupt chan struct{}
+	ctrl      chan control
+	stopped   chan struct{} // closed when Run's input loop has stopped
 }
 
 // slotSamples is one inbox slot: 20 ms at 16 kHz. Larger frames span slots.
@@ -115,6 +134,8 @@ func NewSession(cfg Config) (*Session, error) {
 		inbox:      newInbox(cfg.InboxFrames, slotSamples),
 		texts:      make(chan string, 4),
 		interrupt:  make(chan struct{}, 1),
+		ctrl:       make(chan control, 8),
+		stopped:    make(chan struct{}),
 	}, nil
 }
 
@@ -157,14 +178,33 @@ func (s *Session) Interrupt() {
 // job is one turn's work for the turn worker: its context, its Turn
 // handle and Trace, and its input.
 type job struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	id     uint64
-	handle *Turn
-	trace  *Trace
-	asrCtx context.Context // spoken turns: the recogniser's stage context
-	utt    Utterance       // spoken turns: the utterance to finish
-	text   string          // text turns
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	id       uint64
+	handle   *Turn
+	trace    *Trace
+	asrCtx   context.Context // spoken turns: the recogniser's stage context
+	utt      Utterance       // spoken turns: the utterance to finish
+	text     string          // text turns
+	userItem string          // the ID of the user message this turn adds
+
+	respond      bool        // a reply follows the user's words
+	fromHistory  bool        // no user input: a reply to the history (Respond)
+	instructions string      // Respond's instructions, for this reply only
+	tools        []Tool      // offered to the model
+	tts          Synthesizer // the reply's voice
+
+	done chan struct{} // closed when the worker has finished the turn (or dropped it)
+}
+
+// finished reports whether the worker is done with the turn.
+func (j *job) finished() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Run processes audio and text until ctx is done, sending events to out. It
@@ -179,8 +219,9 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 		defer wg.Done()
 		s.turnWorker(ctx, turns, out)
 	}()
-	l := loop{s: s, out: out, det: vad.New(s.cfg.VAD, audio.Mono16k.SampleRate), turns: turns}
+	l := loop{s: s, out: out, tt: s.cfg.Turns, det: vad.New(s.cfg.Turns.VAD, audio.Mono16k.SampleRate), turns: turns}
 	err := l.run(ctx)
+	close(s.stopped)
 	cancel()
 	wg.Wait()
 	l.abandonUtterance()
@@ -192,6 +233,7 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 			if t.utt != nil {
 				t.utt.Close()
 			}
+			close(t.done)
 		default:
 			return err
 		}
@@ -203,15 +245,19 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 type loop struct {
 	s     *Session
 	out   Output
+	tt    TurnTaking
 	det   *vad.Detector
 	turns chan *job
+	tools []Tool      // the client's (SetTools)
+	tts   Synthesizer // the voice of new turns (SetVoice); nil: Stages.TTS
 
 	frame   []int16
 	prefix  []int16
 	pending *job // the turn being spoken, until the end of speech hands it to the worker
 	uttFail bool // its utterance failed; ignore audio until speech ends
 	partial string
-	cur     *job // the latest turn handed to the worker; cancelling a finished turn is harmless
+	heard   int    // samples of the pending turn (Manual turn taking)
+	replies []*job // turns handed to the worker that reply, until they finish
 }
 
 func (l *loop) run(ctx context.Context) error {
@@ -231,6 +277,9 @@ func (l *loop) run(ctx context.Context) error {
 			l.cutTurn(CancelInterrupt)
 		case text := <-l.s.texts:
 			l.startTextTurn(ctx, text)
+		case c := <-l.s.ctrl:
+			l.drainInbox(ctx)
+			c.done <- c.fn(ctx, l)
 		case <-l.s.inbox.ready:
 			for {
 				var ok bool
@@ -238,7 +287,7 @@ func (l *loop) run(ctx context.Context) error {
 					break
 				}
 				l.processFrame(ctx)
-				if len(l.s.interrupt) > 0 || len(l.s.texts) > 0 {
+				if len(l.s.interrupt) > 0 || len(l.s.texts) > 0 || len(l.s.ctrl) > 0 {
 					// Leave the rest queued; ready is re-armed below.
 					select {
 					case l.s.inbox.ready <- struct{}{}:
@@ -251,24 +300,59 @@ func (l *loop) run(ctx context.Context) error {
 	}
 }
 
-func (l *loop) cutTurn(why CancelReason) {
-	if l.cur != nil {
-		l.cur.cancel(why)
+// drainInbox processes the audio already written, so that a control call
+// comes after it.
+func (l *loop) drainInbox(ctx context.Context) {
+	for {
+		var ok bool
+		if l.frame, ok = l.s.inbox.pop(l.frame); !ok {
+			return
+		}
+		l.processFrame(ctx)
 	}
+}
+
+// cutTurn cuts every reply not yet finished.
+func (l *loop) cutTurn(why CancelReason) {
+	for _, t := range l.replies {
+		t.cancel(why)
+	}
+	l.prune()
+}
+
+// replying reports whether a reply is queued or running.
+func (l *loop) replying() bool {
+	l.prune()
+	return len(l.replies) > 0
+}
+
+func (l *loop) prune() {
+	l.replies = slices.DeleteFunc(l.replies, (*job).finished)
 }
 
 func (l *loop) newTurn(ctx context.Context) *job {
 	id := l.s.cfg.Conversation.NextTurn()
 	tctx, cancel := context.WithCancelCause(ctx)
-	return &job{ctx: tctx, cancel: cancel, id: id, handle: &Turn{}, trace: &Trace{Turn: id}}
+	tts := l.tts
+	if tts == nil {
+		tts = l.s.cfg.Stages.TTS
+	}
+	return &job{ctx: tctx, cancel: cancel, id: id, handle: &Turn{}, trace: &Trace{Turn: id},
+		userItem: l.s.cfg.Conversation.NewID(), respond: true, tts: tts, done: make(chan struct{})}
 }
 
-// enqueue hands t to the worker. A turn still running is cut first: a turn
-// spoken while a typed one ran must not leave that one beyond reach of the
-// next interrupt.
+// enqueue hands t to the worker. Unless barge-in is off, a reply still
+// running is cut first: a turn spoken while a typed one ran must not leave
+// that one beyond reach of the next interrupt.
 func (l *loop) enqueue(ctx context.Context, t *job) {
-	l.cutTurn(CancelBargeIn)
-	l.cur = t
+	if t.respond {
+		if !l.tt.NoBargeIn || t.text != "" {
+			l.cutTurn(CancelBargeIn)
+		}
+		t.tools = l.offered()
+		l.prune()
+		l.replies = append(l.replies, t)
+	}
 	select {
 	case l.turns <- t:
 	case <-ctx.Done():
@@ -276,6 +360,7 @@ func (l *loop) enqueue(ctx context.Context, t *job) {
 		if t.utt != nil {
 			t.utt.Close()
 		}
+		close(t.done)
 	}
 }
 
@@ -289,46 +374,76 @@ func (l *loop) startTextTurn(ctx context.Context, text string) {
 }
 
 func (l *loop) processFrame(ctx context.Context) {
+	if l.tt.Manual {
+		if l.pending == nil {
+			l.beginTurn(ctx, nil)
+		}
+		l.write(l.frame)
+		// As the detector does, cut a turn that goes on too long: the
+		// recogniser's memory is bounded by it, not by the client.
+		if l.heard += len(l.frame); l.heard >= audio.Mono16k.Samples(l.tt.VAD.MaxUtterance) {
+			l.endTurn(ctx, 0)
+		}
+		return
+	}
 	switch l.det.Process(l.frame) {
 	case vad.SpeechStart:
-		l.cutTurn(CancelBargeIn)
-		t := l.newTurn(ctx)
-		l.pending = t
+		if !l.tt.NoBargeIn {
+			l.cutTurn(CancelBargeIn)
+		}
 		l.prefix = l.det.Prefix(l.prefix[:0])
-		start := l.det.Position() - audio.Mono16k.Duration(len(l.prefix))
-		l.send(Event{Kind: EventSpeechStarted, Turn: t.id, Offset: start, Handle: t.handle})
-		l.partial, l.uttFail = "", false
-		if l.s.cfg.Stages.ASR == nil {
-			return
-		}
-		t.asrCtx = t.handle.StageContext(t.ctx, StageASR)
-		utt, err := l.s.cfg.Stages.ASR.Start(t.asrCtx)
-		if err != nil {
-			l.fail(err)
-			return
-		}
-		t.utt = utt
-		l.write(l.prefix)
+		l.beginTurn(ctx, l.prefix)
 	case vad.None:
 		if l.pending != nil {
 			l.write(l.frame)
 		}
 	case vad.SpeechEnd:
-		t := l.pending
-		if t == nil {
-			return
+		if t := l.pending; t != nil {
+			l.send(Event{Kind: EventSpeechStopped, Turn: t.id, Item: t.userItem, Offset: l.det.Position() - l.det.TrailingSilence(), Handle: t.handle})
+			l.endTurn(ctx, l.det.TrailingSilence())
 		}
-		l.pending = nil
-		now := l.s.cfg.Now()
-		t.trace.Endpoint = now
-		t.trace.SpeechEnd = now.Add(-l.det.TrailingSilence())
-		l.send(Event{Kind: EventSpeechStopped, Turn: t.id, Offset: l.det.Position() - l.det.TrailingSilence(), Handle: t.handle})
-		if t.utt == nil {
-			t.cancel(nil)
-			return
-		}
-		l.enqueue(ctx, t)
 	}
+}
+
+// beginTurn starts the user's turn: its utterance, fed prefix first. With
+// voice activity detection the client is told speech started.
+func (l *loop) beginTurn(ctx context.Context, prefix []int16) {
+	t := l.newTurn(ctx)
+	t.respond = !l.tt.NoResponse
+	l.pending = t
+	if !l.tt.Manual {
+		start := l.det.Position() - audio.Mono16k.Duration(len(prefix))
+		l.send(Event{Kind: EventSpeechStarted, Turn: t.id, Item: t.userItem, Offset: start, Handle: t.handle})
+	}
+	l.partial, l.uttFail, l.heard = "", false, 0
+	if l.s.cfg.Stages.ASR == nil {
+		return
+	}
+	t.asrCtx = t.handle.StageContext(t.ctx, StageASR)
+	utt, err := l.s.cfg.Stages.ASR.Start(t.asrCtx)
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	t.utt = utt
+	l.write(prefix)
+}
+
+// endTurn ends the user's turn, whose speech ended trailing ago, and hands
+// it to the worker.
+func (l *loop) endTurn(ctx context.Context, trailing time.Duration) {
+	t := l.pending
+	l.pending = nil
+	now := l.s.cfg.Now()
+	t.trace.Endpoint = now
+	t.trace.SpeechEnd = now.Add(-trailing)
+	if t.utt == nil {
+		t.cancel(nil)
+		close(t.done)
+		return
+	}
+	l.send(Event{Kind: EventInputCommitted, Turn: t.id, Item: t.userItem, Handle: t.handle})
+	l.enqueue(ctx, t)
 }
 
 func (l *loop) write(samples []int16) {
@@ -343,7 +458,7 @@ func (l *loop) write(samples []int16) {
 	}
 	if partial != "" && partial != l.partial {
 		l.partial = partial
-		l.send(Event{Kind: EventTranscriptPartial, Turn: t.id, Text: partial, Handle: t.handle})
+		l.send(Event{Kind: EventTranscriptPartial, Turn: t.id, Item: t.userItem, Text: partial, Handle: t.handle})
 	}
 }
 
@@ -355,7 +470,7 @@ func (l *loop) fail(err error) {
 		t.utt.Close()
 		t.utt = nil
 	}
-	l.send(Event{Kind: EventError, Turn: t.id, Handle: t.handle, Err: &StageError{Stage: StageASR, Provider: l.s.provider(t, StageASR), Turn: t.id, Err: err}})
+	l.send(Event{Kind: EventError, Turn: t.id, Item: t.userItem, Handle: t.handle, Err: &StageError{Stage: StageASR, Provider: l.s.provider(t, StageASR), Turn: t.id, Err: err}})
 }
 
 // abandonUtterance closes the utterance of a turn that never ran.
@@ -365,6 +480,7 @@ func (l *loop) abandonUtterance() {
 			t.utt.Close()
 		}
 		t.cancel(nil)
+		close(t.done)
 		l.pending = nil
 	}
 }
@@ -386,6 +502,9 @@ func (s *Session) provider(j *job, st Stage) string {
 	case StageLLM:
 		return s.names.llm
 	case StageTTS:
+		if j.tts != nil && j.tts != s.cfg.Stages.TTS {
+			return NameOf(j.tts)
+		}
 		return s.names.tts
 	}
 	return ""
@@ -401,6 +520,7 @@ func (s *Session) turnWorker(ctx context.Context, turns <-chan *job, out Output)
 			r := responder{s: s, t: t, out: out}
 			r.run()
 			t.cancel(nil)
+			close(t.done)
 		}
 	}
 }

@@ -94,6 +94,13 @@ type Synthesizer interface {
 	Synthesize(ctx context.Context, text string, emit func(pcm []int16) error) error
 }
 
+// Voiced is a Synthesizer that speaks in more than one voice.
+type Voiced interface {
+	// WithVoice returns a Synthesizer like this one that speaks in voice,
+	// or an error that says which voices there are.
+	WithVoice(voice string) (Synthesizer, error)
+}
+
 // Stages is one session's set of providers. Each names itself to the
 // client, in metrics and in errors (NameOf).
 type Stages struct {

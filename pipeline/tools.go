@@ -61,20 +61,25 @@ type ToolGenerator interface {
 	GenerateTools(ctx context.Context, msgs []Message, tools []Tool, emit func(Delta) error) error
 }
 
-// ToolCalls assembles the calls of one reply from its deltas.
+// MaxToolCalls caps the calls of one reply that ToolCalls assembles.
+const MaxToolCalls = 64
+
+// ToolCalls assembles the calls of one reply from its deltas, in any
+// interleaving. The zero ToolCalls is ready to use.
 type ToolCalls struct {
 	calls []ToolCall
-	args  []strings.Builder
+	args  []*strings.Builder
 }
 
-// Add takes one delta.
+// Add takes one delta. A delta numbered MaxToolCalls or beyond is
+// dropped.
 func (c *ToolCalls) Add(d ToolCallDelta) {
-	if d.Index < 0 {
+	if d.Index < 0 || d.Index >= MaxToolCalls {
 		return
 	}
 	for len(c.calls) <= d.Index {
 		c.calls = append(c.calls, ToolCall{})
-		c.args = append(c.args, strings.Builder{})
+		c.args = append(c.args, new(strings.Builder))
 	}
 	if d.ID != "" {
 		c.calls[d.Index].ID = d.ID

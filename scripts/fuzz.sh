@@ -10,8 +10,10 @@ fuzztime=${FUZZTIME:-5m}
 parallel=${FUZZ_PARALLEL:-$(nproc)} # fuzzing workers
 targets=(
 	"./gateway/protocol FuzzDecode"
+	"./gateway/realtime FuzzDecode"
 	"./audio/wav FuzzDecode"
 	"./providers/llm/openai FuzzDeltaDecoder"
+	"./providers/llm/openai FuzzCallDecoder"
 	"./configs FuzzParse"
 	"./audio/g711 FuzzCodec"
 )

@@ -56,8 +56,10 @@ func DefaultConfig() Config {
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
-func (c Config) WithDefaults() Config {
-	d := DefaultConfig()
+func (c Config) WithDefaults() Config { return c.Or(DefaultConfig()) }
+
+// Or returns c with its zero fields taken from d.
+func (c Config) Or(d Config) Config {
 	orDefault(&c.Silence, d.Silence)
 	orDefault(&c.MinSpeech, d.MinSpeech)
 	orDefault(&c.PrefixPadding, d.PrefixPadding)

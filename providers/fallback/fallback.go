@@ -192,6 +192,30 @@ type synthesizer struct {
 // Name is the members' names joined by ">".
 func (s *synthesizer) Name() string { return s.name }
 
+// WithVoice returns the chain of the members that speak in voice (each
+// one's WithVoice), in order; it fails when none does.
+func (s *synthesizer) WithVoice(voice string) (pipeline.Synthesizer, error) {
+	var voiced []pipeline.Synthesizer
+	var why []error
+	for _, m := range s.chain {
+		v, ok := m.provider.(pipeline.Voiced)
+		if !ok {
+			why = append(why, fmt.Errorf("%s speaks in one voice", m.name))
+			continue
+		}
+		p, err := v.WithVoice(voice)
+		if err != nil {
+			why = append(why, fmt.Errorf("%s: %w", m.name, err))
+			continue
+		}
+		voiced = append(voiced, p)
+	}
+	if len(voiced) == 0 {
+		return nil, fmt.Errorf("fallback: no provider of %s speaks in voice %q: %w", s.name, voice, errors.Join(why...))
+	}
+	return Synthesizer(s.log, voiced...)
+}
+
 func (s *synthesizer) Format() audio.Format { return s.format }
 
 func (s *synthesizer) Synthesize(ctx context.Context, text string, emit func([]int16) error) error {

@@ -329,3 +329,34 @@ func TestEmptyChainAndSingle(t *testing.T) {
 		t.Fatal("a chain of one should be the provider itself")
 	}
 }
+
+// oneVoice is a synthesizer without voices.
+type oneVoice struct{ pipeline.Synthesizer }
+
+// TestSynthesizerWithVoice: the chain's voice is its members' that have
+// it; with none, an error names each member's reason.
+func TestSynthesizerWithVoice(t *testing.T) {
+	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "audio/pcm")
+		_, _ = w.Write(audio.EncodePCM16(nil, make([]int16, 2400)))
+	})
+	plain := oneVoice{tts(t, "plain", srv.URL, 24000)}
+	s, err := fallback.Synthesizer(nil, plain, tts(t, "voiced", srv.URL, 24000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.(pipeline.Voiced).WithVoice("nova")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name := pipeline.NameOf(v); name != "voiced:tts-1" {
+		t.Fatalf("chain with voice nova: %q, want the one member that has voices", name)
+	}
+	only, err := fallback.Synthesizer(nil, plain, oneVoice{tts(t, "other", srv.URL, 24000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := only.(pipeline.Voiced).WithVoice("nova"); err == nil || !strings.Contains(err.Error(), "speaks in one voice") {
+		t.Fatalf("chain without voices: %v", err)
+	}
+}

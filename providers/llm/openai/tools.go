@@ -31,6 +31,11 @@ func messages(msgs []pipeline.Message) []goopenai.ChatCompletionMessage {
 		switch {
 		case m.Role == pipeline.RoleTool:
 			out[i].ToolCallID = m.ToolCallID
+			if m.Content == "" {
+				// go-openai omits empty content, and a tool message
+				// without it is rejected.
+				out[i].Content = "(empty)"
+			}
 		case len(m.ToolCalls) > 0:
 			out[i].ToolCalls = make([]goopenai.ToolCall, len(m.ToolCalls))
 			for j, c := range m.ToolCalls {

@@ -230,7 +230,7 @@ func TestToolRequestBody(t *testing.T) {
 			{ID: "call_2", Name: "now"},
 		}},
 		{ID: "item_4", Role: pipeline.RoleTool, ToolCallID: "call_1", Content: "Sunny, 22 °C"},
-		{ID: "item_5", Role: pipeline.RoleTool, ToolCallID: "call_2", Content: "12:00"},
+		{ID: "item_5", Role: pipeline.RoleTool, ToolCallID: "call_2", Content: ""},
 	}
 	tools := []pipeline.Tool{weatherTool, {Name: "now", Description: "The time.", Call: func(context.Context, string) (string, error) { return "", nil }}}
 	r, err := collectTools(t, context.Background(), g, msgs, tools)
@@ -252,7 +252,7 @@ func TestToolRequestBody(t *testing.T) {
 			{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
 			{"id":"call_2","type":"function","function":{"name":"now","arguments":"{}"}}]},
 		{"role":"tool","content":"Sunny, 22 °C","tool_call_id":"call_1"},
-		{"role":"tool","content":"12:00","tool_call_id":"call_2"}]`
+		{"role":"tool","content":"(empty)","tool_call_id":"call_2"}]`
 	if got, want := jsonOf(t, req.Messages), jsonOf(t, []byte(wantMessages)); !reflect.DeepEqual(got, want) {
 		t.Errorf("messages\n%s\nwant\n%s", req.Messages, wantMessages)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/conformance"
 	"github.com/voicegate/voicegate/providers/tts/espeakng"
 )
@@ -212,5 +213,25 @@ func TestName(t *testing.T) {
 		if got := newSynth(t, espeakng.Config{Voice: voice}).Name(); got != want {
 			t.Errorf("voice %q: Name() = %q, want %q", voice, got, want)
 		}
+	}
+}
+
+// TestWithVoice: WithVoice speaks another language's voice; an unknown one
+// is refused.
+func TestWithVoice(t *testing.T) {
+	en := newSynth(t, espeakng.Config{})
+	v, err := en.WithVoice("de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pipeline.NameOf(v) != "espeakng:de" {
+		t.Fatalf("name %q", pipeline.NameOf(v))
+	}
+	text := "Guten Tag, wie geht es Ihnen heute?"
+	if a, b := synth(t, en, text), synth(t, v.(*espeakng.Synthesizer), text); len(a.pcm) == len(b.pcm) {
+		t.Error("voice de sounds the same length as en-us: voice not applied")
+	}
+	if _, err := en.WithVoice("no-such-voice-here"); err == nil {
+		t.Error("unknown voice accepted")
 	}
 }

@@ -10,7 +10,10 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 )
 
-var _ pipeline.Synthesizer = (*Synthesizer)(nil)
+var (
+	_ pipeline.Synthesizer = (*Synthesizer)(nil)
+	_ pipeline.Voiced      = (*Synthesizer)(nil)
+)
 
 // Available reports whether this build includes the eSpeak NG engine.
 func Available() bool { return true }
@@ -30,6 +33,20 @@ func New(cfg Config) (*Synthesizer, error) {
 		return nil, err
 	}
 	if err := initEngine(); err != nil {
+		return nil, err
+	}
+	if err := configure(cfg); err != nil {
+		return nil, err
+	}
+	return &Synthesizer{cfg: cfg}, nil
+}
+
+// WithVoice returns a Synthesizer like s that speaks in voice, an eSpeak
+// NG voice or language name, once eSpeak NG has it.
+func (s *Synthesizer) WithVoice(voice string) (pipeline.Synthesizer, error) {
+	cfg := s.cfg
+	cfg.Voice = voice
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if err := configure(cfg); err != nil {

@@ -49,7 +49,10 @@ type Synthesizer struct {
 	log    *zap.Logger
 }
 
-var _ pipeline.Synthesizer = (*Synthesizer)(nil)
+var (
+	_ pipeline.Synthesizer = (*Synthesizer)(nil)
+	_ pipeline.Voiced      = (*Synthesizer)(nil)
+)
 
 // New returns a Synthesizer for cfg. A nil logger logs nothing; opts go to
 // httpx.New.
@@ -83,6 +86,29 @@ func New(cfg Config, logger *zap.Logger, opts ...httpx.Option) (*Synthesizer, er
 		http:   hc,
 		log:    logger.With(zap.String("provider", cfg.Name), zap.String("model", cfg.Model)),
 	}, nil
+}
+
+// WithVoice returns a Synthesizer like s that asks the server for voice.
+// The server knows its voices: the name is only checked to be one.
+func (s *Synthesizer) WithVoice(voice string) (pipeline.Synthesizer, error) {
+	if !validVoice(voice) {
+		return nil, fmt.Errorf("provider %s: %q is not a voice name (letters, digits, '_', '-', '.'; at most 64)", s.cfg.Name, voice)
+	}
+	c := *s
+	c.cfg.Voice = voice
+	return &c, nil
+}
+
+func validVoice(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Name is "<name>:<model>", e.g. "openai:tts-1".

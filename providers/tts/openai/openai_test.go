@@ -260,3 +260,36 @@ func TestName(t *testing.T) {
 		t.Fatalf("Name() = %q", got)
 	}
 }
+
+// TestWithVoice: a synthesizer with another voice asks the server for it;
+// the original keeps its own, and a name that cannot be a voice is refused.
+func TestWithVoice(t *testing.T) {
+	voices := make(chan any, 2)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		var req map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			t.Error(err)
+		}
+		voices <- req["voice"]
+		w.Header().Set("Content-Type", "audio/pcm")
+		_, _ = w.Write(audio.EncodePCM16(nil, tone(2400)))
+	})
+	s := newSynth(t, Config{Config: httpx.Config{BaseURL: srv.URL + "/v1", APIKey: "sk-tts"}})
+	v, err := s.WithVoice("nova")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, syn := range []pipeline.Synthesizer{v, s} {
+		if err := syn.Synthesize(context.Background(), "Hi.", func([]int16) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := <-voices, <-voices; a != "nova" || b != "alloy" {
+		t.Fatalf("voices asked for: %v then %v, want nova then alloy", a, b)
+	}
+	for _, bad := range []string{"", "no spaces", strings.Repeat("v", 65), "über"} {
+		if _, err := s.WithVoice(bad); err == nil {
+			t.Errorf("WithVoice(%q) accepted", bad)
+		}
+	}
+}
