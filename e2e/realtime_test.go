@@ -248,14 +248,24 @@ func checkSpoken(t *testing.T, what, text string, n int) {
 // WebSocket transport (ws://, the API key as a bearer header) holds two
 // spoken turns, the second a tool call: its events report both transcripts
 // and replies, it counts reply audio, its get_weather tool runs once with
-// {"city": "paris"}, and the reply to the tool's result is spoken.
+// {"city": "paris"}, and the reply to the tool's result is spoken. Then it
+// talks over a reply: that response ends cancelled, the client's
+// conversation.item.truncate is answered, and the new words are answered.
 func TestRealtimeAgentsSDK(t *testing.T) {
 	g, _ := startRealtimeGateway(t, false)
 	dir := t.TempDir()
-	const said1, said2 = "please turn on the kitchen lights", "what is the weather in paris"
+	said := []string{
+		"please turn on the kitchen lights",
+		"what is the weather in paris",
+		"play some music in the living room",
+		"what is the capital of france",
+	}
 	env := realtimeEnv(g, "")
-	env["VG_TURN1"] = realtimeSpeech(t, dir, "turn1", said1)
-	env["VG_TURN2"] = realtimeSpeech(t, dir, "turn2", said2)
+	for i, s := range said {
+		name := fmt.Sprintf("turn%d", i+1)
+		env["VG_"+strings.ToUpper(name)] = realtimeSpeech(t, dir, name, s)
+	}
+	said1, said2 := said[0], said[1]
 	facts := runClient(t, g, "agents.mjs", env)
 	facts.checkClean(t)
 
@@ -302,10 +312,47 @@ func TestRealtimeAgentsSDK(t *testing.T) {
 	}
 	checkSpoken(t, "turn 2 (after the tool)", t2.Reply, t2.AudioBytes)
 
+	var b struct {
+		Interrupted struct {
+			User       *string
+			Status     string
+			ItemID     string `json:"item_id"`
+			AudioBytes int    `json:"audio_bytes"`
+		}
+		AudioInterrupted int      `json:"audio_interrupted"`
+		ClientSent       []string `json:"client_sent"`
+		Truncate         *struct {
+			ItemID     string `json:"item_id"`
+			AudioEndMs int    `json:"audio_end_ms"`
+		}
+		Truncated *struct {
+			ItemID     string `json:"item_id"`
+			AudioEndMs int    `json:"audio_end_ms"`
+		}
+		User       *string
+		Reply      string
+		Status     string
+		AudioBytes int `json:"audio_bytes"`
+	}
+	facts.one(t, "bargein", 0, &b)
+	if b.Interrupted.Status != "cancelled" || b.AudioInterrupted == 0 {
+		t.Errorf("barge-in: the reply talked over ended %q (audio_interrupted %d times), want cancelled and the client told", b.Interrupted.Status, b.AudioInterrupted)
+	}
+	if b.Truncate == nil || b.Truncate.ItemID != b.Interrupted.ItemID {
+		t.Errorf("barge-in: the client sent %v, want a conversation.item.truncate of %s", b.ClientSent, b.Interrupted.ItemID)
+	} else if b.Truncated == nil || b.Truncated.AudioEndMs != b.Truncate.AudioEndMs {
+		t.Errorf("barge-in: conversation.item.truncate{audio_end_ms %d} got %+v, want conversation.item.truncated at that time", b.Truncate.AudioEndMs, b.Truncated)
+	}
+	if b.User == nil {
+		t.Fatalf("barge-in: no transcript of the words that cut in")
+	}
+	checkHeard(t, "barge-in", said[3], *b.User, 1)
+	checkEcho(t, "barge-in", *b.User, b.Reply)
+	checkSpoken(t, "barge-in", b.Reply, b.AudioBytes)
+
 	var hist struct {
 		Items []struct {
-			Type, Role, Name string
-			Output           *string
+			Type, Role, Name, Status string
 		}
 	}
 	facts.one(t, "history", 0, &hist)
@@ -313,9 +360,14 @@ func TestRealtimeAgentsSDK(t *testing.T) {
 	for _, it := range hist.Items {
 		kinds = append(kinds, it.Type+":"+it.Role+it.Name)
 	}
-	want := []string{"message:user", "message:assistant", "message:user", "function_call:get_weather", "message:assistant"}
+	want := []string{
+		"message:user", "message:assistant", "message:user", "function_call:get_weather", "message:assistant",
+		"message:user", "message:assistant", "message:user", "message:assistant",
+	}
 	if strings.Join(kinds, " ") != strings.Join(want, " ") {
 		t.Errorf("the session's history is %v, want %v", kinds, want)
+	} else if st := hist.Items[6].Status; st != "incomplete" {
+		t.Errorf("the reply talked over is %q in the history, want incomplete", st)
 	}
 }
 
