@@ -56,6 +56,34 @@ func realtimeEnv(g *gatewayProc, caPEM string) map[string]string {
 	return env
 }
 
+// utterance is speech a client script says: text, written for the
+// environment variable env as 24 kHz PCM16, or 8 kHz μ-law when muLaw.
+type utterance struct {
+	env, text string
+	muLaw     bool
+}
+
+// runRealtime starts a gateway (over TLS when withTLS), makes the speech,
+// runs the client script against it and fails for anything the script found
+// malformed or an error it did not provoke.
+func runRealtime(t *testing.T, withTLS bool, script string, speech []utterance, nodeFlags ...string) (*gatewayProc, clientFacts) {
+	t.Helper()
+	g, ca := startRealtimeGateway(t, withTLS)
+	env := realtimeEnv(g, ca)
+	dir := t.TempDir()
+	for i, u := range speech {
+		name := fmt.Sprintf("said%d", i+1)
+		if u.muLaw {
+			env[u.env] = realtimeSpeechMuLaw(t, dir, name, u.text)
+		} else {
+			env[u.env] = realtimeSpeech(t, dir, name, u.text)
+		}
+	}
+	facts := runClient(t, g, script, env, nodeFlags...)
+	facts.checkClean(t)
+	return g, facts
+}
+
 // realtimeSpeech says text with flite and writes it as raw 24 kHz mono
 // s16le (audio/pcm), the Realtime API's default input format.
 func realtimeSpeech(t *testing.T, dir, name, text string) string {
@@ -252,22 +280,18 @@ func checkSpoken(t *testing.T, what, text string, n int) {
 // talks over a reply: that response ends cancelled, the client's
 // conversation.item.truncate is answered, and the new words are answered.
 func TestRealtimeAgentsSDK(t *testing.T) {
-	g, _ := startRealtimeGateway(t, false)
-	dir := t.TempDir()
 	said := []string{
 		"please turn on the kitchen lights",
 		"what is the weather in paris",
 		"play some music in the living room",
 		"what is the capital of france",
 	}
-	env := realtimeEnv(g, "")
+	var speech []utterance
 	for i, s := range said {
-		name := fmt.Sprintf("turn%d", i+1)
-		env["VG_"+strings.ToUpper(name)] = realtimeSpeech(t, dir, name, s)
+		speech = append(speech, utterance{env: fmt.Sprintf("VG_TURN%d", i+1), text: s})
 	}
+	_, facts := runRealtime(t, false, "agents.mjs", speech)
 	said1, said2 := said[0], said[1]
-	facts := runClient(t, g, "agents.mjs", env)
-	facts.checkClean(t)
 
 	type turn struct {
 		User       *string
@@ -377,14 +401,8 @@ func TestRealtimeAgentsSDK(t *testing.T) {
 // response with status "cancelled" and leaves an item truncated to the
 // audio received.
 func TestRealtimeOpenAISDK(t *testing.T) {
-	g, ca := startRealtimeGateway(t, true)
-	dir := t.TempDir()
 	const said1, said2 = "what time is it in london", "tell me a joke about computers"
-	env := realtimeEnv(g, ca)
-	env["VG_TURN1"] = realtimeSpeech(t, dir, "turn1", said1)
-	env["VG_TURN2"] = realtimeSpeech(t, dir, "turn2", said2)
-	facts := runClient(t, g, "openai.mjs", env)
-	facts.checkClean(t)
+	g, facts := runRealtime(t, true, "openai.mjs", []utterance{{env: "VG_TURN1", text: said1}, {env: "VG_TURN2", text: said2}})
 
 	var url struct{ URL string }
 	facts.one(t, "url", 0, &url)
@@ -485,14 +503,8 @@ func checkTypes(t *testing.T, what string, seen, want, banned []string) {
 // realtime=v1) holds a spoken turn in beta event names, then switches its
 // input to μ-law with a beta session.update and holds another.
 func TestRealtimeBetaClient(t *testing.T) {
-	g, ca := startRealtimeGateway(t, true)
-	dir := t.TempDir()
 	const said1, said2 = "what is the capital of france", "please turn on the kitchen lights"
-	env := realtimeEnv(g, ca)
-	env["VG_TURN1"] = realtimeSpeech(t, dir, "turn1", said1)
-	env["VG_TURN_ULAW"] = realtimeSpeechMuLaw(t, dir, "turn2", said2)
-	facts := runClient(t, g, "beta.mjs", env)
-	facts.checkClean(t)
+	_, facts := runRealtime(t, true, "beta.mjs", []utterance{{env: "VG_TURN1", text: said1}, {env: "VG_TURN_ULAW", text: said2, muLaw: true}})
 
 	var created struct {
 		SessionKeys []string `json:"session_keys"`
@@ -576,8 +588,7 @@ func TestRealtimeBetaClient(t *testing.T) {
 // an error event of type invalid_request_error naming the client's event_id,
 // and the connection goes on.
 func TestRealtimeBadInput(t *testing.T) {
-	g, ca := startRealtimeGateway(t, true)
-	facts := runClient(t, g, "badinput.mjs", realtimeEnv(g, ca))
+	_, facts := runRealtime(t, true, "badinput.mjs", nil)
 	cases := facts.all("case")
 	if len(cases) != 6 {
 		t.Errorf("%d bad-input cases ran, want 6:\n%s", len(cases), facts)
@@ -629,9 +640,7 @@ func TestRealtimeBadInput(t *testing.T) {
 // "realtime", a wrong key is refused, and the openai SDK's browser client
 // connects the same way.
 func TestRealtimeBrowserSubprotocols(t *testing.T) {
-	g, ca := startRealtimeGateway(t, true)
-	facts := runClient(t, g, "browser.mjs", realtimeEnv(g, ca), "--experimental-websocket", "--no-warnings")
-	facts.checkClean(t)
+	_, facts := runRealtime(t, true, "browser.mjs", nil, "--experimental-websocket", "--no-warnings")
 	type dial struct {
 		Name        string
 		Protocol    string

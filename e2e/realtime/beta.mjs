@@ -6,24 +6,13 @@
 // Environment: VG_BASE_URL (https://…/v1), VG_API_KEY, VG_TURN1 (raw 24 kHz
 // mono s16le speech), VG_TURN_ULAW (raw 8 kHz μ-law speech);
 // NODE_EXTRA_CA_CERTS trusts the server.
-import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/beta/realtime/ws';
-import { Events, Mic, audioFile, b64Bytes, deadline, env, report, shapeProblems } from './lib.mjs';
+import { Mic, audioFile, b64Bytes, deadline, openRealtime, report } from './lib.mjs';
 
 let stage = 'connecting';
 deadline(60_000, () => stage);
 
-const client = new OpenAI({ apiKey: env('VG_API_KEY'), baseURL: env('VG_BASE_URL') });
-const rt = new OpenAIRealtimeWS({ model: 'gpt-4o-realtime-preview' }, client);
-const events = new Events();
-rt.on('event', (ev) => {
-  events.push(ev);
-  for (const p of shapeProblems(ev)) report('shape', { problem: p });
-});
-rt.on('error', (e) => report('error', { stage, error: e.error ?? e.message }));
-rt.socket.on('close', (code, reason) => {
-  if (stage !== 'closing') report('fail', { error: `connection closed during ${stage}: ${code} ${reason}` }), process.exit(1);
-});
+const { rt, events } = openRealtime(OpenAIRealtimeWS, 'gpt-4o-realtime-preview', () => stage);
 
 const created = await events.type('session.created', 10_000);
 report('created', { session_keys: Object.keys(created.session ?? {}) });

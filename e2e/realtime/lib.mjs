@@ -1,6 +1,7 @@
 // What the Realtime client scripts share: reporting facts to the Go test as
 // JSON lines, a paced microphone, and waiting for server events.
 import { readFileSync } from 'node:fs';
+import OpenAI from 'openai';
 
 // report prints one fact for the Go test: {"fact": name, ...fields}.
 export function report(fact, fields = {}) {
@@ -186,3 +187,21 @@ export function b64Bytes(s) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// openRealtime opens Client — the openai SDK's OpenAIRealtimeWS, GA or beta
+// — for model on VG_BASE_URL with VG_API_KEY. Every server event goes into
+// events; a malformed one is reported, and so is an error event; the
+// connection closing while stage() is not "closing" fails the script.
+export function openRealtime(Client, model, stage) {
+  const rt = new Client({ model }, new OpenAI({ apiKey: env('VG_API_KEY'), baseURL: env('VG_BASE_URL') }));
+  const events = new Events();
+  rt.on('event', (ev) => {
+    events.push(ev);
+    for (const p of shapeProblems(ev)) report('shape', { problem: p });
+  });
+  rt.on('error', (e) => report('error', { stage: stage(), error: e.error ?? e.message }));
+  rt.socket.on('close', (code, reason) => {
+    if (stage() !== 'closing') fail(`connection closed during ${stage()}: ${code} ${reason}`);
+  });
+  return { rt, events };
+}

@@ -5,25 +5,14 @@
 //
 // Environment: VG_BASE_URL (https://…/v1), VG_API_KEY, VG_TURN1, VG_TURN2
 // (raw 24 kHz mono s16le speech); NODE_EXTRA_CA_CERTS trusts the server.
-import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
-import { Events, Mic, audioFile, b64Bytes, deadline, env, report, shapeProblems, sleep } from './lib.mjs';
+import { Mic, audioFile, b64Bytes, deadline, openRealtime, report, sleep } from './lib.mjs';
 
 const bytesPerSecond = 24000 * 2;
 let stage = 'connecting';
 deadline(60_000, () => stage);
 
-const client = new OpenAI({ apiKey: env('VG_API_KEY'), baseURL: env('VG_BASE_URL') });
-const rt = new OpenAIRealtimeWS({ model: 'gpt-realtime' }, client);
-const events = new Events();
-rt.on('event', (ev) => {
-  events.push(ev);
-  for (const p of shapeProblems(ev)) report('shape', { problem: p });
-});
-rt.on('error', (e) => report('error', { stage, error: e.error ?? e.message }));
-rt.socket.on('close', (code, reason) => {
-  if (stage !== 'closing') report('fail', { error: `connection closed during ${stage}: ${code} ${reason}` }), process.exit(1);
-});
+const { rt, events } = openRealtime(OpenAIRealtimeWS, 'gpt-realtime', () => stage);
 report('url', { url: rt.url.toString() });
 
 await events.type('session.created', 10_000);
