@@ -43,7 +43,7 @@ func routes(gw *gateway.Server) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
 	gh := gw.Handler()
-	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz} {
+	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathRealtime, gateway.PathClientSecrets, gateway.PathHealthz, gateway.PathReadyz} {
 		mux.Handle(p, gh)
 	}
 	return mux
@@ -54,9 +54,12 @@ func routes(gw *gateway.Server) *http.ServeMux {
 // reading it. Otherwise net/http would read up to 256 KiB of it after the
 // handler, to keep the connection: a client that declares a body and
 // sends nothing would hold the connection until the read timeout.
+// The one body taken is that of POST /v1/realtime/client_secrets, the
+// session settings of a browser's key, which the gateway reads within
+// server.realtime.max_event_bytes and the read timeout.
 func refuseBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength == 0 {
+		if r.ContentLength == 0 || r.URL.Path == gateway.PathClientSecrets {
 			h.ServeHTTP(w, r)
 			return
 		}

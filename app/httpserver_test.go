@@ -93,6 +93,18 @@ func TestHTTPServerBoundsConnections(t *testing.T) {
 			}
 		}
 	})
+	t.Run("realtime client secret", func(t *testing.T) {
+		body := `{"session":{"type":"realtime","instructions":"hi"}}`
+		resp, err := http.Post("http://"+addr+gateway.PathClientSecrets, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"value":"ek_`) {
+			t.Errorf("HTTP %d %s", resp.StatusCode, b)
+		}
+	})
 	t.Run("idle keep-alive", func(t *testing.T) {
 		resp, held := heldFor(t, addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", limit)
 		if resp == nil || resp.StatusCode != http.StatusOK {

@@ -264,19 +264,9 @@ func quietErr(err error) zap.Field {
 // *protocol.ProtocolError to report.
 func (c *connection) readLoop() error {
 	for {
-		// A context that is never done: the library would otherwise arm
-		// and disarm a timer per message. kill closes the socket instead.
-		typ, r, err := c.ws.Reader(context.Background())
+		typ, r, err := c.nextMessage()
 		if err != nil {
 			return err
-		}
-		c.heard()
-		if c.isClosing() {
-			// Closing: read on only to let the close handshake through.
-			if _, err := io.CopyBuffer(io.Discard, r, c.frame); err != nil {
-				return err
-			}
-			continue
 		}
 		if typ == websocket.MessageBinary {
 			err = c.onBinary(r)
@@ -285,6 +275,27 @@ func (c *connection) readLoop() error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// nextMessage returns the next message to act on. Each counts as hearing
+// from the client; once the connection is closing, messages are read only
+// to let the close handshake through.
+func (c *connection) nextMessage() (websocket.MessageType, io.Reader, error) {
+	for {
+		// A context that is never done: the library would otherwise arm
+		// and disarm a timer per message. kill closes the socket instead.
+		typ, r, err := c.ws.Reader(context.Background())
+		if err != nil {
+			return 0, nil, err
+		}
+		c.heard()
+		if !c.isClosing() {
+			return typ, r, nil
+		}
+		if _, err := io.CopyBuffer(io.Discard, r, c.frame); err != nil {
+			return 0, nil, err
 		}
 	}
 }
@@ -408,22 +419,13 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		}
 	}
 	if resumeToken != "" {
-		var prev *connection
-		var ok bool
-		st, token, prev, ok = s.sessions.resume(resumeToken, c.cred.who, c, now)
-		switch {
-		case ok:
-			resumed = true
+		var err error
+		if st, token, err = c.resumeState(resumeToken); err != nil {
+			return err
+		}
+		if resumed = st != nil; resumed {
 			c.state = st
-			if prev != nil {
-				prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
-				c.waitRun(prev)
-			}
-		case c.cred.resumeOnly != "":
-			// Resumed or expired since the upgrade: no credential is left
-			// to start a new session with.
-			return protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new ticket")
-		default:
+		} else {
 			c.sendError(classOf(protocol.CodeResumeFailed).event("unknown or expired resume token; starting a new session"))
 		}
 	}
@@ -490,6 +492,27 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		sess.Run(c.runCtx, c)
 	}()
 	return nil
+}
+
+// resumeState attaches the session holding token to c, closing the
+// connection that held it as superseded, and returns it with its new
+// token. It returns no session and no error when the token is unknown or
+// expired and c may start a new session instead.
+func (c *connection) resumeState(token string) (*sessionState, string, error) {
+	st, fresh, prev, ok := c.srv.sessions.resume(token, c.cred.who, c, c.srv.opts.Now())
+	switch {
+	case ok:
+		if prev != nil {
+			prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
+			c.waitRun(prev)
+		}
+		return st, fresh, nil
+	case c.cred.resumeOnly != "":
+		// Resumed or expired since the upgrade: no credential is left
+		// to start a new session with.
+		return nil, "", protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new ticket")
+	}
+	return nil, "", nil
 }
 
 // newState checks the requested formats and makes a new session's state.

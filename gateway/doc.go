@@ -1,17 +1,19 @@
 // Package gateway serves voicegate's WebSocket protocol (gateway/protocol,
-// described for clients in docs/protocol.md): it authenticates and upgrades
-// connections, runs one pipeline.Session per connection, and carries audio
-// and events between the two.
+// described for clients in docs/protocol.md) and OpenAI's Realtime
+// protocol (gateway/realtime, docs/realtime.md): it authenticates and
+// upgrades connections, runs one pipeline.Session per connection, and
+// carries audio and events between the two.
 //
 // Start with New and Options (every field says its default), then
-// Server.Handler, which serves /ws, /v1/tickets, /healthz and /readyz,
+// Server.Handler, which serves /ws, /v1/tickets, /v1/realtime,
+// /v1/realtime/client_secrets, /healthz and /readyz,
 // Server.MetricsHandler, for an operators' listener, and Server.Shutdown,
 // which drains. Package app wires it:
 //
 //	gw, err := gateway.New(gateway.Options{Logger: log, Registry: reg, Stages: stages})
 //	mux := http.NewServeMux()
 //	mux.Handle("/", web.Handler())
-//	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathHealthz, gateway.PathReadyz} {
+//	for _, p := range []string{gateway.PathWS, gateway.PathTickets, gateway.PathRealtime, gateway.PathClientSecrets, gateway.PathHealthz, gateway.PathReadyz} {
 //		mux.Handle(p, gw.Handler())
 //	}
 //	admin := http.NewServeMux() // on a loopback address
@@ -36,7 +38,9 @@
 // them in Options.SessionFile across restarts; admission.go is each
 // client's share (connections per address and per key, a session-start
 // rate); metrics.go holds the Prometheus collectors and the turn latency
-// trace.
+// trace. The Realtime endpoint is realtime*.go: a connection like the
+// others (serveUpgrade's checks, the same writer and lanes) whose reader
+// and Output speak Realtime events; realtime.go says which file does what.
 //
 // Concurrency: a connection owns exactly one reader, one writer, a watchdog
 // (session.start timeout, pings) and its session's Run; it waits for all of

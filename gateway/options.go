@@ -234,6 +234,9 @@ func DefaultRealtimeConfig() RealtimeConfig {
 func (c RealtimeConfig) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Models != nil && len(c.Models) == 0 {
+		bad("server.realtime.models: give at least one model (leave the key out for the defaults)")
+	}
 	seen := map[string]bool{}
 	for i, m := range c.Models {
 		switch _, err := path.Match(m.Name, ""); {

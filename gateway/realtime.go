@@ -1,12 +1,12 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,11 +196,13 @@ func (rt *rtConn) authenticate(r *http.Request) (credential, bool) {
 	for _, k := range presented {
 		if strings.HasPrefix(k, clientSecretPrefix) {
 			tk, ok := s.rt.secrets.redeemTicket(k, now)
-			if !ok || !s.keys.valid(tk.who) {
+			if ok && s.keys.valid(tk.who) {
+				rt.secret, _ = tk.data.(*clientSecret)
+				return credential{who: tk.who}, true
+			}
+			if s.keys.enabled() {
 				return credential{}, false
 			}
-			rt.secret, _ = tk.data.(*clientSecret)
-			return credential{who: tk.who}, true
 		}
 	}
 	if !s.keys.enabled() {
@@ -247,18 +249,10 @@ func (rt *rtConn) readLoop() error {
 		}
 		return err
 	}
-	c := rt.c
 	for {
-		typ, r, err := c.ws.Reader(context.Background())
+		typ, r, err := rt.c.nextMessage()
 		if err != nil {
 			return err
-		}
-		c.heard()
-		if c.isClosing() {
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return err
-			}
-			continue
 		}
 		if typ == websocket.MessageBinary {
 			if _, err := io.Copy(io.Discard, r); err != nil {
@@ -303,14 +297,14 @@ func (rt *rtConn) read(r io.Reader) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) >= limit {
-				return nil, rt.discard(r, realtime.Invalid(realtime.CodeEventTooLarge, "", "The event is larger than %d bytes, the limit (an append may carry %d bytes of audio).", limit, o.MaxAppendBytes))
+				return nil, rt.discard(r, buf, realtime.Invalid(realtime.CodeEventTooLarge, "", "The event is larger than %d bytes, the limit (an append may carry %d bytes of audio).", limit, o.MaxAppendBytes))
 			}
 			if next := min(2*cap(buf), limit); next > bigMessage && !big {
 				select {
 				case rt.srv.rt.bigRead <- struct{}{}:
 					big = true
 				default:
-					return nil, rt.discard(r, realtime.ServerError(realtime.CodeServerError, "The server is reading other large events; send the audio in smaller appends, or try again."))
+					return nil, rt.discard(r, buf, realtime.ServerError(realtime.CodeServerError, "The server is reading other large events; send the audio in smaller appends, or try again."))
 				}
 			}
 			grown := make([]byte, len(buf), min(2*cap(buf), limit))
@@ -329,12 +323,48 @@ func (rt *rtConn) read(r io.Reader) ([]byte, error) {
 	}
 }
 
-// discard reads the rest of a message that will not be decoded.
-func (rt *rtConn) discard(r io.Reader, why *realtime.Error) error {
-	if _, err := io.CopyBuffer(io.Discard, r, make([]byte, 32<<10)); err != nil {
-		return err
+// discard reads the rest of a message that will not be decoded, head
+// being what was read of it, and returns why, answering the event_id the
+// message names at its start or end, if it can be found there.
+func (rt *rtConn) discard(r io.Reader, head []byte, why *realtime.Error) error {
+	buf := make([]byte, 32<<10)
+	var tail []byte
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			tail = append(tail[:0], buf[max(0, n-tailBytes):n]...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if id := eventIDIn(head[:min(len(head), tailBytes)]); id != "" {
+		return why.For(id)
+	}
+	if len(tail) == 0 {
+		tail = head[max(0, len(head)-tailBytes):]
+	}
+	if id := eventIDIn(tail); id != "" {
+		return why.For(id)
 	}
 	return why
+}
+
+// tailBytes is how much of either end of a discarded message is searched
+// for its event_id.
+const tailBytes = 512
+
+var eventIDField = regexp.MustCompile(`"event_id"\s*:\s*"([!#-\[\]-~]{1,128})"`)
+
+// eventIDIn finds an event_id field in part of a message.
+func eventIDIn(b []byte) string {
+	if m := eventIDField.FindSubmatch(b); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
 // reply tells the client about err, about its event eventID.
@@ -383,17 +413,11 @@ func (rt *rtConn) open() error {
 		resumed bool
 	)
 	if rt.resume != "" {
-		st, fresh, prev, ok := s.sessions.resume(rt.resume, c.cred.who, c, now)
-		switch {
-		case ok:
-			resumed, token, rt.st = true, fresh, st
-			if prev != nil {
-				prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
-				c.waitRun(prev)
-			}
-		case c.cred.resumeOnly != "":
-			return protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new client secret")
-		default:
+		var err error
+		if rt.st, token, err = c.resumeState(rt.resume); err != nil {
+			return err
+		}
+		if resumed = rt.st != nil; !resumed {
 			defer rt.reply("", realtime.Invalid(realtime.CodeResumeFailed, ResumeQuery, "Unknown or expired resume token: a new session has started."))
 		}
 	}
@@ -485,6 +509,11 @@ func (rt *rtConn) teardown() {
 	s, c := rt.srv, rt.c
 	if rt.st != nil {
 		s.sessions.detach(rt.st, c, s.opts.Now())
+	}
+	if rt.sess != nil {
+		if d := rt.sess.DroppedFrames(); d > rt.dropped {
+			s.metrics.framesDropped.Add(float64(d - rt.dropped))
+		}
 	}
 	r := c.reason
 	fields := []zap.Field{zap.Duration("duration", s.opts.Now().Sub(c.opened)), zap.Int64("responses", c.turns.Load()), zap.Int64("errors", c.errorsSent.Load())}

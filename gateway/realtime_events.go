@@ -460,9 +460,7 @@ func (rt *rtConn) cancelResponse(e *realtime.ResponseCancelEvent) *realtime.Erro
 // configuration, how to resume it, and, resumed, the conversation so far.
 func (rt *rtConn) announce(token string, resumed bool) {
 	cfg := rt.cfg()
-	rt.c.sendControl(rt.ev.SessionCreated(&cfg)) // first of all
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
+	rt.c.sendControl(rt.ev.SessionCreated(&cfg)) // first of all; the session has not begun to speak
 	streamIf(rt, rt.ev.ConversationCreated(conversationID(rt.st)))
 	rt.stream(rt.ev.Resumable(cfg.ID, token, rt.srv.opts.ResumeWindow.Milliseconds(), resumed))
 	if resumed {
@@ -472,12 +470,30 @@ func (rt *rtConn) announce(token string, resumed bool) {
 		st.mu.Unlock()
 		prev := ""
 		for _, it := range items {
+			rt.roomToReplay()
 			rt.stream(rt.ev.ItemAdded(it, prev))
 			streamIf(rt, rt.ev.ItemDone(it, prev))
 			prev = it.ID
 		}
 	}
 	rt.stream(rt.ev.RateLimitsUpdated(rt.rateLimits()))
+}
+
+// roomToReplay waits, for at most a write timeout, until the stream lane
+// is no more than half full: a long conversation replayed on resume must
+// not look like a client that does not read.
+func (rt *rtConn) roomToReplay() {
+	c := rt.c
+	deadline := time.Now().Add(rt.srv.opts.WriteTimeout)
+	for len(c.stream) > cap(c.stream)/2 && time.Now().Before(deadline) {
+		t := time.NewTimer(respondPoll)
+		select {
+		case <-t.C:
+		case <-c.closing:
+			t.Stop()
+			return
+		}
+	}
 }
 
 // rateLimits reports the one limit voicegate puts on a client's requests:

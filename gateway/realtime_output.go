@@ -56,6 +56,10 @@ type rtTranscript struct {
 	seconds   float64
 }
 
+// maxTranscripts bounds the transcriptions followed at once: a few turns
+// are being recognised at a time.
+const maxTranscripts = 16
+
 // Send is the session's Output.
 func (rt *rtConn) Send(ev pipeline.Event) {
 	c := rt.c
@@ -129,6 +133,14 @@ func (rt *rtConn) transcript(id string) *rtTranscript {
 	if !ok {
 		if rt.out.transcripts == nil {
 			rt.out.transcripts = map[string]*rtTranscript{}
+		}
+		if len(rt.out.transcripts) >= maxTranscripts {
+			// Speech that never became a turn left these behind.
+			for k, old := range rt.out.transcripts {
+				if !old.committed {
+					delete(rt.out.transcripts, k)
+				}
+			}
 		}
 		tr = &rtTranscript{}
 		rt.out.transcripts[id] = tr
@@ -434,16 +446,18 @@ func (rt *rtConn) stageError(ev pipeline.Event) {
 	}
 	failure := realtime.ServerError(string(cl.Code), "%s", msg)
 	if se != nil && se.Stage == pipeline.StageASR {
-		if tr, ok := rt.out.transcripts[ev.Item]; ok && tr.committed {
-			delete(rt.out.transcripts, ev.Item)
+		tr, ok := rt.out.transcripts[ev.Item]
+		delete(rt.out.transcripts, ev.Item)
+		if ok && tr.committed {
 			rt.stream(rt.ev.TranscriptionFailed(ev.Item, failure))
 			return
 		}
 		rt.reply("", failure) // the speech never became an item
 		return
 	}
-	if resp := rt.resp; resp != nil && resp.turn == ev.Turn {
-		resp.failed = failure
+	if se != nil && ev.Turn != 0 {
+		// The response ends failed next (a cancel with CancelError).
+		rt.response(ev.Turn).failed = failure
 	}
 	rt.reply("", failure)
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/g711"
 	"github.com/voicegate/voicegate/gateway"
+	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/gateway/realtime"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
@@ -505,7 +508,8 @@ func TestRealtimeBadInput(t *testing.T) {
 		{"a server event", `{"type":"response.output_audio.delta","event_id":"e2","delta":"AAAA"}`, realtime.CodeUnknownEvent, "e2"},
 		{"not JSON", `{"type": "input_audio_buffer.append", `, realtime.CodeInvalidJSON, ""},
 		{"append over the limit", `{"type":"input_audio_buffer.append","event_id":"big","audio":"` + b64(4098) + `"}`, realtime.CodeEventTooLarge, "big"},
-		{"frame over the limit", `{"type":"input_audio_buffer.append","event_id":"bigger","audio":"` + b64(15000) + `"}`, realtime.CodeEventTooLarge, ""},
+		{"frame over the limit", `{"type":"input_audio_buffer.append","event_id":"bigger","audio":"` + b64(15000) + `"}`, realtime.CodeEventTooLarge, "bigger"},
+		{"frame over the limit, id last", `{"type":"input_audio_buffer.append","audio":"` + b64(15000) + `","event_id":"last"}`, realtime.CodeEventTooLarge, "last"},
 		{"not base64", `{"type":"input_audio_buffer.append","event_id":"b64","audio":"%%% not base64 %%%"}`, realtime.CodeInvalidAudio, "b64"},
 		{"odd PCM", `{"type":"input_audio_buffer.append","event_id":"odd","audio":"` + b64(3) + `"}`, realtime.CodeInvalidAudio, "odd"},
 		{"unknown format", `{"type":"session.update","event_id":"fmt","session":{"type":"realtime","audio":{"input":{"format":{"type":"audio/flac"}}}}}`, realtime.CodeInvalidValue, "fmt"},
@@ -535,7 +539,8 @@ func TestRealtimeBadInput(t *testing.T) {
 		t.Errorf("session after the bad input %s", up.Raw)
 	}
 	// Beyond twice the frame limit the library closes the connection.
-	c.sendText(`{"type":"input_audio_buffer.append","audio":"` + b64(30000) + `"}`)
+	// (The server may close before the write is done.)
+	c.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"input_audio_buffer.append","audio":"`+b64(30000)+`"}`))
 	<-c.done
 	if st := websocket.CloseStatus(c.err); st != websocket.StatusMessageTooBig {
 		t.Errorf("close %v after a huge message, want 1009", st)
@@ -588,11 +593,22 @@ func TestRealtimeResume(t *testing.T) {
 	if _, resp, err := s.tryRealtime(rtDial{query: gateway.ResumeQuery + "=" + token}); err == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a spent token alone connected: %v", err)
 	}
-	// The new token alone stands in for the key, for this session.
-	c4 := s.realtime(t, rtDial{query: gateway.ResumeQuery + "=" + res2.str("resume_token")})
+	// The new token alone stands in for the key, for this session; here
+	// in the header.
+	h := http.Header{}
+	h.Set(gateway.ResumeHeader, res2.str("resume_token"))
+	c4 := s.realtime(t, rtDial{header: h})
 	if m := c4.next(); field(session(m), "id") != field(session(created), "id") {
 		t.Fatalf("resumed with the token alone: %s", m.Raw)
 	}
+	res4, _ := c4.expect(realtime.EventVoicegateResumable)
+	c4.close()
+
+	// A Realtime session is resumed on /v1/realtime only.
+	ws := s.dial(t, dialOpts{header: bearer(testKey)})
+	ws.sendJSON(map[string]any{"type": "session.start", "resume_token": res4.str("resume_token")})
+	ws.expectError(protocol.CodeResumeFailed)
+	ws.close()
 }
 
 // TestRealtimeClientSecrets: an ek_ key minted with the API key (and with
@@ -721,5 +737,140 @@ func TestRealtimeDrain(t *testing.T) {
 	<-c.done
 	if st := websocket.CloseStatus(c.err); st != websocket.StatusServiceRestart {
 		t.Errorf("close %v, want 1012", st)
+	}
+}
+
+// TestRealtimeAppendLimit: at the default limits, an append of 15 MiB and
+// 2 bytes of audio (20 MiB of base64) is refused with its event_id, and
+// the connection goes on.
+func TestRealtimeAppendLimit(t *testing.T) {
+	s := newServer(t, nil)
+	c := s.realtime(t, rtDial{})
+	c.sendText(`{"type":"input_audio_buffer.append","event_id":"evt_big_1","audio":"` + base64.StdEncoding.EncodeToString(make([]byte, 15<<20+2)) + `"}`)
+	c.expectError(realtime.TypeInvalidRequest, realtime.CodeEventTooLarge, "evt_big_1")
+	c.alive()
+}
+
+// voiced is a synthesizer with voices: each a tone of its own length per
+// rune, so that a reply shows which voice spoke it.
+type voiced struct {
+	*pipelinetest.Tone
+	voices map[string]time.Duration
+}
+
+func (v *voiced) WithVoice(name string) (pipeline.Synthesizer, error) {
+	per, ok := v.voices[name]
+	if !ok {
+		return nil, fmt.Errorf("no voice %q", name)
+	}
+	t := *v.Tone
+	t.PerRune = per
+	return &t, nil
+}
+
+// TestRealtimeVoices: audio.output.voice picks the synthesizer's voice of
+// that name; a name it does not have speaks in its own voice, reported as
+// asked.
+func TestRealtimeVoices(t *testing.T) {
+	s := newServer(t, func(o *gateway.Options) {
+		o.Stages.TTS = &voiced{Tone: &pipelinetest.Tone{Rate: 16000, PerRune: 10 * time.Millisecond}, voices: map[string]time.Duration{"slow": 30 * time.Millisecond}}
+	})
+	c := s.realtime(t, rtDial{})
+	reply := func(voice string) int {
+		t.Helper()
+		c.send(map[string]any{"type": "session.update", "session": map[string]any{"type": "realtime", "audio": map[string]any{"output": map[string]any{"voice": voice}}}})
+		up, _ := c.expect(realtime.EventSessionUpdated)
+		if got := field(session(up), "audio", "output", "voice"); got != voice {
+			t.Fatalf("voice %v, want %s", got, voice)
+		}
+		c.send(map[string]any{"type": "conversation.item.create", "item": map[string]any{"type": "message", "role": "user",
+			"content": []any{map[string]any{"type": "input_text", "text": "hi"}}}})
+		c.send(map[string]any{"type": "response.create"})
+		_, msgs := c.response()
+		return c.audioBytes(msgs)
+	}
+	own, slow, unknown := reply("alloy"), reply("slow"), reply("marin")
+	// "You said: hi." is 13 runes: 130 ms in its own voice, 390 ms slow.
+	if slow < 2*own || unknown > own*11/10 || unknown < own*9/10 {
+		t.Errorf("reply audio: own voice %d bytes, slow %d, unknown voice %d", own, slow, unknown)
+	}
+}
+
+// TestRealtimeWithoutSynthesizer: a server without speech synthesis
+// writes its replies, and says so when asked to speak.
+func TestRealtimeWithoutSynthesizer(t *testing.T) {
+	s := newServer(t, func(o *gateway.Options) { o.Stages.TTS = nil })
+	c := s.realtime(t, rtDial{})
+	created := c.next()
+	if m := field(session(created), "output_modalities").([]any); len(m) != 1 || m[0] != "text" {
+		t.Fatalf("modalities %v", m)
+	}
+	c.send(map[string]any{"type": "session.update", "event_id": "speak", "session": map[string]any{"type": "realtime", "output_modalities": []string{"audio"}}})
+	c.expectError(realtime.TypeInvalidRequest, realtime.CodeNotAvailable, "speak")
+	c.speakTurn()
+	done, msgs := c.response()
+	if !inOrder(msgs, realtime.EventTextDelta, realtime.EventTextDone) || field(done.Fields, "response", "status") != "completed" {
+		t.Fatalf("written reply %v", types(msgs))
+	}
+}
+
+// failingASR recognises every other utterance: the first's Finish fails.
+type failingASR struct {
+	pipeline.Recognizer
+	calls atomic.Int32
+}
+
+func (f *failingASR) Start(ctx context.Context) (pipeline.Utterance, error) {
+	u, err := f.Recognizer.Start(ctx)
+	if f.calls.Add(1)%2 == 1 {
+		return failingUtterance{u}, err
+	}
+	return u, err
+}
+
+type failingUtterance struct{ pipeline.Utterance }
+
+func (failingUtterance) Finish(context.Context) (string, error) {
+	return "", fmt.Errorf("recogniser at 10.0.0.7 down: %w", pipeline.ErrUnavailable)
+}
+
+// TestRealtimeProviderFailures: the recogniser failing fails the user
+// item's transcription; the model failing ends its response "failed" and
+// says why; the session goes on.
+func TestRealtimeProviderFailures(t *testing.T) {
+	calls := 0
+	gen := echo.New(echo.Config{})
+	s := newServer(t, func(o *gateway.Options) {
+		o.Stages.ASR = &failingASR{Recognizer: o.Stages.ASR}
+		o.Stages.LLM = pipeline.GeneratorFunc(func(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
+			calls++ // turns run one at a time
+			if calls == 1 {
+				return fmt.Errorf("upstream said 429: %w", pipeline.ErrRateLimited)
+			}
+			return gen.Generate(ctx, msgs, emit)
+		})
+	})
+	c := s.realtime(t, rtDial{})
+	c.send(map[string]any{"type": "session.update", "session": map[string]any{"type": "realtime", "audio": map[string]any{"input": map[string]any{"transcription": map[string]any{"model": "x"}}}}})
+	c.expect(realtime.EventSessionUpdated)
+	c.speakTurn()
+	failed, _ := c.expect(realtime.EventTranscriptionFailed)
+	if field(failed.Fields, "error", "code") != "provider_unavailable" || strings.Contains(string(failed.Raw), "10.0.0.7") {
+		t.Fatalf("transcription failed %s", failed.Raw)
+	}
+	c.alive()
+
+	c.speakTurn() // heard this time; the model fails
+	e := c.expectError(realtime.TypeServer, "provider_rate_limited", "")
+	if strings.Contains(string(e.Raw), "429") {
+		t.Errorf("provider detail leaked: %s", e.Raw)
+	}
+	done, _ := c.response()
+	if field(done.Fields, "response", "status") != "failed" || field(done.Fields, "response", "status_details", "error", "code") != "provider_rate_limited" {
+		t.Fatalf("response.done %s", done.Raw)
+	}
+	c.send(map[string]any{"type": "response.create"})
+	if done, _ := c.response(); field(done.Fields, "response", "status") != "completed" {
+		t.Fatalf("next response %s", done.Raw)
 	}
 }

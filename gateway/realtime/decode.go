@@ -116,6 +116,7 @@ type Decoder struct {
 	// TurnDefaults fill a turn_detection's missing settings.
 	TurnDefaults TurnDefaults
 	audio        []byte
+	append       AppendEvent // returned by every append, valid until the next Decode
 }
 
 // MaxEventIDBytes caps an event_id: a longer one is refused, and not
@@ -129,7 +130,9 @@ const shrinkAbove = 256 << 10
 
 // Decode parses one client text message. On failure it returns an *Error,
 // with EventID set to the event's event_id whenever one could be read.
-// For an append, the returned event's Audio aliases the Decoder's buffer.
+// An append is the Decoder's own *AppendEvent, its Audio the Decoder's
+// buffer: both are valid until the next Decode, so that a stream of
+// appends allocates nothing.
 func (d *Decoder) Decode(data []byte) (ClientEvent, error) {
 	if cap(d.audio) > shrinkAbove {
 		d.audio = nil
@@ -234,7 +237,8 @@ func (d *Decoder) decodeAppend(data []byte, eventID string, audio []byte, audioO
 	if err != nil {
 		return fail(Invalid(CodeInvalidAudio, "audio", "'audio' is not valid base64."))
 	}
-	return &AppendEvent{Base: Base{EventID: eventID}, Audio: d.audio[:n]}, nil
+	d.append = AppendEvent{Base: Base{EventID: eventID}, Audio: d.audio[:n]}
+	return &d.append, nil
 }
 
 // decodedLen returns how many bytes the base64 text b decodes to (if it
