@@ -637,15 +637,17 @@ func TestRealtimeBadInput(t *testing.T) {
 // TestRealtimeBrowserSubprotocols: a standard WebSocket (the browser's API)
 // authenticates with the subprotocols realtime + openai-insecure-api-key.KEY
 // (and openai-beta.realtime-v1 for beta names), the server chooses
-// "realtime", a wrong key is refused, and the openai SDK's browser client
-// connects the same way.
+// "realtime", a wrong key is refused; a client secret minted by the openai
+// SDK's REST client opens one connection, and the SDK's browser client
+// connects with another.
 func TestRealtimeBrowserSubprotocols(t *testing.T) {
 	_, facts := runRealtime(t, true, "browser.mjs", nil, "--experimental-websocket", "--no-warnings")
 	type dial struct {
-		Name        string
-		Protocol    string
-		First       string
-		SessionKeys []string `json:"session_keys"`
+		Name         string
+		Protocol     string
+		First        string
+		SessionKeys  []string `json:"session_keys"`
+		Instructions *string
 	}
 	dials := map[string]dial{}
 	for _, x := range facts.all("dial") {
@@ -653,7 +655,7 @@ func TestRealtimeBrowserSubprotocols(t *testing.T) {
 		json.Unmarshal(x.Raw, &d)
 		dials[d.Name] = d
 	}
-	for _, name := range []string{"browser", "browser beta", "OpenAIRealtimeWebSocket"} {
+	for _, name := range []string{"browser", "browser beta", "client secret", "OpenAIRealtimeWebSocket"} {
 		d := dials[name]
 		if d.Protocol != "realtime" || d.First != "session.created" {
 			t.Errorf("%s: subprotocol %q, first event %q; want realtime, session.created", name, d.Protocol, d.First)
@@ -662,7 +664,21 @@ func TestRealtimeBrowserSubprotocols(t *testing.T) {
 	if d := dials["browser beta"]; !slices.Contains(d.SessionKeys, "modalities") {
 		t.Errorf("browser beta: session.created's session has %v, want the beta shape (modalities)", d.SessionKeys)
 	}
-	if d := dials["wrong key"]; d.First != "refused" {
-		t.Errorf("wrong key: first event %q, want the handshake refused", d.First)
+	for _, name := range []string{"wrong key", "client secret again"} {
+		if d := dials[name]; d.First != "refused" {
+			t.Errorf("%s: first event %q, want the handshake refused", name, d.First)
+		}
+	}
+	var secret struct {
+		Prefix      string
+		TTL         int    `json:"ttl_s"`
+		SessionType string `json:"session_type"`
+	}
+	facts.one(t, "secret", 0, &secret)
+	if secret.Prefix != "ek_" || secret.TTL <= 0 || secret.SessionType != "realtime" {
+		t.Errorf("client secret: %+v, want an ek_ key that has not expired, for a realtime session", secret)
+	}
+	if in := dials["client secret"].Instructions; in == nil || *in != "Be brief." {
+		t.Errorf("the session opened with a client secret has instructions %v, want the secret's %q", in, "Be brief.")
 	}
 }

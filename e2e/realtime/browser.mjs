@@ -1,6 +1,7 @@
 // A browser's way in: the standard WebSocket (Node's, run with
 // --experimental-websocket, the same API as a browser's) authenticates with
-// subprotocols, as the openai SDK's browser client does.
+// subprotocols, as the openai SDK's browser client does: with the API key,
+// or with a client secret minted for the browser.
 //
 // Environment: VG_REALTIME_URL (wss://…/v1/realtime), VG_BASE_URL, VG_API_KEY;
 // NODE_EXTRA_CA_CERTS trusts the server.
@@ -34,6 +35,7 @@ async function dial(name, protocols) {
     first: first.type,
     close: first.type === 'closed' ? first : null,
     session_keys: Object.keys(first.session ?? {}),
+    instructions: first.session?.instructions ?? null,
   });
   ws.close();
 }
@@ -45,10 +47,21 @@ await dial('browser beta', ['realtime', `openai-insecure-api-key.${key}`, 'opena
 // A wrong key is refused.
 await dial('wrong key', ['realtime', 'openai-insecure-api-key.not-the-key']);
 
-// The openai SDK's browser client over the same WebSocket.
+// A browser's own key: a client secret, minted with the API key by the
+// openai SDK's REST client, opens one connection.
+stage = 'client secret';
+const server = new OpenAI({ apiKey: key, baseURL: env('VG_BASE_URL') });
+const mint = () => server.realtime.clientSecrets.create({ session: { type: 'realtime', model: 'gpt-realtime', instructions: 'Be brief.' } });
+const secret = await mint();
+report('secret', { prefix: secret.value.slice(0, 3), ttl_s: secret.expires_at - Math.floor(Date.now() / 1000), session_type: secret.session?.type ?? null });
+await dial('client secret', ['realtime', `openai-insecure-api-key.${secret.value}`]);
+await dial('client secret again', ['realtime', `openai-insecure-api-key.${secret.value}`]);
+
+// The openai SDK's browser client over the same WebSocket, with a client
+// secret (an ek_ key, which it takes without dangerouslyAllowBrowser).
 stage = 'OpenAIRealtimeWebSocket';
-const client = new OpenAI({ apiKey: key, baseURL: env('VG_BASE_URL'), dangerouslyAllowBrowser: true });
-const rt = new OpenAIRealtimeWebSocket({ model: 'gpt-realtime', dangerouslyAllowBrowser: true }, client);
+const client = new OpenAI({ apiKey: (await mint()).value, baseURL: env('VG_BASE_URL'), dangerouslyAllowBrowser: true });
+const rt = new OpenAIRealtimeWebSocket({ model: 'gpt-realtime' }, client);
 const events = new Events();
 rt.on('event', (ev) => events.push(ev));
 rt.on('error', (e) => report('error', { stage, error: e.error ?? e.message }));
