@@ -8,6 +8,7 @@
 // copies Builtin(), adds its kinds and calls Main with that Registry:
 //
 //	reg := app.Builtin()
-//	reg.LLM["mine"] = app.Plain(mine.New)
+//	reg.LLM["mine"] = app.Decoded(mine.New) // mine.New(mine.Config, app.Deps) (pipeline.Generator, error)
+//	reg.Tools = append(reg.Tools, pipeline.Tool{Name: "clock", Call: clock}) // run by the server
 //	os.Exit(app.Main(os.Args[1:], reg))
 package app

@@ -33,7 +33,8 @@ type Registry struct {
 	TTS map[string]Maker[pipeline.Synthesizer]
 	// Tools are run by the gateway when the model calls them, in every
 	// session (gateway.Options.Tools): a program that calls Main with
-	// them gives its model functions of its own.
+	// them gives its model functions of its own. They need a language
+	// model that is a pipeline.ToolGenerator. Builtin has none.
 	Tools []pipeline.Tool
 }
 

@@ -30,12 +30,12 @@ type running struct {
 // until the test ends, when it drains it and checks it stopped cleanly.
 func serve(t *testing.T, extraYAML string, env map[string]string, args ...string) running {
 	t.Helper()
-	return serveHooks(t, hooks{}, extraYAML, env, args...)
+	return serveWith(t, Builtin(), hooks{}, extraYAML, env, args...)
 }
 
-// serveHooks is serve with h's reloaded hook (its ready and stop are
-// serve's own).
-func serveHooks(t *testing.T, h hooks, extraYAML string, env map[string]string, args ...string) running {
+// serveWith is serve with the providers and tools of reg and h's reloaded
+// hook (its ready and stop are serve's own).
+func serveWith(t *testing.T, reg Registry, h hooks, extraYAML string, env map[string]string, args ...string) running {
 	t.Helper()
 	cfg := writeConfig(t, extraYAML)
 	stop := make(chan os.Signal, 1)
@@ -44,7 +44,7 @@ func serveHooks(t *testing.T, h hooks, extraYAML string, env map[string]string, 
 	h.ready = func(public, admin net.Addr) { ready <- running{public, admin} }
 	h.stop = stop
 	go func() {
-		done <- run(append([]string{"-config", cfg}, args...), func(k string) string { return env[k] }, Builtin(), h)
+		done <- run(append([]string{"-config", cfg}, args...), func(k string) string { return env[k] }, reg, h)
 	}()
 	select {
 	case r := <-ready:

@@ -51,7 +51,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	reloaded := make(chan error, 1)
-	r := serveHooks(t, hooks{reloaded: func(err error) { reloaded <- err }}, tlsYAML(files), nil,
+	r := serveWith(t, Builtin(), hooks{reloaded: func(err error) { reloaded <- err }}, tlsYAML(files), nil,
 		"-addr", "127.0.0.1:0", "-admin-addr", "127.0.0.1:0")
 	addr := r.public.String()
 	client := &http.Client{Transport: &http.Transport{

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/voicegate/voicegate/gateway/protocol"
 )
 
 // Config configures Dial. Only URL is required; every other field says its
@@ -25,6 +27,11 @@ type Config struct {
 	OutputRate int
 	// TextOnly asks for replies as text only, and makes SendAudio an error.
 	TextOnly bool
+	// Tools are the client's tools, which the model may call: the Handler
+	// gets a *protocol.ToolCall, and SendToolResult answers it. They are
+	// sent with every session.start, a resume's included; SetTools
+	// replaces them. At most protocol.MaxTools.
+	Tools []protocol.Tool
 
 	// Handler receives the session's events; nil discards them.
 	Handler Handler

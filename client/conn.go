@@ -51,12 +51,16 @@ func (s *Session) connect(ctx context.Context, token string) (c *conn, st *proto
 		return nil, nil, false, err
 	}
 	ws.SetReadLimit(maxMessage)
+	s.mu.Lock()
+	tools := s.tools
+	s.mu.Unlock()
 	start := &protocol.SessionStart{
 		Type:        protocol.TypeSessionStart,
 		Version:     protocol.Version,
 		InputAudio:  &protocol.AudioFormat{SampleRate: s.cfg.InputRate},
 		TextOnly:    s.cfg.TextOnly,
 		ResumeToken: token,
+		Tools:       tools,
 	}
 	if s.cfg.OutputRate > 0 {
 		start.OutputAudio = &protocol.AudioFormat{SampleRate: s.cfg.OutputRate}
@@ -282,6 +286,10 @@ func decodeServer(data []byte) (any, error) {
 		m = new(protocol.ResponseCancelled)
 	case protocol.TypeTurnLatency:
 		m = new(protocol.TurnLatency)
+	case protocol.TypeToolCall:
+		m = new(protocol.ToolCall)
+	case protocol.TypeToolDone:
+		m = new(protocol.ToolDone)
 	case protocol.TypePong:
 		m = new(protocol.Pong)
 	case protocol.TypeError:

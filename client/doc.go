@@ -7,6 +7,11 @@
 // fatal error only when the gateway's error event says retryable, and
 // after any failure without one (a dropped network, a silent gateway).
 //
+// Tools: the client's tools (Config.Tools, Session.SetTools) are offered
+// to the model; when it calls one, the Handler gets a *protocol.ToolCall,
+// and Session.SendToolResult answers it; once every call of a reply has
+// its result, the reply goes on.
+//
 // Start with Dial and Config. A Session owns three goroutines per
 // connection (reader, writer, heartbeat) and one supervisor; Close ends
 // them all and waits for them.

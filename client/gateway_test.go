@@ -29,11 +29,17 @@ import (
 // realGateway starts a gateway on an httptest server.
 func realGateway(t *testing.T, transcripts ...string) (*gateway.Server, string) {
 	t.Helper()
+	return gatewayWith(t, &echo.Echo{}, transcripts...)
+}
+
+// gatewayWith is realGateway with llm as the language model.
+func gatewayWith(t *testing.T, llm pipeline.Generator, transcripts ...string) (*gateway.Server, string) {
+	t.Helper()
 	srv, err := gateway.New(gateway.Options{
 		Registry: prometheus.NewRegistry(),
 		Stages: pipeline.Stages{
 			ASR: &pipelinetest.Scripted{Transcripts: transcripts, Latency: 20 * time.Millisecond},
-			LLM: &echo.Echo{},
+			LLM: llm,
 			TTS: &pipelinetest.Tone{Rate: 16000, PerRune: 5 * time.Millisecond},
 		},
 		VAD: vad.Config{Silence: 250 * time.Millisecond},

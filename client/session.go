@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,7 @@ type Session struct {
 	err     error // why the session ended by itself
 	pingSeq uint64
 	waiters map[string]chan time.Duration // Ping calls awaiting their pong
+	tools   []protocol.Tool               // sent with each session.start
 
 	rtt atomic.Int64 // last round trip, ns
 
@@ -71,6 +73,7 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 		audio:   newAudioQueue(2 * cfg.InputRate * int(cfg.AudioQueue/time.Millisecond) / 1000),
 		done:    make(chan struct{}),
 		waiters: make(map[string]chan time.Duration),
+		tools:   slices.Clone(cfg.Tools),
 	}
 	c, st, _, err := s.connect(ctx, "")
 	if err != nil {
@@ -159,6 +162,32 @@ func (s *Session) SendAudio(samples []int16) error {
 // ErrNotConnected while reconnecting.
 func (s *Session) SendText(text string) error {
 	return s.sendControl(&protocol.InputText{Type: protocol.TypeInputText, Text: text})
+}
+
+// SetTools replaces the session's tools (an empty list removes them) and
+// makes them the ones every later session.start sends. It does not block:
+// while reconnecting it returns ErrNotConnected, and the tools take effect
+// with the next connection. The gateway refuses a bad list with an *Error
+// event (protocol.CodeInvalidMessage).
+func (s *Session) SetTools(tools []protocol.Tool) error {
+	tools = slices.Clone(tools)
+	if tools == nil {
+		tools = []protocol.Tool{}
+	}
+	s.mu.Lock()
+	s.tools = tools
+	s.mu.Unlock()
+	return s.sendControl(&protocol.ToolsSet{Type: protocol.TypeToolsSet, Tools: tools})
+}
+
+// SendToolResult answers the tool call callID (protocol.ToolCall.CallID)
+// with output, the text the model reads. When every call of a reply has
+// its result, the reply goes on. It does not block: it returns
+// ErrNotConnected while reconnecting (the call still waits on the resumed
+// session: send the result again once Connected). A callID the gateway
+// does not know is an *Error event, protocol.CodeUnknownToolCall.
+func (s *Session) SendToolResult(callID, output string) error {
+	return s.sendControl(&protocol.ToolResult{Type: protocol.TypeToolResult, CallID: callID, Output: output})
 }
 
 // Interrupt asks the gateway to cut the reply in progress; it answers with

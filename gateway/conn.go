@@ -75,6 +75,12 @@ type connection struct {
 
 	wg sync.WaitGroup // writer and watchdog
 
+	// tasks are the requests for a reply after tool results
+	// (continueReply), waited for once Run has returned; lastReply is the
+	// newest turn that has sent reply events.
+	tasks     sync.WaitGroup
+	lastReply atomic.Uint64
+
 	// For the close log.
 	turns      atomic.Int64
 	errorsSent atomic.Int64
@@ -209,6 +215,7 @@ func (c *connection) serve(overLimit bool) {
 	} else {
 		close(c.runDone)
 	}
+	c.tasks.Wait() // after Run: no event adds one any more
 	if c.rt != nil {
 		c.rt.teardown()
 		return
@@ -356,6 +363,16 @@ func (c *connection) onText(r io.Reader) error {
 			return c.report(protocol.Errorf(protocol.CodeNotStarted, "send session.start first"))
 		}
 		c.session.Interrupt()
+	case *protocol.ToolsSet:
+		if c.session == nil {
+			return c.report(protocol.Errorf(protocol.CodeNotStarted, "send session.start first"))
+		}
+		return c.report(c.setTools(m.Tools))
+	case *protocol.ToolResult:
+		if c.session == nil {
+			return c.report(protocol.Errorf(protocol.CodeNotStarted, "send session.start first"))
+		}
+		return c.report(c.onToolResult(m))
 	}
 	return nil
 }
@@ -401,6 +418,10 @@ func errMessage(err error) string {
 func (c *connection) start(m *protocol.SessionStart) error {
 	s := c.srv
 	now := s.opts.Now()
+	tools, err := c.wireTools(m.Tools)
+	if err != nil {
+		return c.report(err) // the client may start again with other tools
+	}
 	if ok, wait := s.admit.allowStart(c.peer.principal(), now); !ok {
 		s.metrics.rateLimited.WithLabelValues(limitSessionRate).Inc()
 		return protocol.Errorf(protocol.CodeRateLimited, "sessions started too fast (server.session_rate); try again in %s", wait.Round(time.Millisecond))
@@ -430,10 +451,15 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		}
 	}
 	if st == nil {
-		var err error
 		if st, err = c.newState(m); err != nil {
 			return err
 		}
+	}
+	if !resumed || m.Tools != nil {
+		st.tools.set(tools)
+	}
+	if resumed {
+		st.tools.abandonUnfinished()
 	}
 
 	sess, err := pipeline.NewSession(pipeline.Config{
@@ -442,8 +468,8 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		Input:        st.input,
 		Output:       st.output,
 		TextOnly:     st.textOnly,
-		VAD:          s.opts.VAD,
 		Tools:        s.opts.Tools,
+		VAD:          s.opts.VAD,
 		MaxTextBytes: s.opts.MaxTextBytes,
 		PlayoutLead:  s.opts.PlayoutLead,
 		Now:          s.opts.Now,
@@ -472,14 +498,12 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		OutputAudio:    protocol.AudioFormat{SampleRate: st.output.SampleRate},
 		TextOnly:       st.textOnly,
 		Providers:      s.providers(),
-		Limits:         protocol.Limits{MaxFrameBytes: s.opts.MaxFrameBytes, MaxTextBytes: s.opts.MaxTextBytes},
+		Limits:         protocol.Limits{MaxFrameBytes: s.opts.MaxFrameBytes, MaxTextBytes: s.opts.MaxTextBytes, MaxTools: protocol.MaxTools},
 		HeartbeatMS:    s.opts.HeartbeatInterval.Milliseconds(),
 		ResumeWindowMS: s.opts.ResumeWindow.Milliseconds(),
 	}
 	if resumed {
-		for _, msg := range st.conv.History() {
-			started.History = append(started.History, protocol.HistoryEntry{Role: string(msg.Role), Text: msg.Content})
-		}
+		started.History = historyEntries(st.conv.History())
 	}
 	c.sendControl(started)
 	s.metrics.sessionsTotal.WithLabelValues(fmt.Sprint(resumed)).Inc()
@@ -491,6 +515,12 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		defer close(c.runDone)
 		sess.Run(c.runCtx, c)
 	}()
+	if t := st.tools.list(); len(t) > 0 {
+		if err := sess.SetTools(t); err != nil && !errors.Is(err, pipeline.ErrSessionClosed) {
+			log.Error("cannot set the session's tools", zap.Error(err))
+			return c.report(protocol.Errorf(protocol.CodeInvalidMessage, "tools: %v", err))
+		}
+	}
 	return nil
 }
 
@@ -513,6 +543,18 @@ func (c *connection) resumeState(token string) (*sessionState, string, error) {
 		return nil, "", protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new ticket")
 	}
 	return nil, "", nil
+}
+
+// historyEntries is the conversation as a resumed client redraws it: what
+// the user and the assistant said. Tool calls and results are left out.
+func historyEntries(msgs []pipeline.Message) []protocol.HistoryEntry {
+	var out []protocol.HistoryEntry
+	for _, m := range msgs {
+		if (m.Role == pipeline.RoleUser || m.Role == pipeline.RoleAssistant) && m.Content != "" {
+			out = append(out, protocol.HistoryEntry{Role: string(m.Role), Text: m.Content})
+		}
+	}
+	return out
 }
 
 // newState checks the requested formats and makes a new session's state.

@@ -38,11 +38,14 @@
 // them in Options.SessionFile across restarts; admission.go is each
 // client's share (connections per address and per key, a session-start
 // rate); metrics.go holds the Prometheus collectors and the turn latency
-// trace. The Realtime endpoint is realtime*.go: a connection like the
-// others (serveUpgrade's checks, the same writer and lanes) whose reader
-// and Output speak Realtime events; realtime.go says which file does what.
+// trace; tools.go follows the client's tools and the calls waiting for
+// their results, and continues a reply once they are in. The Realtime
+// endpoint is realtime*.go: a connection like the others (serveUpgrade's
+// checks, the same writer and lanes) whose reader and Output speak
+// Realtime events; realtime.go says which file does what.
 //
 // Concurrency: a connection owns exactly one reader, one writer, a watchdog
-// (session.start timeout, pings) and its session's Run; it waits for all of
+// (session.start timeout, pings), its session's Run and the short-lived
+// requests that continue a reply after tool results; it waits for all of
 // them before its handler returns, and Shutdown waits for every handler.
 package gateway

@@ -49,6 +49,7 @@ var codeRules = map[protocol.Code]codeRule{
 	protocol.CodeTextTooLong:     {},
 	protocol.CodeAudioInTextOnly: {},
 	protocol.CodeResumeFailed:    {}, // the token is spent; a new session has started instead
+	protocol.CodeUnknownToolCall: {}, // a result for no call awaiting one: the session goes on
 	protocol.CodeBusy:            {Retryable: true},
 
 	// Provider failures lose their turn only; the next may succeed, unless

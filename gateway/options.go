@@ -14,6 +14,7 @@ import (
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/vad"
+	"github.com/voicegate/voicegate/gateway/protocol"
 	"github.com/voicegate/voicegate/pipeline"
 )
 
@@ -48,8 +49,10 @@ type Options struct {
 	VAD vad.Config
 	// Tools are the operator's own tools, run by the gateway when the
 	// model calls them (each has a Call), offered in every session beside
-	// the client's. They need a Stages.LLM that is a
-	// pipeline.ToolGenerator.
+	// the client's (tools in session.start, tools.set); the client is
+	// told with tool.done. They need a Stages.LLM that is a
+	// pipeline.ToolGenerator. At most MaxServerTools; a client tool may
+	// not take one's name.
 	Tools []pipeline.Tool
 
 	Config        // connections, limits, access (server: in the file)
@@ -409,11 +412,16 @@ func (c SessionConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// MaxServerTools caps Options.Tools: with the client's (at most
+// protocol.MaxTools) they stay within what a session offers the model
+// (pipeline.MaxTools).
+const MaxServerTools = pipeline.MaxTools - protocol.MaxTools
+
 // checkTools checks the operator's tools once, rather than in every
 // session.
 func checkTools(tools []pipeline.Tool) error {
-	if len(tools) > pipeline.MaxTools {
-		return fmt.Errorf("gateway: %d tools, limit %d", len(tools), pipeline.MaxTools)
+	if len(tools) > MaxServerTools {
+		return fmt.Errorf("gateway: %d tools, limit %d", len(tools), MaxServerTools)
 	}
 	seen := make(map[string]bool, len(tools))
 	for _, t := range tools {

@@ -129,9 +129,9 @@ func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline
 }
 
 // restore checks one saved session and rebuilds it, detached. It refuses
-// an entry with no owner, a malformed id or key, an unsupported rate or a message
-// from anyone but the user or the assistant (the file must not smuggle a
-// system prompt in), and one whose window has passed. A detached time in
+// an entry with no owner, a malformed id or key, an unsupported rate or a
+// history that no conversation makes (plausibleHistory: the file must not
+// smuggle a system prompt in), and one whose window has passed. A detached time in
 // the future (a clock set back, a file edited) counts as now, so the
 // session expires a window from now rather than never.
 func restore(saved savedSession, now time.Time, window time.Duration, newConv func() *pipeline.Conversation) (*sessionState, bool) {
@@ -148,10 +148,8 @@ func restore(saved savedSession, now time.Time, window time.Duration, newConv fu
 	if !audio.IsSupportedRate(saved.Input) || !audio.IsSupportedRate(saved.Output) {
 		return nil, false
 	}
-	for _, m := range saved.History {
-		if m.Role != pipeline.RoleUser && m.Role != pipeline.RoleAssistant {
-			return nil, false
-		}
+	if !plausibleHistory(saved.History) {
+		return nil, false
 	}
 	conv := newConv()
 	conv.Append(saved.History...)
@@ -163,6 +161,30 @@ func restore(saved savedSession, now time.Time, window time.Duration, newConv fu
 	}
 	copy(st.key[:], saved.Key)
 	return st, true
+}
+
+// plausibleHistory reports whether msgs could be a conversation's: the
+// user's and the assistant's messages, and tool results that answer a
+// call an earlier assistant message made. Nothing else (a system prompt
+// smuggled in) is taken.
+func plausibleHistory(msgs []pipeline.Message) bool {
+	calls := map[string]bool{}
+	for _, m := range msgs {
+		switch m.Role {
+		case pipeline.RoleUser:
+		case pipeline.RoleAssistant:
+			for _, c := range m.ToolCalls {
+				calls[c.ID] = true
+			}
+		case pipeline.RoleTool:
+			if !calls[m.ToolCallID] {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // validID reports whether id looks like one randomToken made: 1 to 64

@@ -379,7 +379,7 @@ func (rt *rtConn) createResponse(e *realtime.ResponseCreateEvent) *realtime.Erro
 	rt.mu.Lock()
 	rt.next = &p
 	rt.mu.Unlock()
-	turn, err := rt.respond(instructions)
+	turn, err := rt.sess.Respond(pipeline.ResponseOptions{Instructions: instructions})
 	rt.mu.Lock()
 	if err == nil {
 		rt.response(turn) // response.created, unless the session's events came first
@@ -404,40 +404,6 @@ func (rt *rtConn) createResponse(e *realtime.ResponseCreateEvent) *realtime.Erro
 		return pipelineError(err)
 	}
 	return nil
-}
-
-// respondRetry bounds how long a response.create waits for the turn whose
-// response.done the client has already been sent: the pipeline counts a
-// reply as running until its turn's last event has gone out.
-const (
-	respondRetry = 2 * time.Second
-	respondPoll  = 5 * time.Millisecond
-)
-
-// respond starts a reply. While the session still counts the one before
-// as running although the client was told it is done (there is no
-// response here), it tries again for a moment rather than refuse.
-func (rt *rtConn) respond(instructions string) (uint64, error) {
-	deadline := time.Now().Add(respondRetry)
-	for {
-		turn, err := rt.sess.Respond(pipeline.ResponseOptions{Instructions: instructions})
-		if !errors.Is(err, pipeline.ErrResponseActive) || time.Now().After(deadline) {
-			return turn, err
-		}
-		rt.mu.Lock()
-		active := rt.resp != nil
-		rt.mu.Unlock()
-		if active {
-			return turn, err
-		}
-		t := time.NewTimer(respondPoll)
-		select {
-		case <-t.C:
-		case <-rt.c.closing:
-			t.Stop()
-			return turn, err
-		}
-	}
 }
 
 // cancelResponse cuts the response in progress; its response.done says
@@ -486,7 +452,7 @@ func (rt *rtConn) roomToReplay() {
 	c := rt.c
 	deadline := time.Now().Add(rt.srv.opts.WriteTimeout)
 	for len(c.stream) > cap(c.stream)/2 && time.Now().Before(deadline) {
-		t := time.NewTimer(respondPoll)
+		t := time.NewTimer(5 * time.Millisecond)
 		select {
 		case <-t.C:
 		case <-c.closing:

@@ -203,7 +203,11 @@ func TestRealtimeHotPathsAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { rt.handle(msg) }); n != 0 {
 		t.Errorf("%v allocations per append", n)
 	}
-	if n := testing.AllocsPerRun(200, func() { rt.Send(ev); drain(rt) }); n != 0 {
+	most := 0.0
+	if raceEnabled {
+		most = 1 // the pooled message buffer, now and then
+	}
+	if n := testing.AllocsPerRun(200, func() { rt.Send(ev); drain(rt) }); n > most {
 		t.Errorf("%v allocations per chunk of reply audio", n)
 	}
 }

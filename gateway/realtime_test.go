@@ -426,7 +426,7 @@ func TestRealtimeBargeIn(t *testing.T) {
 	}
 }
 
-var weatherTool = map[string]any{"type": "function", "name": "get_weather", "description": "weather for a city",
+var rtWeatherTool = map[string]any{"type": "function", "name": "get_weather", "description": "weather for a city",
 	"parameters": map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"}}}
 
 // TestRealtimeToolCall: a tool the client defined in session.update is
@@ -436,7 +436,7 @@ var weatherTool = map[string]any{"type": "function", "name": "get_weather", "des
 func TestRealtimeToolCall(t *testing.T) {
 	s := newServer(t, nil)
 	c := s.realtime(t, rtDial{})
-	c.send(map[string]any{"type": "session.update", "session": map[string]any{"type": "realtime", "tools": []any{weatherTool}}})
+	c.send(map[string]any{"type": "session.update", "session": map[string]any{"type": "realtime", "tools": []any{rtWeatherTool}}})
 	up, _ := c.expect(realtime.EventSessionUpdated)
 	if tools := session(up)["tools"].([]any); len(tools) != 1 || field(tools[0], "name") != "get_weather" {
 		t.Fatalf("tools %v", session(up)["tools"])

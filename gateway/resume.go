@@ -21,6 +21,7 @@ type sessionState struct {
 	input    audio.Format
 	output   audio.Format
 	textOnly bool
+	tools    clientTools // the client's tools and their calls awaiting results
 	// rt is a /v1/realtime session's own state (realtime_state.go); nil
 	// for /ws. A session is resumed only on the endpoint that made it.
 	rt *rtState

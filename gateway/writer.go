@@ -41,6 +41,7 @@ var _ pipeline.Output = (*connection)(nil)
 // says so; the Session cuts it before it sends EventResponseCancelled), the
 // turn's queued audio and reply text are dropped unsent.
 func (c *connection) Send(ev pipeline.Event) {
+	c.noteToolEvent(ev)
 	if c.isClosing() {
 		return
 	}
@@ -53,7 +54,7 @@ func (c *connection) Send(ev pipeline.Event) {
 		*buf = audio.EncodePCM16((*buf)[:0], ev.Audio)
 		ev.Audio = nil
 		c.push(c.stream, outItem{ev: ev, pcm: buf})
-	case pipeline.EventSentence, pipeline.EventInputCommitted, pipeline.EventToolResult:
+	case pipeline.EventSentence, pipeline.EventInputCommitted:
 		// Not in the native protocol: its clients learn the same from
 		// the audio and speech.stopped.
 	case pipeline.EventSpeechStarted:
@@ -221,6 +222,16 @@ func (c *connection) eventMessage(ev pipeline.Event) any {
 		return &protocol.ResponseDone{Type: protocol.TypeResponseDone, Turn: ev.Turn, Text: ev.Text}
 	case pipeline.EventResponseCancelled:
 		return &protocol.ResponseCancelled{Type: protocol.TypeResponseCancelled, Turn: ev.Turn, Reason: ev.Reason.String(), Text: ev.Text}
+	case pipeline.EventToolCall:
+		if ce := c.logger().Check(zap.DebugLevel, "tool call"); ce != nil {
+			ce.Write(zap.Uint64("turn", ev.Turn), zap.String("tool", ev.Call.Name), zap.String("call_id", ev.Call.ID))
+		}
+		return &protocol.ToolCall{Type: protocol.TypeToolCall, Turn: ev.Turn, CallID: ev.Call.ID, Name: ev.Call.Name, Arguments: ev.Call.Arguments}
+	case pipeline.EventToolResult:
+		if ev.Err != nil {
+			c.logger().Warn("server tool failed", zap.Uint64("turn", ev.Turn), zap.String("tool", ev.Call.Name), zap.Error(ev.Err))
+		}
+		return &protocol.ToolDone{Type: protocol.TypeToolDone, Turn: ev.Turn, CallID: ev.Call.ID, Name: ev.Call.Name, Result: ev.Text}
 	case pipeline.EventTurnLatency:
 		c.turns.Add(1)
 		msg := c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
@@ -279,7 +290,7 @@ func (c *connection) closeSocket() {
 // the client must not see more of that reply.
 func stale(ev pipeline.Event) bool {
 	switch ev.Kind {
-	case pipeline.EventTextDelta, pipeline.EventAudioStart, pipeline.EventAudioDone:
+	case pipeline.EventTextDelta, pipeline.EventAudioStart, pipeline.EventAudioDone, pipeline.EventToolCall, pipeline.EventToolResult:
 		return ev.Handle != nil && ev.Handle.IsCut()
 	}
 	return false

@@ -39,6 +39,12 @@ var (
 // client's together).
 const MaxTools = 128
 
+// The control methods (SetTurnTaking, SetTools, SetVoice, Commit,
+// ClearInput, Respond) run on the session's input loop and wait for it:
+// call them while Run runs, from the connection's goroutines — never from
+// the Output's Send, which the loop may be waiting on. Before Run starts
+// they wait for it.
+
 // control is a call the input loop runs between frames: after the audio
 // already written, before any written later.
 type control struct {
@@ -68,16 +74,32 @@ func (s *Session) call(fn func(ctx context.Context, l *loop) error) error {
 }
 
 // SetTurnTaking changes how the end of the user's turn is found from now
-// on. Speech already begun stays one turn. It waits for the audio written
+// on. Speech already begun stays one turn: with new VAD settings the
+// detector that heard it begin ends it; switching to Manual leaves it to
+// Commit; leaving Manual ends it at once. It waits for the audio written
 // before it.
 func (s *Session) SetTurnTaking(t TurnTaking) error {
 	t.VAD = t.VAD.Or(s.cfg.VAD)
 	if err := t.VAD.Validate(); err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
-	return s.call(func(_ context.Context, l *loop) error {
-		if !t.Manual && (l.tt.Manual || t.VAD != l.tt.VAD) {
+	return s.call(func(ctx context.Context, l *loop) error {
+		l.nextDet = nil
+		switch {
+		case t.Manual:
+		case l.tt.Manual:
+			if l.pending != nil {
+				// A detector would not hear this speech begin, and would
+				// never end it: the turn ends here, as at Commit.
+				l.endTurn(ctx, 0)
+			}
 			l.det = vad.New(t.VAD, audio.Mono16k.SampleRate)
+		case t.VAD != l.tt.VAD:
+			if d := vad.New(t.VAD, audio.Mono16k.SampleRate); l.pending != nil {
+				l.nextDet = d // the speech begun ends by the detector that heard it begin
+			} else {
+				l.det = d
+			}
 		}
 		l.tt = t
 		return nil
@@ -136,8 +158,14 @@ func (s *Session) Commit() (string, error) {
 	var item string
 	err := s.call(func(ctx context.Context, l *loop) error {
 		t := l.pending
-		if t == nil {
+		switch {
+		case t == nil:
 			return ErrNothingToCommit
+		case t.utt == nil:
+			// Its recognition failed (the client was told): no message
+			// will come of it.
+			l.abandonUtterance()
+			return fmt.Errorf("%w: this turn's speech recognition failed", ErrNothingToCommit)
 		}
 		item = t.userItem
 		l.endTurn(ctx, 0)

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -20,6 +21,7 @@ type toolLLM struct {
 	mu      sync.Mutex
 	prompts [][]pipeline.Message
 	hold    chan struct{} // when set, replies wait for it to close
+	call    string        // when set, the tool it calls, offered or not
 }
 
 func (g *toolLLM) record(msgs []pipeline.Message) {
@@ -53,7 +55,7 @@ func (g *toolLLM) GenerateTools(ctx context.Context, msgs []pipeline.Message, to
 	}
 	for _, d := range []pipeline.Delta{
 		{Text: "Checking."},
-		{Call: &pipeline.ToolCallDelta{Index: 0, ID: "call_1", Name: tools[0].Name, Arguments: `{"zone":`}},
+		{Call: &pipeline.ToolCallDelta{Index: 0, ID: "call_1", Name: cmp.Or(g.call, tools[0].Name), Arguments: `{"zone":`}},
 		{Call: &pipeline.ToolCallDelta{Index: 0, Arguments: `"utc"}`}},
 	} {
 		if err := emit(d); err != nil {
@@ -229,6 +231,9 @@ func TestClientTool(t *testing.T) {
 	if call.Call.Name != "weather" || call.Call.ID != "call_1" || di < ci || done.Text != "Checking." {
 		t.Fatalf("call %+v, done %+v", call.Call, done)
 	}
+	if m, ok := h.conv.Get(done.Item); !ok || done.Item != call.Item || len(m.ToolCalls) != 1 {
+		t.Fatalf("response done names %q (call %q): %+v", done.Item, call.Item, m)
+	}
 	h.conv.Append(pipeline.Message{Role: pipeline.RoleTool, ToolCallID: call.Call.ID, Content: "sunny"})
 	if _, err := h.sess.Respond(pipeline.ResponseOptions{}); err != nil {
 		t.Fatal(err)
@@ -363,5 +368,90 @@ func TestManualTurnCap(t *testing.T) {
 	}
 	if _, err := h.sess.Commit(); err != nil {
 		t.Fatalf("Commit of the rest: %v", err) // the second second is a turn of its own
+	}
+}
+
+// TestSetTurnTakingMidTurn: speech begun before a change of turn taking
+// stays one turn, recognised whole, and no utterance is left open.
+func TestSetTurnTakingMidTurn(t *testing.T) {
+	voice := func(d time.Duration) []int16 { return pipelinetest.Voice(d, 16000) }
+	silence := func(d time.Duration) []int16 { return pipelinetest.Silence(d, 16000) }
+	tests := []struct {
+		name         string
+		from, to     pipeline.TurnTaking
+		before       []int16 // audio before the change
+		after        []int16 // and after it
+		speechStarts int
+	}{
+		{"manual to detector", pipeline.TurnTaking{Manual: true, NoResponse: true}, pipeline.TurnTaking{NoResponse: true},
+			voice(400 * time.Millisecond), silence(100 * time.Millisecond), 0},
+		{"new detector settings mid-speech", pipeline.TurnTaking{NoResponse: true}, pipeline.TurnTaking{NoResponse: true, VAD: vad.Config{Silence: 300 * time.Millisecond}},
+			pipelinetest.Concat(silence(300*time.Millisecond), voice(400*time.Millisecond)), pipelinetest.Concat(voice(400*time.Millisecond), silence(600*time.Millisecond)), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			asr := &counting{Recognizer: pipelinetest.NewScripted("first words", "second words")}
+			h := start(t, pipeline.Config{Stages: pipeline.Stages{ASR: asr, LLM: &echo.Echo{}, TTS: &pipelinetest.Tone{Rate: 16000}}, Turns: tt.from})
+			h.sess.WriteAudio(tt.before)
+			if err := h.sess.SetTurnTaking(tt.to); err != nil {
+				t.Fatal(err)
+			}
+			h.sess.WriteAudio(tt.after)
+			final, _ := h.wait(0, pipeline.EventTranscriptFinal)
+			starts := 0
+			for _, ev := range h.rec.Events() {
+				if ev.Kind == pipeline.EventSpeechStarted {
+					starts++
+				}
+			}
+			if final.Text != "first words" || starts != tt.speechStarts {
+				t.Fatalf("transcript %q after %d speech starts: %s", final.Text, starts, h.rec.Summary())
+			}
+			// The next speech is a turn of its own.
+			h.speak(16000, 500*time.Millisecond)
+			next, _, err := h.rec.Wait(h.ctx, 0, func(ev pipeline.Event) bool {
+				return ev.Kind == pipeline.EventTranscriptFinal && ev.Text != "first words"
+			})
+			if err != nil || next.Text != "second words" {
+				t.Fatalf("next transcript %q, %v", next.Text, err)
+			}
+			if n := asr.open.Load(); n != 0 {
+				t.Fatalf("%d utterances left open", n)
+			}
+		})
+	}
+}
+
+// TestToolFailures: a tool no one offered, and a server tool that panics,
+// fail their calls; the model hears so and the reply goes on.
+func TestToolFailures(t *testing.T) {
+	boom := pipeline.Tool{Name: "boom", Call: func(context.Context, string) (string, error) { panic("out of cheese") }}
+	tests := []struct {
+		name, call, result string
+		panicked           bool
+	}{
+		{"not offered", "ghost", `error: there is no tool named "ghost"`, false},
+		{"panics", "boom", "error: the tool failed", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t, pipeline.Config{Stages: pipeline.Stages{LLM: &toolLLM{call: tt.call}}, TextOnly: true, Tools: []pipeline.Tool{boom}})
+			if err := h.sess.SubmitText("go"); err != nil {
+				t.Fatal(err)
+			}
+			res, _ := h.wait(0, pipeline.EventToolResult)
+			done, _ := h.wait(0, pipeline.EventResponseDone)
+			if res.Text != tt.result || done.Text != "Checking. It is "+tt.result+"." {
+				t.Fatalf("result %q, reply %q", res.Text, done.Text)
+			}
+			if got := res.Err != nil && strings.Contains(res.Err.Error(), "out of cheese"); got != tt.panicked {
+				t.Fatalf("result error %v", res.Err)
+			}
+			for _, ev := range h.rec.Events() {
+				if ev.Kind == pipeline.EventToolCall {
+					t.Fatalf("a server-side failure was sent to the client as a call: %+v", ev.Call)
+				}
+			}
+		})
 	}
 }

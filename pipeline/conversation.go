@@ -3,6 +3,7 @@ package pipeline
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -166,6 +167,11 @@ func (c *Conversation) Append(msgs ...Message) {
 	for _, m := range msgs {
 		if m.ID == "" {
 			m.ID = c.newIDLocked()
+		} else if n, ok := strings.CutPrefix(m.ID, "item_"); ok {
+			// A restored message: IDs handed out from now on follow it.
+			if v, err := strconv.ParseUint(n, 10, 64); err == nil {
+				c.ids = max(c.ids, v)
+			}
 		}
 		c.msgs = append(c.msgs, m)
 		c.bytes += size(m)
@@ -174,33 +180,51 @@ func (c *Conversation) Append(msgs ...Message) {
 }
 
 func (c *Conversation) trimLocked() {
+	last := len(c.msgs) - 1 // the newest user message: the caps never drop it
+	for last >= 0 && c.msgs[last].Role != RoleUser {
+		last--
+	}
+	if last >= 0 && len(c.msgs)-last > c.max {
+		// The newest turn alone is over the message cap (a long run of
+		// tool rounds): keep its question and the newest of what followed.
+		c.removeLocked(last+1, len(c.msgs)-(c.max-1))
+	}
+	keep := last // the oldest message the caps must keep
+	if keep < 0 {
+		keep = len(c.msgs) - 1
+	}
 	drop := max(len(c.msgs)-c.max, 0)
 	if c.maxBytes > 0 && c.bytes > c.maxBytes {
-		last := len(c.msgs) - 1 // the newest user message: never dropped for bytes
-		for last > 0 && c.msgs[last].Role != RoleUser {
-			last--
-		}
 		over := c.bytes - c.maxBytes
 		for _, m := range c.msgs[:drop] {
 			over -= size(m)
 		}
-		for over > 0 && drop < last {
+		for over > 0 && drop < keep {
 			over -= size(c.msgs[drop])
 			drop++
 		}
 	}
-	for drop < len(c.msgs) && c.msgs[drop].Role != RoleUser {
-		drop++
-	}
 	if drop == 0 {
 		return
 	}
-	for _, m := range c.msgs[:drop] {
+	// Never leave a reply at the front without its question.
+	for last >= 0 && drop < last && c.msgs[drop].Role != RoleUser {
+		drop++
+	}
+	c.removeLocked(0, drop)
+}
+
+// removeLocked removes c.msgs[i:j].
+func (c *Conversation) removeLocked(i, j int) {
+	if i >= j {
+		return
+	}
+	for _, m := range c.msgs[i:j] {
 		c.bytes -= size(m)
 	}
-	// Copy down rather than reslice, so the dropped messages' strings are
+	// Copy down rather than reslice, so the removed messages' strings are
 	// not kept alive by the array.
-	n := copy(c.msgs, c.msgs[drop:])
+	n := i + copy(c.msgs[i:], c.msgs[j:])
 	clear(c.msgs[n:])
 	c.msgs = c.msgs[:n]
 }

@@ -118,12 +118,39 @@ func TestConversationItems(t *testing.T) {
 		t.Fatalf("history %v", got)
 	}
 	c.Append(pipeline.Message{Role: pipeline.RoleAssistant, ToolCalls: []pipeline.ToolCall{{ID: "c1", Name: "weather", Arguments: `{"city":"paris"}`}}})
-	// The reply left at the front without its question goes on the next
-	// Append; the tool call counts its name and arguments.
-	if got := contents(c.History()); got != "user:x assistant:" || c.HistoryBytes() != 1+len("weather")+len(`{"city":"paris"}`) {
+	// Under the caps nothing is dropped, not even a reply whose question
+	// was deleted; the tool call counts its name and arguments.
+	if got := contents(c.History()); got != "assistant:hi there user:x assistant:" || c.HistoryBytes() != len("hi there")+1+len("weather")+len(`{"city":"paris"}`) {
 		t.Fatalf("history %v, %d bytes", got, c.HistoryBytes())
 	}
 	if c.SetSystem("be kind"); c.Prompt()[0].Content != "be kind" {
 		t.Fatalf("system prompt %q", c.Prompt()[0].Content)
+	}
+}
+
+// TestConversationLongTurn: a turn longer than the message cap (many tool
+// rounds) keeps its question and the newest of what followed it.
+func TestConversationLongTurn(t *testing.T) {
+	c := pipeline.NewConversation("", 4)
+	c.Append(user("old"), bot("old reply"), user("question"))
+	for i := range 10 {
+		c.Append(bot(fmt.Sprint("round ", i)))
+	}
+	if got := contents(c.History()); got != "user:question assistant:round 7 assistant:round 8 assistant:round 9" {
+		t.Fatalf("history %s", got)
+	}
+	c.Append(user("next"))
+	if got := contents(c.History()); got != "user:next" {
+		t.Fatalf("history %s", got)
+	}
+}
+
+// TestConversationRestoredIDs: IDs handed out after restored messages do
+// not repeat theirs.
+func TestConversationRestoredIDs(t *testing.T) {
+	c := pipeline.NewConversation("", 0)
+	c.Append(pipeline.Message{ID: "item_7", Role: pipeline.RoleUser, Content: "restored"}, pipeline.Message{ID: "client-chosen", Role: pipeline.RoleUser})
+	if id := c.NewID(); id != "item_8" {
+		t.Fatalf("NewID after item_7: %q", id)
 	}
 }

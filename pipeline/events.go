@@ -129,7 +129,9 @@ func (t *Trace) Since(at time.Time) time.Duration {
 // policy (drop or disconnect), never a stalled pipeline. Send must not
 // retain ev.Audio. An Output that queues audio must call
 // ev.Handle.AudioOnWire just before each EventAudio goes on the wire, and
-// drop the audio when it returns false. Once ev.Handle.IsCut, the turn's
+// drop the audio when it returns false. Send must not call the Session's
+// control methods (Respond, Commit, …): they wait for the goroutine that
+// is sending. Once ev.Handle.IsCut, the turn's
 // queued reply output is stale: the Session cuts a turn before it sends
 // EventResponseCancelled, so an Output may drop the rest of the reply.
 type Output interface {

@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +24,9 @@ type responder struct {
 	t   *job
 	out Output
 
-	item string // the ID of the reply message being streamed
+	item        string // the ID of the reply message being streamed ("" between rounds)
+	stored      string // the ID of the reply's last message in the history
+	storedStart int    // the first of spoken that belongs to it
 
 	mu   sync.Mutex
 	sent strings.Builder // text-only replies: this round's deltas sent so far
@@ -83,6 +87,7 @@ func (r *responder) run() {
 		if text != "" || len(calls) > 0 {
 			cfg.Conversation.Append(Message{ID: r.item, Role: RoleAssistant, Content: text, ToolCalls: calls})
 			r.said = append(r.said, text)
+			r.stored, r.storedStart = r.item, r.roundStart
 		}
 		if len(calls) == 0 {
 			break
@@ -98,9 +103,11 @@ func (r *responder) run() {
 		}
 		r.nextRound(cfg.Conversation.NewID())
 	}
+	r.item = r.stored // the closing events name the reply's last message, if any
 	if r.audioOn {
 		r.send(Event{Kind: EventAudioDone})
 	}
+	r.t.finish()
 	r.send(Event{Kind: EventResponseDone, Text: r.reply()})
 	r.send(Event{Kind: EventTurnLatency, Trace: r.trace()})
 }
@@ -174,7 +181,7 @@ func (r *responder) runTools(calls []ToolCall) bool {
 	for i := range calls {
 		call := calls[i]
 		tool := findTool(r.t.tools, call.Name)
-		if tool == nil || tool.Call == nil {
+		if tool != nil && tool.Call == nil {
 			clientCalls = true
 			r.send(Event{Kind: EventToolCall, Call: &call})
 			continue
@@ -182,17 +189,39 @@ func (r *responder) runTools(calls []ToolCall) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		result, err := runTool(ctx, tool, call.Arguments)
-		if err != nil {
-			if ctx.Err() != nil {
+		var result string
+		var err error
+		switch {
+		case tool == nil:
+			// A name no one offered: the model hears so and goes on.
+			result = fmt.Sprintf("error: there is no tool named %q", call.Name)
+		default:
+			result, err = runTool(ctx, tool, call.Arguments)
+			var p panicked
+			switch {
+			case err != nil && ctx.Err() != nil:
 				return false
+			case errors.As(err, &p):
+				result = "error: the tool failed"
+			case err != nil:
+				result = "error: " + err.Error()
 			}
-			result = "error: " + err.Error()
 		}
 		r.s.cfg.Conversation.Append(Message{Role: RoleTool, ToolCallID: call.ID, Content: result})
-		r.send(Event{Kind: EventToolResult, Call: &call, Text: result})
+		r.send(Event{Kind: EventToolResult, Call: &call, Text: result, Err: err})
 	}
 	return !clientCalls
+}
+
+// panicked is the error of a tool that panicked.
+type panicked struct {
+	tool  string
+	value any
+	stack []byte
+}
+
+func (p panicked) Error() string {
+	return fmt.Sprintf("tool %s panicked: %v\n%s", p.tool, p.value, p.stack)
 }
 
 // runTool runs a server tool; a tool that panics fails its call, not the
@@ -200,7 +229,7 @@ func (r *responder) runTools(calls []ToolCall) bool {
 func runTool(ctx context.Context, tool *Tool, args string) (result string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("tool %s panicked: %v", tool.Name, p)
+			err = panicked{tool: tool.Name, value: p, stack: debug.Stack()}
 		}
 	}()
 	return tool.Call(ctx, args)
@@ -211,33 +240,41 @@ const noResult = "(no result)"
 
 // pairToolResults returns msgs with each assistant message's tool calls
 // followed at once by their results, in the calls' order, as chat APIs
-// require: a result that came later (after other messages) moves up, a
-// call never answered gets noResult, and a result of no known call is
-// dropped.
+// require. A result answers the nearest call of its ID before it (a model
+// may reuse IDs); one that came later (after other messages) moves up, a
+// call never answered gets noResult, a second answer to a call and a
+// result of no call before it are dropped.
 func pairToolResults(msgs []Message) []Message {
+	type key struct {
+		at int // the index of the assistant message of the call
+		id string
+	}
+	results := make(map[key]Message)
+	latest := make(map[string]int) // call ID → the newest message so far that calls it
 	calls := 0
-	for _, m := range msgs {
-		calls += len(m.ToolCalls)
-	}
-	if calls == 0 {
-		return dropOrphanResults(msgs)
-	}
-	results := make(map[string]Message, calls)
-	for _, m := range msgs {
-		if m.Role == RoleTool {
-			if _, dup := results[m.ToolCallID]; !dup {
-				results[m.ToolCallID] = m
+	for i, m := range msgs {
+		for _, c := range m.ToolCalls {
+			latest[c.ID] = i
+			calls++
+		}
+		if m.Role != RoleTool {
+			continue
+		}
+		if at, ok := latest[m.ToolCallID]; ok {
+			k := key{at, m.ToolCallID}
+			if _, dup := results[k]; !dup {
+				results[k] = m
 			}
 		}
 	}
 	out := make([]Message, 0, len(msgs)+calls)
-	for _, m := range msgs {
+	for i, m := range msgs {
 		if m.Role == RoleTool {
 			continue
 		}
 		out = append(out, m)
 		for _, c := range m.ToolCalls {
-			res, ok := results[c.ID]
+			res, ok := results[key{i, c.ID}]
 			if !ok {
 				res = Message{Role: RoleTool, ToolCallID: c.ID, Content: noResult}
 			}
@@ -245,10 +282,6 @@ func pairToolResults(msgs []Message) []Message {
 		}
 	}
 	return out
-}
-
-func dropOrphanResults(msgs []Message) []Message {
-	return slices.DeleteFunc(msgs, func(m Message) bool { return m.Role == RoleTool })
 }
 
 // round streams one model call: its text to the client and, sentence by
@@ -361,11 +394,22 @@ func (r *responder) cancelled(cause error) {
 	} else if onWire > r.roundStart {
 		kept = strings.Join(r.spoken[r.roundStart:min(onWire, len(r.spoken))], " ")
 	}
+	if r.stored != "" && !r.s.cfg.TextOnly && onWire < r.roundStart {
+		// Cut before all of the last round in the history went out (its
+		// tools were running, or this round had barely begun): its
+		// message keeps only what did.
+		heard := strings.Join(r.spoken[r.storedStart:max(onWire, r.storedStart)], " ")
+		r.s.cfg.Conversation.SetContent(r.stored, heard)
+		r.said[len(r.said)-1] = heard
+	}
 	if kept != "" && r.item != "" {
 		r.s.cfg.Conversation.Append(Message{ID: r.item, Role: RoleAssistant, Content: kept})
+		r.stored = r.item
 	}
 	r.said = append(r.said, kept)
+	r.item = r.stored
 	reason := reasonOf(cause)
+	r.t.finish()
 	r.send(Event{Kind: EventResponseCancelled, Reason: reason, Text: r.reply()})
 	r.send(Event{Kind: EventTurnLatency, Reason: reason, Trace: r.trace()})
 }

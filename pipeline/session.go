@@ -194,8 +194,15 @@ type job struct {
 	tools        []Tool      // offered to the model
 	tts          Synthesizer // the reply's voice
 
-	done chan struct{} // closed when the worker has finished the turn (or dropped it)
+	done     chan struct{} // closed by finish
+	doneOnce sync.Once
 }
+
+// finish marks the turn done: its reply no longer counts as in progress.
+// The responder calls it just before the reply's last events, so a client
+// that answers them with Respond is not refused; the worker calls it
+// after the turn, whatever happened.
+func (j *job) finish() { j.doneOnce.Do(func() { close(j.done) }) }
 
 // finished reports whether the worker is done with the turn.
 func (j *job) finished() bool {
@@ -233,7 +240,7 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 			if t.utt != nil {
 				t.utt.Close()
 			}
-			close(t.done)
+			t.finish()
 		default:
 			return err
 		}
@@ -243,13 +250,14 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 // loop is the session's input side: it owns the VAD and the utterance being
 // recognised, and starts and cuts turns.
 type loop struct {
-	s     *Session
-	out   Output
-	tt    TurnTaking
-	det   *vad.Detector
-	turns chan *job
-	tools []Tool      // the client's (SetTools)
-	tts   Synthesizer // the voice of new turns (SetVoice); nil: Stages.TTS
+	s       *Session
+	out     Output
+	tt      TurnTaking
+	det     *vad.Detector
+	nextDet *vad.Detector // takes over from det when the pending turn ends (SetTurnTaking)
+	turns   chan *job
+	tools   []Tool      // the client's (SetTools)
+	tts     Synthesizer // the voice of new turns (SetVoice); nil: Stages.TTS
 
 	frame   []int16
 	prefix  []int16
@@ -360,7 +368,7 @@ func (l *loop) enqueue(ctx context.Context, t *job) {
 		if t.utt != nil {
 			t.utt.Close()
 		}
-		close(t.done)
+		t.finish()
 	}
 }
 
@@ -408,6 +416,7 @@ func (l *loop) processFrame(ctx context.Context) {
 // beginTurn starts the user's turn: its utterance, fed prefix first. With
 // voice activity detection the client is told speech started.
 func (l *loop) beginTurn(ctx context.Context, prefix []int16) {
+	l.abandonUtterance() // none is pending; if one were, it must not leak
 	t := l.newTurn(ctx)
 	t.respond = !l.tt.NoResponse
 	l.pending = t
@@ -434,12 +443,13 @@ func (l *loop) beginTurn(ctx context.Context, prefix []int16) {
 func (l *loop) endTurn(ctx context.Context, trailing time.Duration) {
 	t := l.pending
 	l.pending = nil
+	l.swapDetector()
 	now := l.s.cfg.Now()
 	t.trace.Endpoint = now
 	t.trace.SpeechEnd = now.Add(-trailing)
 	if t.utt == nil {
 		t.cancel(nil)
-		close(t.done)
+		t.finish()
 		return
 	}
 	l.send(Event{Kind: EventInputCommitted, Turn: t.id, Item: t.userItem, Handle: t.handle})
@@ -474,13 +484,21 @@ func (l *loop) fail(err error) {
 }
 
 // abandonUtterance closes the utterance of a turn that never ran.
+// swapDetector puts in place the detector SetTurnTaking left waiting.
+func (l *loop) swapDetector() {
+	if l.nextDet != nil {
+		l.det, l.nextDet = l.nextDet, nil
+	}
+}
+
 func (l *loop) abandonUtterance() {
+	l.swapDetector()
 	if t := l.pending; t != nil {
 		if t.utt != nil {
 			t.utt.Close()
 		}
 		t.cancel(nil)
-		close(t.done)
+		t.finish()
 		l.pending = nil
 	}
 }
@@ -520,7 +538,7 @@ func (s *Session) turnWorker(ctx context.Context, turns <-chan *job, out Output)
 			r := responder{s: s, t: t, out: out}
 			r.run()
 			t.cancel(nil)
-			close(t.done)
+			t.finish()
 		}
 	}
 }

@@ -20,7 +20,11 @@ type Tool struct {
 	Parameters  json.RawMessage `json:"parameters,omitempty"` // a JSON Schema object; nil means no parameters
 	// Call runs the tool with the model's arguments (a JSON object) and
 	// returns its result, the text the model reads. ctx is the turn's: it
-	// is cancelled on barge-in.
+	// is cancelled on barge-in. An error's text is the result instead
+	// ("error: " and the text), which the client sees too
+	// (EventToolResult): keep secrets out of it. A panic fails the call
+	// with a plain "error: the tool failed"; EventToolResult.Err holds
+	// the details for the server's log.
 	Call func(ctx context.Context, arguments string) (string, error) `json:"-"`
 }
 

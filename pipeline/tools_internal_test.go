@@ -28,6 +28,8 @@ func TestPairToolResults(t *testing.T) {
 		{"orphan result dropped", []Message{u, res("x", "1"), call("a"), res("a", "2")}, "user:q assistant: tool(a):2"},
 		{"orphan result, no calls", []Message{u, res("x", "1")}, "user:q"},
 		{"first answer wins", []Message{u, call("a"), res("a", "1"), res("a", "again")}, "user:q assistant: tool(a):1"},
+		{"a reused ID answers its nearest call", []Message{u, call("a"), res("a", "1"), u, call("a"), res("a", "2")}, "user:q assistant: tool(a):1 user:q assistant: tool(a):2"},
+		{"a reused ID, the later call unanswered", []Message{u, call("a"), res("a", "1"), u, call("a")}, "user:q assistant: tool(a):1 user:q assistant: tool(a):" + noResult},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,8 +14,9 @@ const (
 )
 
 // Decode parses one client text frame. It returns *SessionStart, *InputText,
-// *Interrupt or *Ping, or a *ProtocolError that says what is wrong.
-// maxText caps input.text in bytes; ≤ 0 leaves it to the frame limit.
+// *Interrupt, *Ping, *ToolsSet or *ToolResult, or a *ProtocolError that
+// says what is wrong. maxText caps input.text and a tool result's output
+// in bytes; ≤ 0 leaves them to the frame limit.
 func Decode(data []byte, maxText int) (any, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
@@ -45,6 +46,9 @@ func Decode(data []byte, maxText int) (any, error) {
 		if len(m.ResumeToken) > maxTokenBytes {
 			return nil, Errorf(CodeInvalidMessage, "session.start: resume_token longer than %d bytes", maxTokenBytes)
 		}
+		if err := checkTools(TypeSessionStart, m.Tools); err != nil {
+			return nil, err
+		}
 		return &m, nil
 	case TypeInputText:
 		var m InputText
@@ -69,6 +73,32 @@ func Decode(data []byte, maxText int) (any, error) {
 			return nil, Errorf(CodeInvalidMessage, "ping: id longer than %d bytes", maxIDBytes)
 		}
 		return &m, nil
+	case TypeToolsSet:
+		var m struct {
+			Tools *[]Tool `json:"tools"`
+		}
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, Errorf(CodeInvalidMessage, "tools.set: %v", err)
+		}
+		if m.Tools == nil {
+			return nil, Errorf(CodeInvalidMessage, `tools.set: missing "tools" (an empty list removes them)`)
+		}
+		if err := checkTools(TypeToolsSet, *m.Tools); err != nil {
+			return nil, err
+		}
+		return &ToolsSet{Type: TypeToolsSet, Tools: append([]Tool{}, *m.Tools...)}, nil
+	case TypeToolResult:
+		var m ToolResult
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, Errorf(CodeInvalidMessage, "tool.result: %v", err)
+		}
+		if m.CallID == "" || len(m.CallID) > maxIDBytes {
+			return nil, Errorf(CodeInvalidMessage, "tool.result: call_id must be 1 to %d bytes", maxIDBytes)
+		}
+		if maxText > 0 && len(m.Output) > maxText {
+			return nil, Errorf(CodeTextTooLong, "tool.result output is %d bytes; the limit is %d", len(m.Output), maxText)
+		}
+		return &m, nil
 	default:
 		t := *env.Type
 		if len(t) > 64 {
@@ -76,6 +106,48 @@ func Decode(data []byte, maxText int) (any, error) {
 		}
 		return nil, Errorf(CodeUnknownType, "unknown message type %q", t)
 	}
+}
+
+// checkTools checks the tools of message typ: at most MaxTools, each with
+// a valid, unique name and, if any, parameters that are a JSON object.
+// Parameters given as null become none.
+func checkTools(typ string, tools []Tool) error {
+	if len(tools) > MaxTools {
+		return Errorf(CodeInvalidMessage, "%s: %d tools; at most %d", typ, len(tools), MaxTools)
+	}
+	seen := make(map[string]bool, len(tools))
+	for i := range tools {
+		t := &tools[i]
+		if !validToolName(t.Name) {
+			return Errorf(CodeInvalidMessage, "%s: tools[%d]: name must be 1 to 64 letters, digits, '_' or '-'", typ, i)
+		}
+		if seen[t.Name] {
+			return Errorf(CodeInvalidMessage, "%s: two tools named %q", typ, t.Name)
+		}
+		seen[t.Name] = true
+		p := bytes.TrimSpace(t.Parameters)
+		switch {
+		case len(p) == 0 || string(p) == "null":
+			t.Parameters = nil
+		case p[0] != '{':
+			return Errorf(CodeInvalidMessage, "%s: tool %q: parameters must be a JSON Schema object", typ, t.Name)
+		}
+	}
+	return nil
+}
+
+// validToolName reports whether name is one the chat-completion APIs
+// accept for a function: 1 to 64 of [A-Za-z0-9_-].
+func validToolName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Encode marshals a server message. The Type field must already be set

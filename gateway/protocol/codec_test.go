@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,33 @@ func TestDecode(t *testing.T) {
 		{"text too long", `{"type":"input.text","text":"` + strings.Repeat("a", 5000) + `"}`, nil, CodeTextTooLong},
 		{"interrupt", `{"type":"interrupt"}`, &Interrupt{Type: TypeInterrupt}, ""},
 		{"ping", `{"type":"ping","id":"7","client_time":12.5}`, &Ping{Type: TypePing, ID: "7", ClientTime: 12.5}, ""},
+		{"start with tools", `{"type":"session.start","tools":[{"name":"get_weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}}}},{"name":"hang-up","parameters":null}]}`,
+			&SessionStart{Type: TypeSessionStart, Tools: []Tool{
+				{Name: "get_weather", Description: "Weather now", Parameters: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}}}`)},
+				{Name: "hang-up"}}}, ""},
+		{"start with no tools", `{"type":"session.start","tools":[]}`, &SessionStart{Type: TypeSessionStart, Tools: []Tool{}}, ""},
+		{"start tools over the cap", `{"type":"session.start","tools":[` + manyTools(MaxTools+1) + `]}`, nil, CodeInvalidMessage},
+		{"start tools at the cap", `{"type":"session.start","tools":[` + manyTools(2) + `]}`,
+			&SessionStart{Type: TypeSessionStart, Tools: []Tool{{Name: "tool_0"}, {Name: "tool_1"}}}, ""},
+		{"tool without name", `{"type":"session.start","tools":[{"description":"x"}]}`, nil, CodeInvalidMessage},
+		{"tool name with a space", `{"type":"session.start","tools":[{"name":"get weather"}]}`, nil, CodeInvalidMessage},
+		{"tool name too long", `{"type":"session.start","tools":[{"name":"` + strings.Repeat("n", 65) + `"}]}`, nil, CodeInvalidMessage},
+		{"tool names twice", `{"type":"session.start","tools":[{"name":"a"},{"name":"a"}]}`, nil, CodeInvalidMessage},
+		{"tool parameters an array", `{"type":"session.start","tools":[{"name":"a","parameters":[1]}]}`, nil, CodeInvalidMessage},
+		{"tool parameters a string", `{"type":"tools.set","tools":[{"name":"a","parameters":"{}"}]}`, nil, CodeInvalidMessage},
+		{"tools not a list", `{"type":"session.start","tools":{"name":"a"}}`, nil, CodeInvalidMessage},
+		{"tools.set", `{"type":"tools.set","tools":[{"name":"lookup","parameters":{"type":"object"}}]}`,
+			&ToolsSet{Type: TypeToolsSet, Tools: []Tool{{Name: "lookup", Parameters: json.RawMessage(`{"type":"object"}`)}}}, ""},
+		{"tools.set empty", `{"type":"tools.set","tools":[]}`, &ToolsSet{Type: TypeToolsSet, Tools: []Tool{}}, ""},
+		{"tools.set without tools", `{"type":"tools.set"}`, nil, CodeInvalidMessage},
+		{"tools.set null", `{"type":"tools.set","tools":null}`, nil, CodeInvalidMessage},
+		{"tools.set over the cap", `{"type":"tools.set","tools":[` + manyTools(MaxTools+1) + `]}`, nil, CodeInvalidMessage},
+		{"tool.result", `{"type":"tool.result","call_id":"call_1","output":"{\"temp_c\":21}"}`, &ToolResult{Type: TypeToolResult, CallID: "call_1", Output: `{"temp_c":21}`}, ""},
+		{"tool.result empty output", `{"type":"tool.result","call_id":"call_1"}`, &ToolResult{Type: TypeToolResult, CallID: "call_1"}, ""},
+		{"tool.result without call_id", `{"type":"tool.result","output":"x"}`, nil, CodeInvalidMessage},
+		{"tool.result long call_id", `{"type":"tool.result","call_id":"` + strings.Repeat("c", 129) + `"}`, nil, CodeInvalidMessage},
+		{"tool.result output too long", `{"type":"tool.result","call_id":"c","output":"` + strings.Repeat("o", 4097) + `"}`, nil, CodeTextTooLong},
+		{"tool.result output a number", `{"type":"tool.result","call_id":"c","output":5}`, nil, CodeInvalidMessage},
 		{"unknown type", `{"type":"dance"}`, nil, CodeUnknownType},
 		{"no type", `{"text":"hi"}`, nil, CodeInvalidMessage},
 		{"null type", `{"type":null}`, nil, CodeInvalidMessage},
@@ -56,6 +84,15 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// manyTools returns n tool definitions, comma-separated.
+func manyTools(n int) string {
+	defs := make([]string, n)
+	for i := range defs {
+		defs[i] = fmt.Sprintf(`{"name":"tool_%d"}`, i)
+	}
+	return strings.Join(defs, ",")
+}
+
 func TestEncodeSetsFields(t *testing.T) {
 	b, err := Encode(NewError(CodeFrameTooLarge, "frame of 9000 bytes", true))
 	if err != nil {
@@ -83,6 +120,23 @@ func BenchmarkEncodeTextDelta(b *testing.B) {
 	for b.Loop() {
 		if _, err := Encode(m); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestSessionStartToolsOmitted: an empty list of tools is sent (on a
+// resume it removes the session's), no list is not (it keeps them).
+func TestSessionStartToolsOmitted(t *testing.T) {
+	for _, tc := range []struct {
+		tools []Tool
+		want  string
+	}{
+		{nil, `{"type":"session.start"}`},
+		{[]Tool{}, `{"type":"session.start","tools":[]}`},
+	} {
+		b, err := Encode(&SessionStart{Type: TypeSessionStart, Tools: tc.tools})
+		if err != nil || string(b) != tc.want {
+			t.Errorf("tools %#v: %s %v, want %s", tc.tools, b, err, tc.want)
 		}
 	}
 }

@@ -26,6 +26,7 @@ const (
 	CodeTextTooLong        Code = "text_too_long"
 	CodeAudioInTextOnly    Code = "audio_in_text_only"
 	CodeResumeFailed       Code = "resume_failed"
+	CodeUnknownToolCall    Code = "unknown_tool_call"
 	CodeUnauthorized       Code = "unauthorized"
 	CodeForbiddenOrigin    Code = "forbidden_origin"
 	CodeForbiddenHost      Code = "forbidden_host"

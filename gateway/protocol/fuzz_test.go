@@ -15,6 +15,10 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"input.text","text":"héllo 你好"}`,
 		`{"type":"interrupt"}`,
 		`{"type":"ping","id":"1","client_time":1.5}`,
+		`{"type":"session.start","tools":[{"name":"get_weather","description":"d","parameters":{"type":"object"}},{"name":"b","parameters":null}]}`,
+		`{"type":"tools.set","tools":[]}`,
+		`{"type":"tools.set","tools":[{"name":"a"},{"name":"a"}]}`,
+		`{"type":"tool.result","call_id":"call_1","output":"{\"ok\":true}"}`,
 		`{"type":`, `[]`, `null`, `{}`, "\xff",
 	} {
 		f.Add([]byte(s))

@@ -1,5 +1,7 @@
 package protocol
 
+import "encoding/json"
+
 // Version is the protocol version this package speaks.
 const Version = 1
 
@@ -9,6 +11,8 @@ const (
 	TypeInputText    = "input.text"
 	TypeInterrupt    = "interrupt"
 	TypePing         = "ping"
+	TypeToolsSet     = "tools.set"
+	TypeToolResult   = "tool.result"
 )
 
 // Server → client message types.
@@ -24,6 +28,8 @@ const (
 	TypeResponseDone      = "response.done"
 	TypeResponseCancelled = "response.cancelled"
 	TypeTurnLatency       = "turn.latency"
+	TypeToolCall          = "tool.call"
+	TypeToolDone          = "tool.done"
 	TypePong              = "pong"
 	TypeError             = "error"
 )
@@ -42,6 +48,40 @@ type SessionStart struct {
 	OutputAudio *AudioFormat `json:"output_audio,omitempty"` // default: the server's configured output rate
 	TextOnly    bool         `json:"text_only,omitempty"`    // replies as text only, no audio
 	ResumeToken string       `json:"resume_token,omitempty"` // resume an earlier session
+	// Tools are the client's tools, which the model may call (ToolCall);
+	// at most MaxTools. On a resume, tools given (an empty list too)
+	// replace the session's, and none (nil) keeps them.
+	Tools []Tool `json:"tools,omitzero"`
+}
+
+// MaxTools caps the tools a client defines for its session.
+const MaxTools = 32
+
+// Tool is a function the client offers the model. The client runs it when
+// the model asks (ToolCall) and answers with a ToolResult.
+type Tool struct {
+	// Name is what the model calls it by: 1 to 64 letters, digits, '_'
+	// and '-', unique in the session.
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"` // for the model: what it does, when to use it
+	// Parameters is the JSON Schema of its arguments, a JSON object
+	// (e.g. {"type":"object","properties":{…}}); none: no arguments.
+	Parameters json.RawMessage `json:"parameters,omitempty"`
+}
+
+// ToolsSet replaces the session's client tools; an empty list removes
+// them. The calls already made of the old tools still take their results.
+type ToolsSet struct {
+	Type  string `json:"type"`
+	Tools []Tool `json:"tools"`
+}
+
+// ToolResult is the output of a tool the model called (ToolCall). When
+// every call of a reply has its result, the reply goes on from them.
+type ToolResult struct {
+	Type   string `json:"type"`
+	CallID string `json:"call_id"`
+	Output string `json:"output"` // what the model reads, usually JSON or a sentence
 }
 
 // InputText is a typed user turn, an alternative to speaking.
@@ -75,7 +115,8 @@ type Providers struct {
 // Limits tells the client what the server will accept.
 type Limits struct {
 	MaxFrameBytes int `json:"max_frame_bytes"`
-	MaxTextBytes  int `json:"max_text_bytes"`
+	MaxTextBytes  int `json:"max_text_bytes"` // input.text, and a tool.result's output
+	MaxTools      int `json:"max_tools"`
 }
 
 // SessionStarted answers SessionStart.
@@ -184,6 +225,27 @@ type TurnProviders struct {
 	ASR string `json:"asr,omitempty"`
 	LLM string `json:"llm,omitempty"`
 	TTS string `json:"tts,omitempty"`
+}
+
+// ToolCall asks the client to run one of its tools. The reply that asked
+// ends (response.done) after its calls; the client answers each with a
+// ToolResult.
+type ToolCall struct {
+	Type      string `json:"type"`
+	Turn      uint64 `json:"turn"`
+	CallID    string `json:"call_id"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"` // a JSON object as text, as the model wrote it
+}
+
+// ToolDone tells that a server-side tool ran during the reply of Turn, and
+// what it returned to the model. The client has nothing to do.
+type ToolDone struct {
+	Type   string `json:"type"`
+	Turn   uint64 `json:"turn"`
+	CallID string `json:"call_id"`
+	Name   string `json:"name"`
+	Result string `json:"result"`
 }
 
 // Pong answers Ping.

@@ -53,7 +53,7 @@ func TestSessionToolRound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Call.Name != "get_weather" || res.Call.Arguments != `{"city":"paris"}` || res.Call.ID != "call_f39b5f8c5287ef17" {
+	if res.Call.Name != "get_weather" || res.Call.Arguments != `{"city":"paris"}` || res.Call.ID != "call_956337a3d476b54a" {
 		t.Fatalf("tool result for %+v", res.Call)
 	}
 	if reply.Text != "The get weather tool says: Sunny, 22 degrees." || len(ran) != 1 || ran[0] != `{"city":"paris"}` {

@@ -41,8 +41,9 @@ var fillers = []string{"in", "for", "of", "at", "about", "is", "like"}
 // get_weather with {"city":"paris"}.
 //
 // The call's ID is "call_" and 16 hex digits hashing the number of
-// messages, the name and the arguments: the same conversation gets the
-// same ID, and a later turn asking the same gets another.
+// messages, the newest message's ID, the name and the arguments: the same
+// conversation gets the same ID, and a later turn asking the same gets
+// another, also once the history is at its cap.
 func (e *Echo) ToolCall(msgs []pipeline.Message, tools []pipeline.Tool) (pipeline.ToolCall, bool) {
 	if len(tools) == 0 || len(msgs) == 0 || msgs[len(msgs)-1].Role != pipeline.RoleUser {
 		return pipeline.ToolCall{}, false
@@ -57,7 +58,7 @@ func (e *Echo) ToolCall(msgs []pipeline.Message, tools []pipeline.Tool) (pipelin
 			after = after[1:]
 		}
 		args := arguments(t.Parameters, strings.Join(after, " "))
-		return pipeline.ToolCall{ID: callID(len(msgs), t.Name, args), Name: t.Name, Arguments: args}, true
+		return pipeline.ToolCall{ID: callID(len(msgs), msgs[len(msgs)-1].ID, t.Name, args), Name: t.Name, Arguments: args}, true
 	}
 	return pipeline.ToolCall{}, false
 }
@@ -206,9 +207,9 @@ func typeIsString(t json.RawMessage) bool {
 }
 
 // callID names a call after what identifies it in its conversation.
-func callID(n int, name, args string) string {
+func callID(n int, last, name, args string) string {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d\x00%s\x00%s", n, name, args)
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%s", n, last, name, args)
 	return fmt.Sprintf("call_%016x", h.Sum64())
 }
 

@@ -42,7 +42,7 @@ func ExampleEcho_GenerateTools() {
 		pipeline.Message{Role: pipeline.RoleTool, ToolCallID: call.ID, Content: "Sunny, 22 degrees"})
 	_ = g.GenerateTools(context.Background(), msgs, []pipeline.Tool{weather}, show)
 	// Output:
-	// call 0 "call_b2692993fa82a628" "get_weather" ""
+	// call 0 "call_6c1f43fb8eaae612" "get_weather" ""
 	// call 0 "" "" "{\"city\":\"paris\"}"
 	// "The "
 	// "get "
