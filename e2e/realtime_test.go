@@ -88,19 +88,19 @@ func runRealtime(t *testing.T, withTLS bool, script string, speech []utterance, 
 // s16le (audio/pcm), the Realtime API's default input format.
 func realtimeSpeech(t *testing.T, dir, name, text string) string {
 	t.Helper()
-	pcm := resampled(t, loadWAV(t, flite(t, dir, name, text)), 24000)
-	return writeFile(t, dir, name+".pcm", audio.EncodePCM16(nil, pcm))
+	pcm := resampleSpeech(t, loadWAV(t, flite(t, dir, name, text)), 24000)
+	return writeSpeech(t, dir, name+".pcm", audio.EncodePCM16(nil, pcm))
 }
 
 // realtimeSpeechMuLaw says text with flite and writes it as 8 kHz μ-law
 // (audio/pcmu; the beta API's g711_ulaw).
 func realtimeSpeechMuLaw(t *testing.T, dir, name, text string) string {
 	t.Helper()
-	pcm := resampled(t, loadWAV(t, flite(t, dir, name, text)), 8000)
-	return writeFile(t, dir, name+".ulaw", g711.EncodeMuLaw(nil, pcm))
+	pcm := resampleSpeech(t, loadWAV(t, flite(t, dir, name, text)), 8000)
+	return writeSpeech(t, dir, name+".ulaw", g711.EncodeMuLaw(nil, pcm))
 }
 
-func resampled(t *testing.T, pcm16k []int16, rate int) []int16 {
+func resampleSpeech(t *testing.T, pcm16k []int16, rate int) []int16 {
 	t.Helper()
 	r, err := resample.New(16000, rate)
 	if err != nil {
@@ -109,7 +109,7 @@ func resampled(t *testing.T, pcm16k []int16, rate int) []int16 {
 	return r.Flush(r.Process(nil, pcm16k))
 }
 
-func writeFile(t *testing.T, dir, name string, b []byte) string {
+func writeSpeech(t *testing.T, dir, name string, b []byte) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, b, 0o600); err != nil {
