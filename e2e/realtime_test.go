@@ -100,6 +100,7 @@ func realtimeSpeechMuLaw(t *testing.T, dir, name, text string) string {
 	return writeSpeech(t, dir, name+".ulaw", g711.EncodeMuLaw(nil, pcm))
 }
 
+// resampleSpeech converts flite's 16 kHz speech to rate.
 func resampleSpeech(t *testing.T, pcm16k []int16, rate int) []int16 {
 	t.Helper()
 	r, err := resample.New(16000, rate)
@@ -109,6 +110,7 @@ func resampleSpeech(t *testing.T, pcm16k []int16, rate int) []int16 {
 	return r.Flush(r.Process(nil, pcm16k))
 }
 
+// writeSpeech writes b as dir/name and returns its path.
 func writeSpeech(t *testing.T, dir, name string, b []byte) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
