@@ -390,6 +390,7 @@ func (rt *rtConn) closeMessage(resp *rtResponse, status string) {
 		return
 	}
 	rec.status = status
+	rec.audioMS = rt.out.format.Duration(m.audioBytes).Milliseconds()
 	if _, ok := conv.Get(m.id); !ok {
 		rec.transcript = &text // nothing of it was kept
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/voicegate/voicegate/audio/vad"
 	"github.com/voicegate/voicegate/gateway/realtime"
@@ -50,6 +51,7 @@ type rtItem struct {
 	// An assistant audio item's sentences, each with the audio offset at
 	// which it began, for conversation.item.truncate.
 	sentences []rtSentence
+	audioMS   int64 // how much audio the item had once it was done; 0 before
 	// truncateAt is a truncation asked for before the reply's message
 	// joined the conversation; it is applied when it does.
 	truncateAt int
@@ -295,15 +297,46 @@ func previous(conv *pipeline.Conversation, id string) string {
 }
 
 // kept returns the words of an audio reply a client heard up to endMS:
-// the sentences whose audio had begun by then.
+// the sentences whose audio had ended by then, and of the one playing at
+// endMS the words whose audio had begun, reckoned as speech takes time in
+// proportion to its letters.
 func (it *rtItem) kept(endMS int) string {
 	var words []string
-	for _, s := range it.sentences {
-		if s.startMS < int64(endMS) {
-			words = append(words, s.text)
+	at := int64(endMS)
+	for i, s := range it.sentences {
+		if s.startMS >= at {
+			break
 		}
+		end := it.audioMS // the last sentence ends with the item's audio
+		if i+1 < len(it.sentences) {
+			end = it.sentences[i+1].startMS
+		}
+		if end <= s.startMS || at >= end {
+			words = append(words, s.text) // heard whole, or its length unknown yet
+			continue
+		}
+		words = append(words, begunWords(s.text, float64(at-s.startMS)/float64(end-s.startMS)))
 	}
 	return strings.Join(words, " ")
+}
+
+// begunWords returns the words of text that begin before the fraction
+// heard of its length in runes: at least the first.
+func begunWords(text string, heard float64) string {
+	words := strings.Fields(text)
+	if len(words) == 0 {
+		return ""
+	}
+	limit := heard * float64(utf8.RuneCountInString(text))
+	n, at := 1, 0 // words kept; where the next begins, in runes
+	for n < len(words) {
+		at += utf8.RuneCountInString(words[n-1]) + 1
+		if float64(at) >= limit {
+			break
+		}
+		n++
+	}
+	return strings.Join(words[:n], " ")
 }
 
 // truncate keeps of the reply id what was heard up to endMS, in the
