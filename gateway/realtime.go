@@ -100,7 +100,8 @@ type rtConn struct {
 	resp *rtResponse // the response in progress
 	// next is what the response.create being started asked for, until
 	// its response exists.
-	next *realtime.ResponseParams
+	next     *realtime.ResponseParams
+	doneTurn uint64 // the newest turn whose response.done was sent
 }
 
 var _ pipeline.Output = (*rtConn)(nil)
@@ -271,8 +272,13 @@ func (rt *rtConn) readLoop() error {
 			rt.reply("", re)
 			continue
 		}
-		if err := rt.handle(data); err != nil {
-			return err
+		herr := rt.handle(data)
+		if cap(rt.buf) > bigMessage {
+			rt.buf = nil // do not keep a big message's buffer while idle
+			rt.dec.Release()
+		}
+		if herr != nil {
+			return herr
 		}
 	}
 }

@@ -317,9 +317,10 @@ func (rt *rtConn) truncateItem(e *realtime.ItemTruncateEvent) *realtime.Error {
 	st.mu.Lock()
 	_, known := st.item(rt.st.conv, e.ItemID)
 	err := st.truncate(rt.st.conv, e.ItemID, e.AudioEndMS)
+	recorded := st.items[e.ItemID] != nil
 	st.mu.Unlock()
 	switch {
-	case !known && st.items[e.ItemID] == nil:
+	case !known && !recorded:
 		return notFound(e.ItemID)
 	case err != nil:
 		return realtime.Invalid(realtime.CodeInvalidValue, "item_id", "%v.", err)
@@ -381,7 +382,7 @@ func (rt *rtConn) createResponse(e *realtime.ResponseCreateEvent) *realtime.Erro
 	rt.mu.Unlock()
 	turn, err := rt.sess.Respond(pipeline.ResponseOptions{Instructions: instructions})
 	rt.mu.Lock()
-	if err == nil {
+	if err == nil && turn > rt.doneTurn {
 		rt.response(turn) // response.created, unless the session's events came first
 	}
 	rt.next = nil

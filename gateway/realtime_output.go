@@ -142,6 +142,11 @@ func (rt *rtConn) transcript(id string) *rtTranscript {
 				}
 			}
 		}
+		if len(rt.out.transcripts) >= maxTranscripts {
+			// And turns cut before their transcript was ready: the
+			// cap holds whatever the order of events.
+			clear(rt.out.transcripts)
+		}
 		tr = &rtTranscript{}
 		rt.out.transcripts[id] = tr
 	}
@@ -261,6 +266,7 @@ func (rt *rtConn) message(ev pipeline.Event) (*rtResponse, *rtMessage) {
 	}
 	st := rt.st.rt
 	st.mu.Lock()
+	st.prune(rt.st.conv)
 	st.record(m.id, kind, realtime.StatusInProgress)
 	st.mu.Unlock()
 	return resp, m
@@ -343,6 +349,7 @@ func (rt *rtConn) toolCall(ev pipeline.Event) {
 	resp.r.Output = append(resp.r.Output, it)
 	st := rt.st.rt
 	st.mu.Lock()
+	st.prune(rt.st.conv)
 	rec := st.record(id, kindCall, realtime.StatusCompleted)
 	rec.message, rec.call = ev.Item, k
 	st.mu.Unlock()
@@ -429,6 +436,7 @@ func (rt *rtConn) finish(ev pipeline.Event) {
 	rt.stream(rt.ev.ResponseDone(&resp.r))
 	rt.stream(rt.ev.RateLimitsUpdated(rt.rateLimits()))
 	rt.resp = nil
+	rt.doneTurn = max(rt.doneTurn, ev.Turn)
 }
 
 // stageError: a provider failed. The recogniser's failure is the user

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -49,16 +48,31 @@ func newTwilioAuth(token string) twilioAuth {
 // check, which lets them answer host names beyond loopback (hostAllowed).
 func (s *Server) twilioKeyed() bool { return s.keys.enabled() || s.opts.TwilioAuthToken != "" }
 
+// twilioOff reports, and answers, a request to a Twilio endpoint of a
+// server with API keys but no Twilio auth token: Twilio cannot present a
+// key before the upgrade, so only its signature lets a call in, and
+// without the token the endpoints are not served.
+func (s *Server) twilioOff(w http.ResponseWriter) bool {
+	if s.opts.TwilioAuthToken != "" || !s.keys.enabled() {
+		return false
+	}
+	s.metrics.rejected.WithLabelValues("twilio_off").Inc()
+	http.Error(w, "Twilio calls are not enabled on this server: set server.twilio_auth_token", http.StatusNotFound)
+	return true
+}
+
 // serveTwilio checks a Twilio Media Streams request (host, origin, drain,
 // and with an auth token its signature, over the wss:// URL alone),
-// upgrades it and serves the call until it ends. With API keys and no auth
-// token, the key comes in the stream's start message instead.
+// upgrades it and serves the call until it ends.
 func (s *Server) serveTwilio(w http.ResponseWriter, r *http.Request) {
+	if s.twilioOff(w) {
+		return
+	}
 	s.serveUpgrade(w, r, upgrade{
 		keyed: s.twilioKeyed(),
 		authenticate: func(r *http.Request) (credential, bool) {
 			if s.opts.TwilioAuthToken == "" {
-				return credential{who: anonymous}, true // the start message's token is checked
+				return credential{who: anonymous}, true // no keys: loopback development
 			}
 			return credential{who: s.twilio.who}, s.twilioSigned(r, true, nil)
 		},
@@ -70,11 +84,11 @@ func (s *Server) serveTwilio(w http.ResponseWriter, r *http.Request) {
 
 // serveTwilioVoice answers a call's voice webhook with the TwiML that
 // connects it to PathTwilio. With an auth token the request must be signed
-// (over its URL and form); else, with API keys, it must carry a key —
-// Authorization: Bearer, X-API-Key, or the password of HTTP basic
-// authentication, which Twilio sends when the webhook's URL holds
-// credentials — and that key goes to the stream as its token parameter.
+// (over its URL and form).
 func (s *Server) serveTwilioVoice(w http.ResponseWriter, r *http.Request) {
+	if s.twilioOff(w) {
+		return
+	}
 	if !s.admitRequest(w, r, s.twilioKeyed()) {
 		return
 	}
@@ -86,26 +100,9 @@ func (s *Server) serveTwilioVoice(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unreadable form", http.StatusBadRequest)
 		return
 	}
-	var params []twilio.Parameter
-	switch {
-	case s.opts.TwilioAuthToken != "":
-		if !s.twilioSigned(r, false, r.PostForm) {
-			s.refuseTwilio(w, r)
-			return
-		}
-	case s.keys.enabled():
-		key, ok := twilioWebhookKey(r)
-		if ok {
-			_, ok = s.keys.match([]string{key})
-		}
-		if !ok {
-			s.metrics.rejected.WithLabelValues("twilio_key").Inc()
-			s.log.Debug("twilio voice webhook refused: missing or invalid API key")
-			w.Header().Set("WWW-Authenticate", `Basic realm="voicegate"`)
-			http.Error(w, "missing or invalid API key", http.StatusUnauthorized)
-			return
-		}
-		params = append(params, twilio.Parameter{Name: twilioParamToken, Value: key})
+	if s.opts.TwilioAuthToken != "" && !s.twilioSigned(r, false, r.PostForm) {
+		s.refuseTwilio(w, r)
+		return
 	}
 	if ce := s.log.Check(zap.DebugLevel, "twilio voice webhook answered"); ce != nil {
 		// The form is the caller's to write when unsigned: only a SID is logged.
@@ -118,22 +115,7 @@ func (s *Server) serveTwilioVoice(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", twilio.ContentType)
 	h.Set("Cache-Control", "no-store")
-	w.Write(twilio.TwiML(s.publicBase(r, true)+PathTwilio, params...))
-}
-
-// twilioWebhookKey returns the API key a voice webhook presents: a header
-// key, else the password of HTTP basic authentication.
-func twilioWebhookKey(r *http.Request) (string, bool) {
-	if keys := headerKeys(r); len(keys) > 0 {
-		return keys[0], true
-	}
-	if h := r.Header.Get("Authorization"); len(h) > 6 && strings.EqualFold(h[:6], "basic ") {
-		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[6:]))
-		if _, pass, ok := strings.Cut(string(b), ":"); err == nil && ok && pass != "" {
-			return pass, true
-		}
-	}
-	return "", false
+	w.Write(twilio.TwiML(s.publicBase(r, true) + PathTwilio))
 }
 
 // twilioSigned reports whether r carries a valid X-Twilio-Signature of its

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,12 +18,6 @@ import (
 	"github.com/voicegate/voicegate/gateway/twilio"
 	"github.com/voicegate/voicegate/pipeline"
 )
-
-// twilioParamToken is the custom parameter of a stream's start message
-// that carries an API key, when the gateway has keys and no Twilio auth
-// token: Twilio cannot send headers on the stream's WebSocket. It is the
-// only parameter a call reads; others are ignored.
-const twilioParamToken = "token"
 
 // twilioFrame is 20 ms of 8 kHz μ-law: every media message the gateway
 // sends holds a whole number of them.
@@ -197,14 +192,6 @@ func (t *twilioCall) start(m *twilio.Start) error {
 			f.Encoding, f.SampleRate, f.Channels, twilio.Encoding)
 	}
 	who, rateKey := c.cred.who, c.peer.principal()
-	if s.opts.TwilioAuthToken == "" && s.keys.enabled() {
-		tok := info.CustomParameters[twilioParamToken]
-		p, ok := s.keys.match([]string{tok})
-		if tok == "" || !ok {
-			return protocol.Errorf(protocol.CodeUnauthorized, "the stream's start carries no valid API key in its %q parameter", twilioParamToken)
-		}
-		who, rateKey = p, "key "+string(p)
-	}
 	now := s.opts.Now()
 	if ok, wait := s.admit.allowStart(rateKey, now); !ok {
 		s.metrics.rateLimited.WithLabelValues(limitSessionRate).Inc()
@@ -225,12 +212,7 @@ func (t *twilioCall) start(m *twilio.Start) error {
 	c.started.Store(true)
 	s.metrics.sessionsTotal.WithLabelValues("false").Inc()
 
-	var ignored []string
-	for name := range info.CustomParameters {
-		if name != twilioParamToken {
-			ignored = append(ignored, name)
-		}
-	}
+	ignored := slices.Collect(maps.Keys(info.CustomParameters))
 	slices.Sort(ignored)
 	log.Info("call started", zap.String("principal", who.short()), zap.Strings("tracks", info.Tracks), zap.Strings("ignored_parameters", ignored))
 

@@ -408,3 +408,11 @@ func requireID(id *string, param string) (string, *Error) {
 	}
 	return *id, nil
 }
+
+// Release gives back the buffer of a large append once it has been used,
+// so that an idle connection does not keep it.
+func (d *Decoder) Release() {
+	if cap(d.audio) > shrinkAbove {
+		d.audio, d.append = nil, AppendEvent{}
+	}
+}
