@@ -25,7 +25,10 @@ func (f TurnTracerFunc) TraceTurn(t FinishedTurn) { f(t) }
 // FinishedTurn is what a TurnTracer learns of a turn: its timing, who
 // answered and how it ended; never what was said.
 type FinishedTurn struct {
-	Session  string // the session's ID, as session.started gave it
+	// Session is the session's ID as the gateway's logs name it: on /ws
+	// session.started's session_id, on /v1/realtime the session's id less
+	// its "sess_", on /v1/twilio the media stream's streamSid.
+	Session  string
 	Protocol string // ProtocolNative, ProtocolRealtime or ProtocolTwilio
 	VAD      string // Options.VADName: what declared the end of speech
 	// Trace is the turn's latency record, complete; it is shared, so
