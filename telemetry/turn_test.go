@@ -208,3 +208,18 @@ func TestTraceTurnWithoutStart(t *testing.T) {
 		t.Fatalf("%d spans recorded", n)
 	}
 }
+
+// BenchmarkTraceTurn is the cost of recording a spoken turn (eight spans)
+// on the SDK with a batching exporter that discards.
+func BenchmarkTraceTurn(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer tp.Shutdown(context.Background())
+	tt := telemetry.NewTurnTracer(tp)
+	ft := gateway.FinishedTurn{Session: "s1", Protocol: gateway.ProtocolNative, VAD: "energy", FirstAudioSent: at(471),
+		Trace: &pipeline.Trace{Turn: 3, ASR: "sphinx", LLM: "openai", TTS: "flite", SpeechEnd: at(0), Endpoint: at(210), ASRFinal: at(240),
+			LLMFirstToken: at(400), FirstSentence: at(450), TTSFirstAudio: at(470), LLMDone: at(900), TTSDone: at(2100), Done: at(2150)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		tt.TraceTurn(ft)
+	}
+}
