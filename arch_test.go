@@ -8,7 +8,7 @@ import (
 )
 
 // TestImportDirection keeps the house's one-way imports (docs/architecture.md):
-// audio → pipeline → providers | gateway → configs → app → cmd, with web
+// audio → pipeline → providers | gateway → telemetry | configs → app → cmd, with web
 // used only by app and the commands, and no provider importing another.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()
@@ -30,6 +30,7 @@ func TestImportDirection(t *testing.T) {
 		{"client", []string{"audio", "gateway/protocol", "client"}},
 		{"web", nil},
 		{"configs", []string{"audio", "gateway"}}, // it composes the option structs of the packages it configures
+		{"telemetry", []string{"audio", "pipeline", "gateway"}},
 	}
 	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -123,6 +123,12 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 	defer b.Close()
 	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
 
+	tracer, stopTracing, err := newTracing(getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gw, err := gateway.New(gateway.Options{
@@ -136,6 +142,7 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		SessionConfig: cfg.Session,
 		LogContent:    cfg.Log.LogContent,
 		ContentHasher: hasher,
+		TurnTracer:    tracer,
 	})
 	if err != nil {
 		return err

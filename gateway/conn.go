@@ -42,6 +42,10 @@ type connection struct {
 	cred    credential // who the upgrade proved it acts for; set before serve
 	adapter adapter    // nil for the native protocol; set before serve
 
+	// sessionID is the ID of the session the connection carries, once
+	// started (for a phone call, its stream's), for its traces.
+	sessionID atomic.Pointer[string]
+
 	// ctx ends when the connection is killed; every read and write is bound
 	// to it.
 	ctx    context.Context
@@ -492,6 +496,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 	c.in = audioIn{sink: sess, samples: make([]int16, 0, 2048), framesIn: s.metrics.framesIn, dropped: s.metrics.framesDropped}
 	log := c.logger().With(zap.String("session", st.id))
 	c.log.Store(log)
+	c.sessionID.Store(&st.id)
 	c.started.Store(true)
 
 	started := &protocol.SessionStarted{

@@ -68,6 +68,10 @@ type Options struct {
 	ContentHasher *pipeline.ContentHasher
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// TurnTracer, when set, is told of every finished turn, on every
+	// protocol (package telemetry records them as OpenTelemetry traces).
+	// Default nil: none, at no cost.
+	TurnTracer TurnTracer
 }
 
 // Config is the operator's connection, limit and access settings. A zero

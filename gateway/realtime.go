@@ -437,6 +437,7 @@ func (rt *rtConn) open() error {
 	}
 	log := c.logger().With(zap.String("session", rt.st.id))
 	c.log.Store(log)
+	c.sessionID.Store(&rt.st.id)
 	rt.announce(token, resumed)
 	s.metrics.sessionsTotal.WithLabelValues(fmt.Sprint(resumed)).Inc()
 	log.Info("realtime connection opened", zap.Bool("resumed", resumed), zap.String("principal", rt.st.owner.short()),

@@ -68,8 +68,7 @@ func (rt *rtConn) Send(ev pipeline.Event) {
 	}
 	switch ev.Kind {
 	case pipeline.EventTurnLatency:
-		c.turns.Add(1)
-		c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
+		c.turnDone(ev)
 		return
 	case pipeline.EventToolResult, pipeline.EventAudioStart:
 		return // a server tool is the server's business; the format is the session's

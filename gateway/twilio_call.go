@@ -209,6 +209,7 @@ func (t *twilioCall) start(m *twilio.Start) error {
 	c.in = audioIn{sink: sess, samples: make([]int16, 0, 4*twilioFrame), framesIn: s.metrics.framesIn, dropped: s.metrics.framesDropped}
 	log := c.logger().With(zap.String("stream", m.StreamSid), zap.String("call", info.CallSid))
 	c.log.Store(log)
+	c.sessionID.Store(&m.StreamSid)
 	c.started.Store(true)
 	s.metrics.sessionsTotal.WithLabelValues("false").Inc()
 

@@ -257,6 +257,7 @@ func (c *connection) eventMessage(ev pipeline.Event) any {
 func (c *connection) turnDone(ev pipeline.Event) *protocol.TurnLatency {
 	c.turns.Add(1)
 	msg := c.srv.metrics.observeTurn(ev, c.srv.opts.VADName)
+	c.traceTurn(ev)
 	if ce := c.logger().Check(zap.DebugLevel, "turn done"); ce != nil {
 		ce.Write(zap.Uint64("turn", ev.Turn), zap.Bool("cancelled", msg.Cancelled), msField("first_audio_sent_ms", msg.FirstAudioMS))
 	}

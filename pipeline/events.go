@@ -102,6 +102,14 @@ type Trace struct {
 	LLMFirstToken time.Time
 	FirstSentence time.Time // the first sentence was ready for synthesis
 	TTSFirstAudio time.Time
+	// LLMDone is when the model's last call of the reply ended (with a
+	// tool round, the round after the tools); TTSDone when the last
+	// sentence's synthesis ended, its audio paced out; Done when the turn
+	// ended, as its EventTurnLatency was made.
+	LLMDone, TTSDone, Done time.Time
+	// Err is the stage failure that ended the turn, if one did (the
+	// StageError the Output was sent as EventError); nil otherwise.
+	Err *StageError
 }
 
 // Start returns the moment the turn's clock starts: the end of speech for a

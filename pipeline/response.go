@@ -73,14 +73,16 @@ func (r *responder) run() {
 		text, calls, err, ttsErr := r.round(tools)
 		switch {
 		case ttsErr != nil:
-			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageTTS, Provider: r.s.provider(r.t, StageTTS), Turn: r.t.id, Err: ttsErr}})
+			r.t.trace.Err = &StageError{Stage: StageTTS, Provider: r.s.provider(r.t, StageTTS), Turn: r.t.id, Err: ttsErr}
+			r.send(Event{Kind: EventError, Err: r.t.trace.Err})
 			r.cancelled(CancelError)
 			return
 		case r.t.ctx.Err() != nil:
 			r.cancelled(context.Cause(r.t.ctx))
 			return
 		case err != nil:
-			r.send(Event{Kind: EventError, Err: &StageError{Stage: StageLLM, Provider: r.s.provider(r.t, StageLLM), Turn: r.t.id, Err: err}})
+			r.t.trace.Err = &StageError{Stage: StageLLM, Provider: r.s.provider(r.t, StageLLM), Turn: r.t.id, Err: err}
+			r.send(Event{Kind: EventError, Err: r.t.trace.Err})
 			r.cancelled(CancelError)
 			return
 		}
@@ -348,6 +350,7 @@ func (r *responder) round(tools []Tool) (text string, calls []ToolCall, llmErr, 
 		} else {
 			err = cfg.Stages.LLM.Generate(llmCtx, prompt, onText)
 		}
+		tr.LLMDone = r.now()
 		if err == nil {
 			if rest := ch.Flush(); rest != "" {
 				err = push(rest)
@@ -364,7 +367,9 @@ func (r *responder) round(tools []Tool) (text string, calls []ToolCall, llmErr, 
 		if cfg.TextOnly || ttsErr != nil || ctx.Err() != nil {
 			continue // drain, so the producer can finish
 		}
-		if err := r.speak(ttsCtx, sentence); err != nil && ctx.Err() == nil {
+		err := r.speak(ttsCtx, sentence)
+		tr.TTSDone = r.now()
+		if err != nil && ctx.Err() == nil {
 			ttsErr = err
 			r.t.cancel(CancelError)
 		}
@@ -417,6 +422,7 @@ func (r *responder) cancelled(cause error) {
 // trace completes the turn's Trace with the providers that answered.
 func (r *responder) trace() *Trace {
 	tr := r.t.trace
+	tr.Done = r.now()
 	tr.ASR = r.s.provider(r.t, StageASR)
 	tr.LLM = r.s.provider(r.t, StageLLM)
 	tr.TTS = r.s.provider(r.t, StageTTS)

@@ -133,6 +133,23 @@ func TestVoiceTurn(t *testing.T) {
 	if d := tr.Endpoint.Sub(tr.SpeechEnd); d < 150*time.Millisecond || d > 400*time.Millisecond {
 		t.Errorf("endpoint %v after speech end, want about the VAD silence (200ms)", d)
 	}
+	// The ends of the reply: the model finishes before the last audio is
+	// paced out, and the turn ends after both.
+	order := []struct {
+		name string
+		at   time.Time
+	}{{"llm_first_token", tr.LLMFirstToken}, {"llm_done", tr.LLMDone}, {"tts_done", tr.TTSDone}, {"done", tr.Done}}
+	for i := 1; i < len(order); i++ {
+		if order[i].at.IsZero() || order[i].at.Before(order[i-1].at) {
+			t.Errorf("%s at %v, before %s at %v", order[i].name, tr.Since(order[i].at), order[i-1].name, tr.Since(order[i-1].at))
+		}
+	}
+	if d, paced := tr.TTSDone.Sub(tr.TTSFirstAudio), want-pipeline.DefaultPlayoutLead; d < paced-100*time.Millisecond {
+		t.Errorf("synthesis done %v after its first audio, want about the reply's %v paced out, less the playout lead: %v", d, want, paced)
+	}
+	if tr.Err != nil {
+		t.Errorf("trace error %v on a turn that completed", tr.Err)
+	}
 	if h := h.conv.History(); len(h) != 2 || h[0].Content != "what time is it" || h[1].Content != reply {
 		t.Fatalf("history %+v", h)
 	}
@@ -255,12 +272,22 @@ func TestStageErrorKeepsSession(t *testing.T) {
 	if !errors.As(ev.Err, &se) || se.Stage != pipeline.StageLLM || se.Provider != "flaky" || !errors.Is(ev.Err, pipeline.ErrRateLimited) {
 		t.Fatalf("error event %v", ev.Err)
 	}
+	lat, i := h.wait(i, pipeline.EventTurnLatency)
+	if lat.Trace.Err != se || lat.Reason != pipeline.CancelError {
+		t.Fatalf("failed turn's trace error %v, reason %v; want the error event's %v", lat.Trace.Err, lat.Reason, se)
+	}
+	if lat.Trace.LLMDone.IsZero() || !lat.Trace.TTSDone.IsZero() {
+		t.Fatalf("failed model call: llm done %v, tts done %v", lat.Trace.LLMDone, lat.Trace.TTSDone)
+	}
 	if err := h.sess.SubmitText("second"); err != nil {
 		t.Fatal(err)
 	}
 	done, _ := h.wait(i, pipeline.EventResponseDone)
 	if done.Text != "fine now." {
 		t.Fatalf("second turn %q", done.Text)
+	}
+	if lat, _ := h.wait(i+1, pipeline.EventTurnLatency); lat.Trace.Err != nil {
+		t.Fatalf("second turn's trace error %v", lat.Trace.Err)
 	}
 }
 
