@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.uber.org/zap"
 )
 
 // Redis is a Store on a Redis server, every key under its prefix.
@@ -49,6 +50,7 @@ func redisOptions(c RedisConfig) (*redis.Options, error) {
 	opt.DialTimeout = max(timeout, time.Second)
 	opt.ContextTimeoutEnabled = true
 	opt.MaxRetries = -1 // the caller's timeout is the budget: a miss beats a late hit
+	opt.DialerRetries = 1
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return opt, nil
 }
@@ -71,6 +73,21 @@ func (r *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Durati
 		return fmt.Errorf("redis set: %w", err)
 	}
 	return nil
+}
+
+// SetRedisLogger routes the Redis client's own messages (a failed dial,
+// a broken connection: one per call while the server is down) to log at
+// Debug level; the cache's warnings, at most one a minute, say the same at
+// Warn. The client library has one logger per process: call this once, from
+// the program's start.
+func SetRedisLogger(log *zap.Logger) { redis.SetLogger(redisLogger{log.WithOptions(zap.AddCallerSkip(1))}) }
+
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, args ...any) {
+	if ce := l.log.Check(zap.DebugLevel, "redis client"); ce != nil {
+		ce.Write(zap.String("message", fmt.Sprintf(format, args...)))
+	}
 }
 
 // Close closes the connections.

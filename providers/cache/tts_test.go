@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/pipeline"
@@ -21,7 +22,12 @@ import (
 	"github.com/voicegate/voicegate/providers/cache"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	cache.SetRedisLogger(zap.NewNop())
+	// The Redis client's probe of a server that refused it sleeps a
+	// second between dials and ends at the next one after Close.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+}
 
 // counting is a synthesizer that counts its calls, in voices: each voice's
 // tone has its own pitch-free length (a voice "slow" makes twice the
