@@ -80,7 +80,9 @@ func (r *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Durati
 // Debug level; the cache's warnings, at most one a minute, say the same at
 // Warn. The client library has one logger per process: call this once, from
 // the program's start.
-func SetRedisLogger(log *zap.Logger) { redis.SetLogger(redisLogger{log.WithOptions(zap.AddCallerSkip(1))}) }
+func SetRedisLogger(log *zap.Logger) {
+	redis.SetLogger(redisLogger{log.WithOptions(zap.AddCallerSkip(1))})
+}
 
 type redisLogger struct{ log *zap.Logger }
 
