@@ -121,10 +121,13 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		return err
 	}
 	defer b.Close()
-	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
-
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := withCaches(b, cfg, metrics, log); err != nil {
+		return err
+	}
+	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
+
 	gw, err := gateway.New(gateway.Options{
 		Logger:        log,
 		Registry:      metrics,
