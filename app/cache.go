@@ -38,7 +38,7 @@ func withCaches(b *built, cfg configs.Config, reg prometheus.Registerer, log *za
 	}
 	opts := func(stage []configs.Provider) (cache.Options, error) {
 		v, err := variant(stage)
-		return cache.Options{Variant: v, Remote: remote, Metrics: m, Log: log}, err
+		return cache.Options{Variant: v, Remote: remote, Metrics: m}, err
 	}
 	if c.TTS.Enabled {
 		o, err := opts(cfg.Providers.TTS)

@@ -128,31 +128,24 @@ func (g *gen) answer(ctx context.Context, key string, emit func(pipeline.Delta) 
 		b        strings.Builder
 		calls    bool
 		tooLarge bool
-		emitErr  error
+		out      emitFailure
 	)
+	emit = watch(&out, emit)
 	err := call(func(d pipeline.Delta) error {
 		calls = calls || d.Call != nil
 		if tooLarge = tooLarge || b.Len()+len(d.Text) > g.maxEntry; !tooLarge && !calls {
 			b.WriteString(d.Text)
 		}
-		if err := emit(d); err != nil {
-			emitErr = err
-			return err
-		}
-		return nil
+		return emit(d)
 	})
+	unfit := ""
 	switch {
-	case emitErr != nil || ctx.Err() != nil:
-		g.tiers.skip(skipCut)
-	case err != nil:
-		g.tiers.skip(skipFailed)
 	case calls:
-		g.tiers.skip(skipToolCall)
+		unfit = skipToolCall
 	case tooLarge:
-		g.tiers.skip(skipTooLarge)
-	default:
-		g.tiers.put(key, []byte(b.String()))
+		unfit = skipTooLarge
 	}
+	g.tiers.keep(ctx, key, []byte(b.String()), out, err, unfit)
 	return err
 }
 

@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"hash"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // Name is the provider a turn served from a cache reports through
@@ -25,7 +23,6 @@ type Options struct {
 	// Remote is the shared tier; nil keeps entries in process only.
 	Remote  *Remote
 	Metrics *Metrics         // nil counts nothing
-	Log     *zap.Logger      // nil logs nothing
 	Now     func() time.Time // the clock of expiry; nil: time.Now
 }
 
@@ -88,7 +85,35 @@ func (t *tiers) put(key string, val []byte) {
 	}
 }
 
-func (t *tiers) skip(reason string) { t.metrics.skip(t.kind, reason) }
+// keep stores val, what a provider made under key, when the call ended
+// well: not cut (ctx done, or the caller's emit failed: out.err), not
+// failed (err), and not unfit (a skip reason, or "").
+func (t *tiers) keep(ctx context.Context, key string, val []byte, out emitFailure, err error, unfit string) {
+	switch {
+	case out.err != nil || ctx.Err() != nil:
+		t.metrics.skip(t.kind, skipCut)
+	case err != nil:
+		t.metrics.skip(t.kind, skipFailed)
+	case unfit != "":
+		t.metrics.skip(t.kind, unfit)
+	default:
+		t.put(key, val)
+	}
+}
+
+// emitFailure remembers whether the caller's emit failed.
+type emitFailure struct{ err error }
+
+// watch returns emit, noting its first error in f.
+func watch[T any](f *emitFailure, emit func(T) error) func(T) error {
+	return func(v T) error {
+		err := emit(v)
+		if err != nil && f.err == nil {
+			f.err = err
+		}
+		return err
+	}
+}
 
 // keyHash builds a key from fields, each written with its length so that
 // no two lists of fields give the same bytes.

@@ -125,8 +125,9 @@ func (s *synth) Synthesize(ctx context.Context, text string, emit func(pcm []int
 	var (
 		buf      []byte
 		tooLarge bool
-		emitErr  error
+		out      emitFailure
 	)
+	emit = watch(&out, emit)
 	err := s.inner.Synthesize(ctx, text, func(pcm []int16) error {
 		if !tooLarge {
 			if len(buf)+2*len(pcm) > s.maxEntry {
@@ -135,22 +136,13 @@ func (s *synth) Synthesize(ctx context.Context, text string, emit func(pcm []int
 				buf = audio.EncodePCM16(buf, pcm)
 			}
 		}
-		if err := emit(pcm); err != nil {
-			emitErr = err
-			return err
-		}
-		return nil
+		return emit(pcm)
 	})
-	switch {
-	case emitErr != nil || ctx.Err() != nil:
-		s.tiers.skip(skipCut)
-	case err != nil:
-		s.tiers.skip(skipFailed)
-	case tooLarge:
-		s.tiers.skip(skipTooLarge)
-	default:
-		s.tiers.put(key, buf)
+	unfit := ""
+	if tooLarge {
+		unfit = skipTooLarge
 	}
+	s.tiers.keep(ctx, key, buf, out, err, unfit)
 	return err
 }
 
