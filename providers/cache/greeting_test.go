@@ -9,6 +9,7 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 	"github.com/voicegate/voicegate/providers/cache"
+	"github.com/voicegate/voicegate/providers/llm/echo"
 	"github.com/voicegate/voicegate/providers/tts/flite"
 )
 
@@ -90,6 +91,52 @@ func TestCacheGreeting(t *testing.T) {
 	t.Logf("first audio: miss %.2f ms, hit %.3f ms (%s, median of %d greetings)", ms(mm), ms(hm), pipeline.NameOf(s), len(greetings))
 	if hm >= mm {
 		t.Errorf("a hit's first audio took %v, a miss's %v", hm, mm)
+	}
+}
+
+// TestCacheInASession: a session answers the same words twice; the second
+// reply's audio is served from the cache, its trace names the cache as the
+// TTS provider, and its sentence reaches audio sooner.
+func TestCacheInASession(t *testing.T) {
+	inner := newCounting(&pipelinetest.Tone{Latency: 30 * time.Millisecond})
+	tts := wrapTTS(t, inner, ttsConfig(), cache.Options{})
+	sess, err := pipeline.NewSession(pipeline.Config{
+		Stages:       pipeline.Stages{ASR: pipelinetest.NewScripted(""), LLM: &echo.Echo{}, TTS: tts},
+		Conversation: pipeline.NewConversation("", 0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	rec := pipelinetest.NewRecorder()
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(ctx, rec) }()
+	defer func() { cancel(); <-done }()
+	var traces []*pipeline.Trace
+	from := 0
+	for range 2 {
+		if err := sess.SubmitText("Good morning."); err != nil {
+			t.Fatal(err)
+		}
+		lat, i, err := rec.Wait(ctx, from, pipelinetest.Kind(pipeline.EventTurnLatency))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lat.Reason != 0 || lat.Trace == nil {
+			t.Fatalf("turn ended with %v", lat.Reason)
+		}
+		traces, from = append(traces, lat.Trace), i+1
+	}
+	if traces[0].TTS != "tone" || traces[1].TTS != cache.Name {
+		t.Fatalf("TTS answered by %q, then %q; want tone, then %s", traces[0].TTS, traces[1].TTS, cache.Name)
+	}
+	if inner.calls.Load() != 1 {
+		t.Fatalf("the engine was called %d times for one sentence said twice", inner.calls.Load())
+	}
+	synth := func(tr *pipeline.Trace) time.Duration { return tr.TTSFirstAudio.Sub(tr.FirstSentence) }
+	if synth(traces[1]) >= synth(traces[0]) || synth(traces[0]) < 30*time.Millisecond {
+		t.Fatalf("sentence to first audio: %v, then %v", synth(traces[0]), synth(traces[1]))
 	}
 }
 
