@@ -45,7 +45,8 @@ type TTSConfig struct {
 	// spoken and not stored. Default 30s.
 	MaxEntry time.Duration `yaml:"max_entry"`
 	// TTL is how long a sentence is served from the cache after it was
-	// made, in process and in Redis. Default 24h.
+	// made, in process and in Redis (one fetched from Redis is kept in
+	// process for a TTL from then). A hit does not extend it. Default 24h.
 	TTL time.Duration `yaml:"ttl"`
 }
 
