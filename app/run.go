@@ -121,8 +121,6 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		return err
 	}
 	defer b.Close()
-	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
-
 	tracer, stopTracing, err := newTracing(getenv, log)
 	if err != nil {
 		return err
@@ -131,6 +129,11 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := withCaches(b, cfg, metrics, log); err != nil {
+		return err
+	}
+	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
+
 	gw, err := gateway.New(gateway.Options{
 		Logger:        log,
 		Registry:      metrics,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/voicegate/voicegate/audio/vad"
 	"github.com/voicegate/voicegate/gateway"
+	"github.com/voicegate/voicegate/providers/cache"
 )
 
 // Example is the annotated example configuration.
@@ -27,7 +28,8 @@ var Example []byte
 // Config is the whole configuration. Its sections are the option structs
 // of the packages that use them, so each setting is declared, documented
 // and given its default once, beside the code it tunes: gateway.Config
-// (server:), gateway.SessionConfig (session:), vad.Config (vad:).
+// (server:), gateway.SessionConfig (session:), vad.Config (vad:),
+// cache.Config (cache:).
 // Durations are written as Go durations: "300ms", "15s", "2m".
 type Config struct {
 	Server    Server                `yaml:"server"`
@@ -35,6 +37,7 @@ type Config struct {
 	Session   gateway.SessionConfig `yaml:"session"`
 	VAD       vad.Config            `yaml:"vad"`
 	Providers Providers             `yaml:"providers"`
+	Cache     cache.Config          `yaml:"cache"`
 }
 
 // Server is the listener and process settings beside the gateway's own.
@@ -157,6 +160,7 @@ func Default() Config {
 			LLM: []Provider{{Name: "echo"}},
 			TTS: []Provider{{Name: "flite"}},
 		},
+		Cache: cache.DefaultConfig(),
 	}
 }
 
@@ -212,6 +216,9 @@ func applyEnv(cfg *Config, getenv func(string) string) {
 	if v := getenv("VOICEGATE_TWILIO_AUTH_TOKEN"); v != "" {
 		cfg.Server.TwilioAuthToken = strings.TrimSpace(v)
 	}
+	if v := getenv("VOICEGATE_CACHE_REDIS_URL"); v != "" {
+		cfg.Cache.Redis.URL = strings.TrimSpace(v)
+	}
 	if v := getenv("VOICEGATE_LOG_LEVEL"); v != "" {
 		cfg.Log.Level = v
 	}
@@ -236,7 +243,7 @@ func (c Config) Validate() error {
 	if c.Server.DrainTimeout < 0 {
 		bad("server.drain_timeout cannot be negative")
 	}
-	errs = append(errs, c.Server.Config.Validate(), c.Session.Validate(), c.VAD.Validate())
+	errs = append(errs, c.Server.Config.Validate(), c.Session.Validate(), c.VAD.Validate(), c.Cache.Validate())
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
