@@ -68,6 +68,15 @@ type Options struct {
 	ContentHasher *pipeline.ContentHasher
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+
+	// Store, when set, is the session store this gateway shares with the
+	// other nodes behind the same load balancer (SessionStore says when
+	// it is written and read), so a client resumes on any of them.
+	// Default nil: sessions live in this node's memory (and SessionFile).
+	// Realtime sessions stay in the node's memory either way.
+	Store SessionStore
+	// StoreTimeout bounds each call to Store. Default 2s.
+	StoreTimeout time.Duration
 }
 
 // Config is the operator's connection, limit and access settings. A zero
@@ -513,6 +522,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = 2 * time.Second
 	}
 	if o.ContentHasher == nil {
 		o.ContentHasher = pipeline.NewRandomContentHasher()
