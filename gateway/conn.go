@@ -563,7 +563,7 @@ func (c *connection) resumeState(token string) (*sessionState, string, error) {
 			c.logger().Warn("session store failing: the resume is decided by this node's memory", zap.Error(err))
 		}
 	}
-	st, fresh, prev, ok := s.sessions.resumeTo(token, fresh, c.cred.who, c, now)
+	st, _, prev, ok := s.sessions.resumeTo(token, fresh, c.cred.who, c, now)
 	if !ok && claimed != nil {
 		next := sha256.Sum256([]byte(fresh))
 		claimed.Key = next[:]

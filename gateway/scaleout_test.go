@@ -1,0 +1,202 @@
+package gateway_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/voicegate/voicegate/gateway"
+	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/gateway/redisstore"
+	"github.com/voicegate/voicegate/gateway/redisstore/redistest"
+)
+
+// newNode is a gateway on the shared store at url, with a Store of its
+// own, as a separate process would have.
+func newNode(t *testing.T, url string) *testServer {
+	t.Helper()
+	store, err := redisstore.New(redisstore.Config{URL: url, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() }) // after the server's Shutdown: cleanups run last first
+	return newServer(t, func(o *gateway.Options) {
+		o.Store = store
+		o.StoreTimeout = 300 * time.Millisecond
+		o.ResumeWindow = time.Minute
+	})
+}
+
+// say types text and waits for the reply, returning its turn number.
+func (c *client) say(text string) uint64 {
+	c.t.Helper()
+	c.sendJSON(map[string]any{"type": "input.text", "text": text})
+	return c.awaitTurn().latency.Turn
+}
+
+// saves is how many saves node has made to the store.
+func saves(t *testing.T, node *testServer) float64 {
+	return metric(t, node.reg, "voicegate_store_operations_total", map[string]string{"op": "save", "result": "ok"})
+}
+
+// historyText is a resumed session's history as "role: text" lines.
+func historyText(st protocol.SessionStarted) string {
+	var b strings.Builder
+	for _, h := range st.History {
+		b.WriteString(h.Role + ": " + h.Text + "\n")
+	}
+	return b.String()
+}
+
+const twoTurns = "user: good morning\nassistant: You said: good morning.\nuser: how are you\nassistant: You said: how are you.\n"
+
+// TestResumeOnAnotherNode: a session started on node A and dropped there
+// resumes on node B with its whole history and the next turn number; the
+// token A handed out no longer works anywhere, and B's works on A.
+func TestResumeOnAnotherNode(t *testing.T) {
+	redis := redistest.Start(t)
+	a, b := newNode(t, redis.URL()), newNode(t, redis.URL())
+
+	c := a.dial(t, dialOpts{})
+	st := c.start(map[string]any{"text_only": true})
+	if c.say("good morning") != 1 || c.say("how are you") != 2 {
+		t.Fatal("turn numbers on A")
+	}
+	c.close()
+	eventually(t, "the detached session saved", func() bool { return saves(t, a) >= 4 }) // start, two turns, detach
+
+	c = b.dial(t, dialOpts{})
+	resumed := c.start(map[string]any{"resume_token": st.ResumeToken})
+	if !resumed.Resumed || resumed.SessionID != st.SessionID {
+		t.Fatalf("not resumed on B: %+v", resumed)
+	}
+	if got := historyText(resumed); got != twoTurns {
+		t.Errorf("history on B:\n%s", got)
+	}
+	if n := c.say("and now"); n != 3 {
+		t.Errorf("the next turn on B is %d, want 3", n)
+	}
+	c.close()
+	eventually(t, "detached on B", func() bool { return saves(t, b) >= 3 }) // resume, turn, detach
+
+	for name, node := range map[string]*testServer{"A": a, "B": b} {
+		if node.resumes(t, st.ResumeToken) {
+			t.Errorf("A's spent token resumed on %s", name)
+		}
+	}
+	c = a.dial(t, dialOpts{})
+	back := c.start(map[string]any{"resume_token": resumed.ResumeToken})
+	if !back.Resumed || !strings.HasSuffix(historyText(back), "user: and now\nassistant: You said: and now.\n") {
+		t.Errorf("B's token on A: resumed %v, history:\n%s", back.Resumed, historyText(back))
+	}
+	c.close()
+}
+
+// TestResumeAfterNodeDies: a turn completed on A is in the store at its
+// end: with A's connection still open and A never shut down (as after
+// kill -9), the session resumes on B with that turn. A's client, when A
+// next saves, learns it was superseded.
+func TestResumeAfterNodeDies(t *testing.T) {
+	redis := redistest.Start(t)
+	a, b := newNode(t, redis.URL()), newNode(t, redis.URL())
+
+	onA := a.dial(t, dialOpts{})
+	st := onA.start(map[string]any{"text_only": true})
+	onA.say("good morning")
+	onA.say("how are you")
+	eventually(t, "the turns saved", func() bool { return saves(t, a) >= 3 }) // start, two turns
+
+	c := b.dial(t, dialOpts{})
+	resumed := c.start(map[string]any{"resume_token": st.ResumeToken})
+	if !resumed.Resumed {
+		t.Fatal("not resumed on B")
+	}
+	if got := historyText(resumed); got != twoTurns {
+		t.Errorf("history on B:\n%s", got)
+	}
+	if n := c.say("still here"); n != 3 {
+		t.Errorf("the next turn on B is %d, want 3", n)
+	}
+	c.close()
+
+	// A is not dead, in this test: its next save finds the session moved
+	// and closes its connection as superseded.
+	onA.sendJSON(map[string]any{"type": "input.text", "text": "hello?"})
+	onA.expectError(protocol.CodeSuperseded)
+	onA.close()
+}
+
+// TestResumeRace: one token presented to two nodes at once resumes on
+// exactly one of them, every time.
+func TestResumeRace(t *testing.T) {
+	redis := redistest.Start(t)
+	nodes := []*testServer{newNode(t, redis.URL()), newNode(t, redis.URL())}
+	for round := range 15 {
+		home := nodes[round%2]
+		st := home.closeSession(t)
+		eventually(t, "saved", func() bool { return saves(t, home) >= float64(2*(round/2+1)) })
+		var wg sync.WaitGroup
+		won := make([]bool, 2)
+		for i, node := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				won[i] = node.resumes(t, st.ResumeToken)
+			}()
+		}
+		wg.Wait()
+		if won[0] == won[1] {
+			t.Fatalf("round %d: resumed on A %v, on B %v; want exactly one", round, won[0], won[1])
+		}
+	}
+}
+
+// TestStoreRestart: with Redis down the nodes serve their live sessions
+// and say degraded on /readyz and voicegate_store_up; with Redis back
+// (empty) they recover without a restart, and the turns taken meanwhile
+// are saved: the session resumes on the other node with them.
+func TestStoreRestart(t *testing.T) {
+	redis := redistest.Start(t)
+	a, b := newNode(t, redis.URL()), newNode(t, redis.URL())
+	if code, body := a.get(t, gateway.PathReadyz); code != 200 || body != "ready\nstore: ok\n" {
+		t.Fatalf("readyz %d %q", code, body)
+	}
+
+	c := a.dial(t, dialOpts{})
+	st := c.start(map[string]any{"text_only": true})
+	c.say("good morning")
+	redis.Kill()
+	if n := c.say("how are you"); n != 2 {
+		t.Errorf("turn %d during the outage, want 2", n)
+	}
+	eventually(t, "degraded", func() bool {
+		code, body := a.get(t, gateway.PathReadyz)
+		return code == 200 && body == "ready\nstore: degraded\n" && metric(t, a.reg, "voicegate_store_up", nil) == 0
+	})
+	if metric(t, a.reg, "voicegate_store_operations_total", map[string]string{"result": "error"}) == 0 {
+		t.Error("no failed store call counted")
+	}
+	// New sessions are served too.
+	other := a.dial(t, dialOpts{})
+	other.start(map[string]any{"text_only": true})
+	other.say("anyone there")
+	other.close()
+	c.close()
+	eventually(t, "both detached", func() bool { return metric(t, a.reg, "voicegate_sessions_detached", nil) == 2 })
+	before := saves(t, a)
+
+	redis.Restart()
+	eventually(t, "recovered", func() bool {
+		_, body := a.get(t, gateway.PathReadyz)
+		return body == "ready\nstore: ok\n" && metric(t, a.reg, "voicegate_store_up", nil) == 1
+	})
+	// What waited is saved: each session once, as it is now.
+	eventually(t, "the waiting sessions saved", func() bool { return saves(t, a) == before+2 })
+	c = b.dial(t, dialOpts{})
+	resumed := c.start(map[string]any{"resume_token": st.ResumeToken})
+	if !resumed.Resumed || historyText(resumed) != twoTurns {
+		t.Errorf("on B after the restart: resumed %v, history:\n%s", resumed.Resumed, historyText(resumed))
+	}
+	c.close()
+}
