@@ -38,7 +38,7 @@ type SessionRecord struct {
 }
 
 type sessionFile struct {
-	Version  int            `json:"version"`
+	Version  int             `json:"version"`
 	Sessions []SessionRecord `json:"sessions"`
 }
 
