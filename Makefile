@@ -7,8 +7,8 @@ ARGS ?=
 
 # Debian packages: what the server links and runs with (offline speech)...
 RUN_DEBS := gcc pkg-config libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite flite1-dev espeak-ng libespeak-ng-dev
-# ...and what the tests drive: a real browser, a virtual sound card, speech tools.
-TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp-dev nodejs
+# ...and what the tests drive: a real browser, a virtual sound card, speech tools, a Redis.
+TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp-dev nodejs redis-server
 
 BINS := voicegate voicegate-mic voicegate-load
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/voicegate/voicegate/configs"
 	"github.com/voicegate/voicegate/gateway"
+	"github.com/voicegate/voicegate/gateway/redisstore"
 	"github.com/voicegate/voicegate/pipeline"
 )
 
@@ -123,16 +124,33 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 	defer b.Close()
 	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
 
+	for _, d := range cfg.Deprecated() {
+		log.Warn("deprecated setting in use", zap.String("setting", d))
+	}
+	gwConfig := cfg.Server.Config
+	gwConfig.SessionFile = cfg.SessionFile()
+	var store gateway.SessionStore
+	if cfg.Store.Kind == configs.StoreKindRedis {
+		rs, err := redisstore.New(cfg.Store.Redis)
+		if err != nil {
+			return err
+		}
+		defer rs.Close() // after the drain, which saves the sessions last
+		store = rs
+	}
+
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gw, err := gateway.New(gateway.Options{
+		Store:         store,
+		StoreTimeout:  cfg.Store.Redis.Timeout,
 		Logger:        log,
 		Registry:      metrics,
 		Stages:        b.stages,
 		VADName:       "energy",
 		VAD:           cfg.VAD,
 		Tools:         reg.Tools,
-		Config:        cfg.Server.Config,
+		Config:        gwConfig,
 		SessionConfig: cfg.Session,
 		LogContent:    cfg.Log.LogContent,
 		ContentHasher: hasher,
