@@ -1,6 +1,9 @@
 package gateway_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,20 +15,48 @@ import (
 	"github.com/voicegate/voicegate/gateway/redisstore/redistest"
 )
 
+// watchStore is a SessionStore that notes what it saved.
+type watchStore struct {
+	gateway.SessionStore
+	mu    sync.Mutex
+	turns map[string]uint64 // by session id: the turns of its last save
+}
+
+func (w *watchStore) Save(ctx context.Context, key [sha256.Size]byte, rec *gateway.SessionRecord, ttl time.Duration) error {
+	err := w.SessionStore.Save(ctx, key, rec, ttl)
+	if err == nil {
+		w.mu.Lock()
+		w.turns[rec.ID] = rec.Turns
+		w.mu.Unlock()
+	}
+	return err
+}
+
+// saved waits until the session id has been saved after n turns.
+func (w *watchStore) saved(t *testing.T, id string, n uint64) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("session saved after %d turns", n), func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.turns[id] == n
+	})
+}
+
 // newNode is a gateway on the shared store at url, with a Store of its
 // own, as a separate process would have.
-func newNode(t *testing.T, url string) *testServer {
+func newNode(t *testing.T, url string) (*testServer, *watchStore) {
 	t.Helper()
 	store, err := redisstore.New(redisstore.Config{URL: url, Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() }) // after the server's Shutdown: cleanups run last first
+	w := &watchStore{SessionStore: store, turns: map[string]uint64{}}
 	return newServer(t, func(o *gateway.Options) {
-		o.Store = store
+		o.Store = w
 		o.StoreTimeout = 300 * time.Millisecond
 		o.ResumeWindow = time.Minute
-	})
+	}), w
 }
 
 // say types text and waits for the reply, returning its turn number.
@@ -56,7 +87,8 @@ const twoTurns = "user: good morning\nassistant: You said: good morning.\nuser: 
 // token A handed out no longer works anywhere, and B's works on A.
 func TestResumeOnAnotherNode(t *testing.T) {
 	redis := redistest.Start(t)
-	a, b := newNode(t, redis.URL()), newNode(t, redis.URL())
+	a, aStore := newNode(t, redis.URL())
+	b, bStore := newNode(t, redis.URL())
 
 	c := a.dial(t, dialOpts{})
 	st := c.start(map[string]any{"text_only": true})
@@ -64,7 +96,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 		t.Fatal("turn numbers on A")
 	}
 	c.close()
-	eventually(t, "the detached session saved", func() bool { return saves(t, a) >= 4 }) // start, two turns, detach
+	aStore.saved(t, st.SessionID, 2)
 
 	c = b.dial(t, dialOpts{})
 	resumed := c.start(map[string]any{"resume_token": st.ResumeToken})
@@ -78,7 +110,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 		t.Errorf("the next turn on B is %d, want 3", n)
 	}
 	c.close()
-	eventually(t, "detached on B", func() bool { return saves(t, b) >= 3 }) // resume, turn, detach
+	bStore.saved(t, st.SessionID, 3)
 
 	for name, node := range map[string]*testServer{"A": a, "B": b} {
 		if node.resumes(t, st.ResumeToken) {
@@ -99,13 +131,14 @@ func TestResumeOnAnotherNode(t *testing.T) {
 // next saves, learns it was superseded.
 func TestResumeAfterNodeDies(t *testing.T) {
 	redis := redistest.Start(t)
-	a, b := newNode(t, redis.URL()), newNode(t, redis.URL())
+	a, aStore := newNode(t, redis.URL())
+	b, _ := newNode(t, redis.URL())
 
 	onA := a.dial(t, dialOpts{})
 	st := onA.start(map[string]any{"text_only": true})
 	onA.say("good morning")
 	onA.say("how are you")
-	eventually(t, "the turns saved", func() bool { return saves(t, a) >= 3 }) // start, two turns
+	aStore.saved(t, st.SessionID, 2)
 
 	c := b.dial(t, dialOpts{})
 	resumed := c.start(map[string]any{"resume_token": st.ResumeToken})
@@ -131,11 +164,12 @@ func TestResumeAfterNodeDies(t *testing.T) {
 // exactly one of them, every time.
 func TestResumeRace(t *testing.T) {
 	redis := redistest.Start(t)
-	nodes := []*testServer{newNode(t, redis.URL()), newNode(t, redis.URL())}
+	a, aStore := newNode(t, redis.URL())
+	b, bStore := newNode(t, redis.URL())
+	nodes, stores := []*testServer{a, b}, []*watchStore{aStore, bStore}
 	for round := range 15 {
-		home := nodes[round%2]
-		st := home.closeSession(t)
-		eventually(t, "saved", func() bool { return saves(t, home) >= float64(2*(round/2+1)) })
+		st := nodes[round%2].closeSession(t)
+		stores[round%2].saved(t, st.SessionID, 0)
 		var wg sync.WaitGroup
 		won := make([]bool, 2)
 		for i, node := range nodes {
@@ -158,7 +192,8 @@ func TestResumeRace(t *testing.T) {
 // are saved: the session resumes on the other node with them.
 func TestStoreRestart(t *testing.T) {
 	redis := redistest.Start(t)
-	a, b := newNode(t, redis.URL()), newNode(t, redis.URL())
+	a, _ := newNode(t, redis.URL())
+	b, _ := newNode(t, redis.URL())
 	if code, body := a.get(t, gateway.PathReadyz); code != 200 || body != "ready\nstore: ok\n" {
 		t.Fatalf("readyz %d %q", code, body)
 	}
