@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,28 @@ func TestValidate(t *testing.T) {
 		case err != nil && strings.Contains(err.Error(), "pa ss"):
 			t.Errorf("the error shows the password: %v", err)
 		}
+	}
+}
+
+// TestTLS: rediss:// with the server's CA in ca_file works, with a
+// password too; without the CA the server's certificate is refused.
+func TestTLS(t *testing.T) {
+	srv, ca := redistest.StartTLS(t, "--requirepass", "tls-pass")
+	ctx := context.Background()
+	url := "rediss://:tls-pass@" + srv.Addr()
+	s := newStore(t, redisstore.Config{URL: url, CAFile: ca})
+	k := digest()
+	if err := s.Save(ctx, k, record("alice", 1), time.Minute); err != nil {
+		t.Fatalf("save over TLS: %v", err)
+	}
+	if got, err := s.Claim(ctx, k, digest(), "alice", time.Minute); err != nil || got.Turns != 1 {
+		t.Errorf("claim over TLS: %+v, %v", got, err)
+	}
+	untrusted := newStore(t, redisstore.Config{URL: url})
+	if err := untrusted.Ping(ctx); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("without the CA: %v, want a certificate error", err)
+	}
+	if _, err := redisstore.New(redisstore.Config{URL: url, CAFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
+		t.Error("a missing ca_file was accepted")
 	}
 }

@@ -17,17 +17,33 @@ import (
 
 // Server is one redis-server process, restartable on its port.
 type Server struct {
-	t    testing.TB
-	port int
-	dir  string
-	args []string
-	cmd  *exec.Cmd
-	done chan struct{}
+	t      testing.TB
+	port   int
+	dir    string
+	args   []string
+	scheme string // redis, or rediss with StartTLS
+	cmd    *exec.Cmd
+	done   chan struct{}
 }
 
 // Start starts redis-server with args added to its command line (for
 // example "--requirepass", "secret") and returns once it answers.
 func Start(t testing.TB, args ...string) *Server {
+	t.Helper()
+	return start(t, "redis", args)
+}
+
+// StartTLS starts redis-server serving TLS only, with a certificate for
+// 127.0.0.1 from a CA made for the test, and returns it with the path of
+// that CA's PEM file.
+func StartTLS(t testing.TB, args ...string) (*Server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	ca, cert, key := writeCerts(t, dir)
+	return start(t, "rediss", append([]string{"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"}, args...)), ca
+}
+
+func start(t testing.TB, scheme string, args []string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server not found: apt-get install -y redis-server (the Makefile's TEST_DEBS)")
@@ -38,7 +54,7 @@ func Start(t testing.TB, args ...string) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{t: t, port: port, dir: t.TempDir(), args: args}
+	s := &Server{t: t, port: port, dir: t.TempDir(), args: args, scheme: scheme}
 	s.start()
 	t.Cleanup(s.Kill)
 	return s
@@ -47,13 +63,17 @@ func Start(t testing.TB, args ...string) *Server {
 // Addr is host:port.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
-// URL is redis://host:port.
-func (s *Server) URL() string { return "redis://" + s.Addr() }
+// URL is redis://host:port, or rediss:// for StartTLS.
+func (s *Server) URL() string { return s.scheme + "://" + s.Addr() }
 
 func (s *Server) start() {
 	s.t.Helper()
-	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--daemonize", "no", "--loglevel", "warning"}, s.args...)
+	ports := []string{"--port", strconv.Itoa(s.port)}
+	if s.scheme == "rediss" {
+		ports = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port)}
+	}
+	args := append(append(ports, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--daemonize", "no", "--loglevel", "warning"), s.args...)
 	cmd := exec.Command("redis-server", args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
