@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -137,6 +138,7 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		}
 		defer rs.Close() // after the drain, which saves the sessions last
 		store = rs
+		redis.SetLogger(redisLog{log.Named("redis")}) // the library's logger is process-wide
 	}
 
 	metrics := prometheus.NewRegistry()
@@ -366,4 +368,14 @@ func newContentHasher(c configs.Log) (*pipeline.ContentHasher, error) {
 		return nil, fmt.Errorf("log.content_key_file %s: %w", c.ContentKeyFile, err)
 	}
 	return h, nil
+}
+
+// redisLog takes go-redis's own log lines (a dial that failed, a pool
+// event) at Debug: the gateway logs the store's outages itself, rate-limited.
+type redisLog struct{ log *zap.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	if ce := l.log.Check(zap.DebugLevel, "redis client"); ce != nil {
+		ce.Write(zap.String("message", fmt.Sprintf(format, v...)))
+	}
 }
