@@ -12,6 +12,7 @@ import (
 	"github.com/voicegate/voicegate/gateway/redisstore"
 	"github.com/voicegate/voicegate/gateway/redisstore/redistest"
 	"github.com/voicegate/voicegate/gateway/storetest"
+	"github.com/voicegate/voicegate/pipeline"
 )
 
 var (
@@ -167,4 +168,37 @@ func TestTLS(t *testing.T) {
 	if _, err := redisstore.New(redisstore.Config{URL: url, CAFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
 		t.Error("a missing ca_file was accepted")
 	}
+}
+
+// BenchmarkSave: one session save of a 40-message conversation (the
+// default session.max_history) to a loopback Redis; and a claim.
+func BenchmarkSave(b *testing.B) {
+	srv := redistest.Start(b)
+	s, err := redisstore.New(redisstore.Config{URL: srv.URL()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rec := record("alice", 20)
+	for len(rec.History) < 40 {
+		rec.History = append(rec.History, pipeline.Message{Role: pipeline.RoleUser, Content: strings.Repeat("a few words of speech ", 4)},
+			pipeline.Message{Role: pipeline.RoleAssistant, Content: strings.Repeat("a reply of a sentence or two ", 4)})
+	}
+	ctx, k := context.Background(), digest()
+	b.Run("save", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.Save(ctx, k, rec, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("claim", func(b *testing.B) {
+		for b.Loop() {
+			next := digest()
+			if _, err := s.Claim(ctx, k, next, "alice", time.Minute); err != nil {
+				b.Fatal(err)
+			}
+			k = next
+		}
+	})
 }
