@@ -44,7 +44,7 @@ func (w *watchStore) saved(t *testing.T, id string, n uint64) {
 
 // newNode is a gateway on the shared store at url, with a Store of its
 // own, as a separate process would have.
-func newNode(t *testing.T, url string) (*testServer, *watchStore) {
+func newNode(t *testing.T, url string, mutate ...func(*gateway.Options)) (*testServer, *watchStore) {
 	t.Helper()
 	store, err := redisstore.New(redisstore.Config{URL: url, Timeout: 300 * time.Millisecond})
 	if err != nil {
@@ -56,6 +56,9 @@ func newNode(t *testing.T, url string) (*testServer, *watchStore) {
 		o.Store = w
 		o.StoreTimeout = 300 * time.Millisecond
 		o.ResumeWindow = time.Minute
+		for _, m := range mutate {
+			m(o)
+		}
 	}), w
 }
 
@@ -232,6 +235,38 @@ func TestStoreRestart(t *testing.T) {
 	resumed := c.start(map[string]any{"resume_token": st.ResumeToken})
 	if !resumed.Resumed || historyText(resumed) != twoTurns {
 		t.Errorf("on B after the restart: resumed %v, history:\n%s", resumed.Resumed, historyText(resumed))
+	}
+	c.close()
+}
+
+// TestResumeOnAnotherNodeWithKeys: with API keys, a browser's reconnect
+// to another node with the token as its only credential (?resume=)
+// resumes; another key's connection cannot take the session, and leaves
+// it resumable by its owner.
+func TestResumeOnAnotherNodeWithKeys(t *testing.T) {
+	redis := redistest.Start(t)
+	withKeys := func(o *gateway.Options) { o.APIKeys = []string{keyA, keyB} }
+	a, aStore := newNode(t, redis.URL(), withKeys)
+	b, _ := newNode(t, redis.URL(), withKeys)
+
+	c := a.dial(t, dialOpts{header: bearer(keyA)})
+	st := c.start(map[string]any{"text_only": true})
+	c.say("good morning")
+	c.say("how are you")
+	c.close()
+	aStore.saved(t, st.SessionID, 2)
+
+	other := b.dial(t, dialOpts{header: bearer(keyB)})
+	other.sendJSON(map[string]any{"type": "session.start", "resume_token": st.ResumeToken})
+	other.expectError(protocol.CodeResumeFailed)
+	if s, _ := other.expect(protocol.TypeSessionStarted); s.flag("resumed") {
+		t.Fatal("another key resumed the session on B")
+	}
+	other.close()
+	c = b.dial(t, dialOpts{query: "resume=" + st.ResumeToken})
+	resumed := c.start(nil)
+	if !resumed.Resumed || historyText(resumed) != twoTurns {
+		t.Errorf("?resume= on B: resumed %v, history:\n%s", resumed.Resumed, historyText(resumed))
 	}
 	c.close()
 }
