@@ -130,7 +130,10 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 	}
 	gwConfig := cfg.Server.Config
 	gwConfig.SessionFile = cfg.SessionFile()
-	var store gateway.SessionStore
+	var (
+		store   gateway.SessionStore
+		cluster gateway.ClusterCounter
+	)
 	if cfg.Store.Kind == configs.StoreKindRedis {
 		rs, err := redisstore.New(cfg.Store.Redis)
 		if err != nil {
@@ -138,6 +141,9 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		}
 		defer rs.Close() // after the drain, which saves the sessions last
 		store = rs
+		if !cfg.Store.Redis.LocalLimits {
+			cluster = rs
+		}
 		redis.SetLogger(redisLog{log.Named("redis")}) // the library's logger is process-wide
 	}
 
@@ -145,6 +151,7 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gw, err := gateway.New(gateway.Options{
 		Store:         store,
+		Cluster:       cluster,
 		StoreTimeout:  cfg.Store.Redis.Timeout,
 		Logger:        log,
 		Registry:      metrics,

@@ -26,6 +26,14 @@ func TestRedisStore(t *testing.T) {
 	if _, body := get(t, admin+"/metrics", ""); !strings.Contains(body, "voicegate_store_up 1") {
 		t.Error("no voicegate_store_up 1 in the metrics")
 	}
+	// The per-key limits are shared (store.redis.local_limits false).
+	deadline := time.Now().Add(10 * time.Second)
+	for _, body := get(t, admin+"/metrics", ""); !strings.Contains(body, `voicegate_store_operations_total{op="limits",result="ok"}`); _, body = get(t, admin+"/metrics", "") {
+		if time.Now().After(deadline) {
+			t.Fatal("no exchange of the cluster-wide limits counted")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	redis.Kill()
 	eventuallyBody(t, public+"/readyz", "ready\nstore: degraded\n")
 }

@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "voicegate_session_file_writes_total", Help: "Writes of the session file (server.session_file), by result: ok or error.",
 		}, []string{"result"}),
 		storeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "voicegate_store_operations_total", Help: "Calls to the shared session store (store.kind redis), by operation (save, claim, owner, ping) and result: ok, miss (no such session, or claimed elsewhere), error or dropped (a save given up on for an outage; the next turn saves the session again).",
+			Name: "voicegate_store_operations_total", Help: "Calls to the shared session store (store.kind redis), by operation (save, claim, owner, ping; limits: an exchange of the cluster-wide limits' counts) and result: ok, miss (no such session, or claimed elsewhere), error or dropped (a save given up on for an outage; the next turn saves the session again).",
 		}, []string{"op", "result"}),
 		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "voicegate_store_up", Help: "1 while the shared session store answers, 0 while it is degraded (live sessions go on; resumes fall back to this node's memory).",

@@ -75,8 +75,14 @@ type Options struct {
 	// Default nil: sessions live in this node's memory (and SessionFile).
 	// Realtime sessions stay in the node's memory either way.
 	Store SessionStore
-	// StoreTimeout bounds each call to Store. Default 2s.
+	// StoreTimeout bounds each call to Store and Cluster. Default 2s.
 	StoreTimeout time.Duration
+	// Cluster, when set, makes MaxSessionsPerKey and SessionRate hold
+	// across the nodes sharing it (ClusterCounter says how stale they may
+	// be). Default nil: each node counts alone.
+	Cluster ClusterCounter
+	// ClusterInterval is how often the counts are exchanged. Default 1s.
+	ClusterInterval time.Duration
 }
 
 // Config is the operator's connection, limit and access settings. A zero
@@ -525,6 +531,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = 2 * time.Second
+	}
+	if o.ClusterInterval <= 0 {
+		o.ClusterInterval = time.Second
 	}
 	if o.ContentHasher == nil {
 		o.ContentHasher = pipeline.NewRandomContentHasher()

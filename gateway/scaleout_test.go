@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -269,4 +270,86 @@ func TestResumeOnAnotherNodeWithKeys(t *testing.T) {
 		t.Errorf("?resume= on B: resumed %v, history:\n%s", resumed.Resumed, historyText(resumed))
 	}
 	c.close()
+}
+
+// TestClusterLimits: with a ClusterCounter, max_sessions_per_key counts a
+// key's connections on every node, and session starts on one node are
+// taken from the key's session_rate on the others, an exchange or two
+// later.
+func TestClusterLimits(t *testing.T) {
+	redis := redistest.Start(t)
+	node := func() *testServer {
+		store, err := redisstore.New(redisstore.Config{URL: redis.URL(), Timeout: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		return newServer(t, func(o *gateway.Options) {
+			o.Store, o.Cluster, o.ClusterInterval = store, store, 50*time.Millisecond
+			o.APIKeys = []string{keyA, keyB}
+			o.MaxSessionsPerKey = 2
+			o.SessionRate, o.SessionBurst = 0.001, 3
+		})
+	}
+	a, b := node(), node()
+	exchanged := func(s *testServer) float64 {
+		return metric(t, s.reg, "voicegate_store_operations_total", map[string]string{"op": "limits", "result": "ok"})
+	}
+	// waitExchanges waits until both nodes have exchanged twice more:
+	// each has seen what the other published after now.
+	waitExchanges := func() {
+		t.Helper()
+		ea, eb := exchanged(a), exchanged(b)
+		eventually(t, "two exchanges each", func() bool { return exchanged(a) >= ea+2 && exchanged(b) >= eb+2 })
+	}
+
+	// Connections: two of key A on node A fill the key's share on B too.
+	c1, c2 := a.dial(t, dialOpts{header: bearer(keyA)}), a.dial(t, dialOpts{header: bearer(keyA)})
+	waitExchanges()
+	if c, resp, err := b.tryDial(dialOpts{header: bearer(keyA)}); err == nil {
+		c.close()
+		t.Fatal("a third connection of key A was accepted on B")
+	} else if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third connection on B: %v, want 429", resp)
+	}
+	if n := metric(t, b.reg, "voicegate_rate_limited_total", map[string]string{"limit": "max_sessions_per_key"}); n != 1 {
+		t.Errorf("B counted %v refusals for max_sessions_per_key", n)
+	}
+	other := b.dial(t, dialOpts{header: bearer(keyB)}) // another key is not affected
+	other.close()
+	c1.close()
+	waitExchanges()
+	c3 := b.dial(t, dialOpts{header: bearer(keyA)}) // a place is free again
+	c3.close()
+	c2.close()
+
+	// Session starts: one of key B on B, two on A: B's bucket of three
+	// is empty once it has heard of A's.
+	start := func(s *testServer) (started bool) {
+		c := s.dial(t, dialOpts{header: bearer(keyB)})
+		defer c.close()
+		c.sendJSON(map[string]any{"type": "session.start", "text_only": true})
+		for {
+			m := c.next()
+			switch {
+			case m.Type == protocol.TypeSessionStarted:
+				return true
+			case m.Type == protocol.TypeError && protocol.Code(m.str("code")) == protocol.CodeRateLimited:
+				return false
+			case m.Type == protocol.TypeError:
+				t.Fatalf("error %s", m.Raw)
+			}
+		}
+	}
+	if !start(b) {
+		t.Fatal("the first start on B refused")
+	}
+	waitExchanges() // B now follows key B's total
+	if !start(a) || !start(a) {
+		t.Fatal("starts on A refused")
+	}
+	waitExchanges()
+	if start(b) {
+		t.Error("B started a fourth session of key B: the starts on A were not counted")
+	}
 }

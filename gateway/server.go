@@ -52,8 +52,9 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	keys     *keyring
 	sessions *sessionStore
-	persist  *persister // nil without a SessionFile
-	sync     *storeSync // nil without a Store
+	persist  *persister   // nil without a SessionFile
+	sync     *storeSync   // nil without a Store
+	cluster  *clusterSync // nil without a Cluster
 	admit    *admission
 	trusted  []netip.Prefix // Config.TrustedProxies
 	tickets  *ticketStore
@@ -121,6 +122,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Store != nil {
 		s.sync = newStoreSync(s, opts.Store)
+	}
+	if opts.Cluster != nil {
+		s.cluster = newClusterSync(s, opts.Cluster)
 	}
 
 	mux := http.NewServeMux()
@@ -229,6 +233,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // resume them on the next start or another node.
 func (s *Server) saveSessions() {
 	s.sessions.stop()
+	if s.cluster != nil {
+		s.cluster.close()
+	}
 	if s.sync != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*s.opts.StoreTimeout)
 		s.sync.close(ctx)

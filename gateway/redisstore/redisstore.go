@@ -1,6 +1,7 @@
 // Package redisstore keeps a gateway's sessions in Redis, so that N gateway
 // nodes behind one load balancer resume each other's sessions: it is the
-// gateway.SessionStore of store.kind redis.
+// gateway.SessionStore of store.kind redis. It is also their
+// gateway.ClusterCounter, which shares the per-key limits (cluster.go).
 //
 // Each session is one hash under KeyPrefix+"session:"+base64url(digest of
 // its resume token), with the fields owner (its principal) and data (the
@@ -51,6 +52,10 @@ type Config struct {
 	// KeyPrefix starts every key this store writes, so that several
 	// deployments can share one Redis.
 	KeyPrefix string `yaml:"key_prefix"`
+	// LocalLimits makes each node enforce server.max_sessions_per_key and
+	// server.session_rate alone. Default false: the nodes share them
+	// through this store (gateway.ClusterCounter).
+	LocalLimits bool `yaml:"local_limits"`
 }
 
 // DefaultConfig returns the defaults: no URL, a 2 s timeout, keys under

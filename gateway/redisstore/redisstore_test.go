@@ -202,3 +202,35 @@ func BenchmarkSave(b *testing.B) {
 		}
 	})
 }
+
+// TestExchange: nodes' open connections add up while they exchange, and
+// a node that stops is forgotten after its ttl; session starts add up to
+// running totals, which a node may ask for without adding to them.
+func TestExchange(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newStore(t, redisstore.Config{URL: srv.URL()}), newStore(t, redisstore.Config{URL: srv.URL()})
+	ctx := context.Background()
+	const ttl = 300 * time.Millisecond
+	open, totals, err := a.Exchange(ctx, "node-a", map[string]int{"key x": 2, "key y": 1}, map[string]int64{"key x": 3}, nil, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open["key x"] != 2 || open["key y"] != 1 || totals["key x"] != 3 {
+		t.Errorf("first exchange: %v %v", open, totals)
+	}
+	open, totals, err = b.Exchange(ctx, "node-b", map[string]int{"key x": 5}, map[string]int64{"key x": 1, "key z": 4}, []string{"key y", "key x"}, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open["key x"] != 7 || open["key y"] != 1 || totals["key x"] != 4 || totals["key z"] != 4 || totals["key y"] != 0 {
+		t.Errorf("second exchange: %v %v", open, totals)
+	}
+	// A exchanges again with nothing open: its counts are replaced.
+	if open, _, err = a.Exchange(ctx, "node-a", nil, nil, nil, ttl); err != nil || open["key x"] != 5 || open["key y"] != 0 {
+		t.Errorf("after A closed its connections: %v, %v", open, err)
+	}
+	time.Sleep(ttl + 100*time.Millisecond) // B stops exchanging: it died
+	if open, totals, err = a.Exchange(ctx, "node-a", nil, nil, []string{"key x"}, ttl); err != nil || len(open) != 0 || totals["key x"] != 4 {
+		t.Errorf("after B's ttl: %v %v, %v", open, totals, err)
+	}
+}
