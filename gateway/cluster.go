@@ -36,12 +36,13 @@ const clusterKeyPrefix = "key "
 
 // clusterSync runs the exchanges of one Server.
 type clusterSync struct {
-	srv     *Server
-	counter ClusterCounter
-	node    string
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	failing bool // run's goroutine only
+	srv      *Server
+	counter  ClusterCounter
+	node     string
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	failing  bool // run's goroutine only
 }
 
 func newClusterSync(s *Server, counter ClusterCounter) *clusterSync {
@@ -91,8 +92,9 @@ func (y *clusterSync) exchange() {
 	}
 }
 
+// close stops the exchanges; it may be called more than once.
 func (y *clusterSync) close() {
-	close(y.stop)
+	y.stopOnce.Do(func() { close(y.stop) })
 	y.wg.Wait()
 }
 

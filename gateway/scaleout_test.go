@@ -345,11 +345,31 @@ func TestClusterLimits(t *testing.T) {
 		t.Fatal("the first start on B refused")
 	}
 	waitExchanges() // B now follows key B's total
-	if !start(a) || !start(a) {
-		t.Fatal("starts on A refused")
+	for i := range 2 {
+		if !start(a) {
+			t.Fatalf("start %d on A refused", i+1)
+		}
 	}
 	waitExchanges()
 	if start(b) {
 		t.Error("B started a fourth session of key B: the starts on A were not counted")
+	}
+}
+
+// TestShutdownTwiceWithStore: a second Shutdown (the test's cleanup after
+// the test's own) returns at once.
+func TestShutdownTwiceWithStore(t *testing.T) {
+	redis := redistest.Start(t)
+	store, err := redisstore.New(redisstore.Config{URL: redis.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	s := newServer(t, func(o *gateway.Options) { o.Store, o.Cluster = store, store })
+	st := s.closeSession(t)
+	shutdown(t, s)
+	shutdown(t, s)
+	if owner, err := store.Owner(context.Background(), sha256.Sum256([]byte(st.ResumeToken))); err != nil || owner != "anonymous" {
+		t.Errorf("the session after the drain: %q, %v", owner, err)
 	}
 }

@@ -34,10 +34,11 @@ type storeSync struct {
 	logged  time.Time // of the last outage log line, rate-limiting them
 	lastErr error     // the last failure, for /readyz; nil while up
 
-	up   atomic.Bool
-	wake chan struct{} // one slot: a round is due
-	stop chan struct{}
-	wg   sync.WaitGroup
+	up       atomic.Bool
+	wake     chan struct{} // one slot: a round is due
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 }
 
 // storeCheckInterval is how often the store is pinged, so an outage shows
@@ -217,10 +218,11 @@ func (y *storeSync) count(op string, err error) {
 	y.srv.metrics.storeOps.WithLabelValues(op, result).Inc()
 }
 
-// close saves what is marked, until ctx is done, and stops the goroutine.
-// Sessions it could not save are counted as dropped.
+// close stops the goroutine and saves what is marked, until ctx is done.
+// Sessions it could not save are counted as dropped. It may be called
+// more than once (each Shutdown calls it).
 func (y *storeSync) close(ctx context.Context) {
-	close(y.stop)
+	y.stopOnce.Do(func() { close(y.stop) })
 	y.wg.Wait()
 	y.flush(ctx)
 	y.mu.Lock()
