@@ -19,11 +19,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/voicegate/voicegate/configs"
 	"github.com/voicegate/voicegate/gateway"
+	"github.com/voicegate/voicegate/gateway/redisstore"
 	"github.com/voicegate/voicegate/pipeline"
 )
 
@@ -127,6 +129,28 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 	}
 	defer stopTracing()
 
+	for _, d := range cfg.Deprecated() {
+		log.Warn("deprecated setting in use", zap.String("setting", d))
+	}
+	gwConfig := cfg.Server.Config
+	gwConfig.SessionFile = cfg.SessionFile()
+	var (
+		store   gateway.SessionStore
+		cluster gateway.ClusterCounter
+	)
+	if cfg.Store.Kind == configs.StoreKindRedis {
+		rs, err := redisstore.New(cfg.Store.Redis)
+		if err != nil {
+			return err
+		}
+		defer rs.Close() // after the drain, which saves the sessions last
+		store = rs
+		if !cfg.Store.Redis.LocalLimits {
+			cluster = rs
+		}
+		redis.SetLogger(redisLog{log.Named("redis")}) // the library's logger is process-wide
+	}
+
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := withCaches(b, cfg, metrics, log); err != nil {
@@ -135,13 +159,16 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
 
 	gw, err := gateway.New(gateway.Options{
+		Store:         store,
+		Cluster:       cluster,
+		StoreTimeout:  cfg.Store.Redis.Timeout,
 		Logger:        log,
 		Registry:      metrics,
 		Stages:        b.stages,
 		VADName:       "energy",
 		VAD:           cfg.VAD,
 		Tools:         reg.Tools,
-		Config:        cfg.Server.Config,
+		Config:        gwConfig,
 		SessionConfig: cfg.Session,
 		LogContent:    cfg.Log.LogContent,
 		ContentHasher: hasher,
@@ -358,4 +385,14 @@ func newContentHasher(c configs.Log) (*pipeline.ContentHasher, error) {
 		return nil, fmt.Errorf("log.content_key_file %s: %w", c.ContentKeyFile, err)
 	}
 	return h, nil
+}
+
+// redisLog takes go-redis's own log lines (a dial that failed, a pool
+// event) at Debug: the gateway logs the store's outages itself, rate-limited.
+type redisLog struct{ log *zap.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	if ce := l.log.Check(zap.DebugLevel, "redis client"); ce != nil {
+		ce.Write(zap.String("message", fmt.Sprintf(format, v...)))
+	}
 }

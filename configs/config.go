@@ -17,6 +17,7 @@ import (
 
 	"github.com/voicegate/voicegate/audio/vad"
 	"github.com/voicegate/voicegate/gateway"
+	"github.com/voicegate/voicegate/gateway/redisstore"
 	"github.com/voicegate/voicegate/providers/cache"
 )
 
@@ -35,9 +36,52 @@ type Config struct {
 	Server    Server                `yaml:"server"`
 	Log       Log                   `yaml:"log"`
 	Session   gateway.SessionConfig `yaml:"session"`
+	Store     Store                 `yaml:"store"`
 	VAD       vad.Config            `yaml:"vad"`
 	Providers Providers             `yaml:"providers"`
 	Cache     cache.Config          `yaml:"cache"`
+}
+
+// Store is where resumable sessions are kept (store:).
+type Store struct {
+	// Kind is memory (this process only), file (this process, and across
+	// its restarts: File) or redis (shared by every node behind one load
+	// balancer: Redis).
+	Kind  string            `yaml:"kind"`
+	File  StoreFile         `yaml:"file"`
+	Redis redisstore.Config `yaml:"redis"`
+}
+
+// The kinds of store.
+const (
+	StoreKindMemory = "memory"
+	StoreKindFile   = "file"
+	StoreKindRedis  = "redis"
+)
+
+// StoreFile is store.file:.
+type StoreFile struct {
+	// Path is the session file (gateway.Config.SessionFile says how it is
+	// kept).
+	Path string `yaml:"path"`
+}
+
+// SessionFile is the session file the configuration asks for: store.file.path
+// with store.kind file, else the deprecated server.session_file, else "".
+func (c Config) SessionFile() string {
+	if c.Store.Kind == StoreKindFile {
+		return c.Store.File.Path
+	}
+	return c.Server.SessionFile
+}
+
+// Deprecated lists the settings in use that are kept for compatibility,
+// each with what replaces it, for the start-up log.
+func (c Config) Deprecated() []string {
+	if c.Server.SessionFile != "" {
+		return []string{"server.session_file: use store.kind file with store.file.path"}
+	}
+	return nil
 }
 
 // Server is the listener and process settings beside the gateway's own.
@@ -154,6 +198,7 @@ func Default() Config {
 		},
 		Log:     Log{Level: "info", Format: "console"},
 		Session: gateway.DefaultSessionConfig(),
+		Store:   Store{Kind: StoreKindMemory, Redis: redisstore.DefaultConfig()},
 		VAD:     vad.DefaultConfig(),
 		Providers: Providers{
 			ASR: []Provider{{Name: "pocketsphinx"}},
@@ -219,6 +264,9 @@ func applyEnv(cfg *Config, getenv func(string) string) {
 	if v := getenv("VOICEGATE_CACHE_REDIS_URL"); v != "" {
 		cfg.Cache.Redis.URL = strings.TrimSpace(v)
 	}
+	if v := getenv("VOICEGATE_REDIS_URL"); v != "" {
+		cfg.Store.Redis.URL = strings.TrimSpace(v)
+	}
 	if v := getenv("VOICEGATE_LOG_LEVEL"); v != "" {
 		cfg.Log.Level = v
 	}
@@ -244,6 +292,25 @@ func (c Config) Validate() error {
 		bad("server.drain_timeout cannot be negative")
 	}
 	errs = append(errs, c.Server.Config.Validate(), c.Session.Validate(), c.VAD.Validate(), c.Cache.Validate())
+	switch c.Store.Kind {
+	case StoreKindMemory:
+	case StoreKindFile:
+		if c.Store.File.Path == "" {
+			bad("store.kind file needs store.file.path, e.g. /var/lib/voicegate/sessions.json")
+		}
+		if c.Server.SessionFile != "" && c.Server.SessionFile != c.Store.File.Path {
+			bad("server.session_file (deprecated) and store.file.path name different files; keep store.file.path only")
+		}
+	case StoreKindRedis:
+		if c.Server.SessionFile != "" {
+			bad("server.session_file keeps one node's sessions; with store.kind redis they are in Redis: remove server.session_file")
+		}
+		if err := c.Store.Redis.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		bad("store.kind %q: use memory, file or redis", c.Store.Kind)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

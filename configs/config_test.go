@@ -109,6 +109,16 @@ func TestValidate(t *testing.T) {
 		{"negative tickets", func(c *Config) { c.Server.MaxTickets = -1 }, "server.max_tickets"},
 		{"tls cert without key", func(c *Config) { c.Server.TLSCert = "/etc/voicegate/cert.pem" }, "server.tls_cert and server.tls_key go together"},
 		{"tls key without cert", func(c *Config) { c.Server.TLSKey = "/etc/voicegate/key.pem" }, "server.tls_cert and server.tls_key go together"},
+		{"store kind", func(c *Config) { c.Store.Kind = "etcd" }, "store.kind"},
+		{"file store without path", func(c *Config) { c.Store.Kind = StoreKindFile }, "store.file.path"},
+		{"two session files", func(c *Config) {
+			c.Store.Kind, c.Store.File.Path, c.Server.SessionFile = StoreKindFile, "/var/lib/a.json", "/var/lib/b.json"
+		}, "name different files"},
+		{"redis without url", func(c *Config) { c.Store.Kind = StoreKindRedis }, "store.redis.url is required"},
+		{"redis and a session file", func(c *Config) {
+			c.Store.Kind, c.Store.Redis.URL, c.Server.SessionFile = StoreKindRedis, "redis://127.0.0.1:6379", "/var/lib/a.json"
+		}, "remove server.session_file"},
+		{"redis scheme", func(c *Config) { c.Store.Kind, c.Store.Redis.URL = StoreKindRedis, "tcp://127.0.0.1:6379" }, "store.redis.url: scheme"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,14 +132,51 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestSessionFileAlias: the deprecated server.session_file still selects
+// the session file, and says so; store.file.path does with store.kind
+// file.
+func TestSessionFileAlias(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		change     func(c *Config)
+		file       string
+		deprecated bool
+	}{
+		{"default", func(*Config) {}, "", false},
+		{"server.session_file", func(c *Config) { c.Server.SessionFile = "/var/lib/old.json" }, "/var/lib/old.json", true},
+		{"store.file", func(c *Config) { c.Store.Kind, c.Store.File.Path = StoreKindFile, "/var/lib/new.json" }, "/var/lib/new.json", false},
+		{"both, the same", func(c *Config) {
+			c.Store.Kind, c.Store.File.Path, c.Server.SessionFile = StoreKindFile, "/var/lib/new.json", "/var/lib/new.json"
+		}, "/var/lib/new.json", true},
+		{"redis", func(c *Config) { c.Store.Kind, c.Store.Redis.URL = StoreKindRedis, "redis://127.0.0.1:6379" }, "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.change(&c)
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.SessionFile(); got != tt.file {
+				t.Errorf("SessionFile() = %q, want %q", got, tt.file)
+			}
+			if got := len(c.Deprecated()) > 0; got != tt.deprecated {
+				t.Errorf("Deprecated() = %v", c.Deprecated())
+			}
+		})
+	}
+}
+
 func TestEnvOverrides(t *testing.T) {
-	env := map[string]string{"VOICEGATE_ADDR": "0.0.0.0:9000", "VOICEGATE_ADMIN_ADDR": "off", "VOICEGATE_API_KEYS": "0123456789abcdef, fedcba9876543210", "VOICEGATE_LOG_LEVEL": "debug"}
+	env := map[string]string{"VOICEGATE_ADDR": "0.0.0.0:9000", "VOICEGATE_ADMIN_ADDR": "off", "VOICEGATE_API_KEYS": "0123456789abcdef, fedcba9876543210", "VOICEGATE_LOG_LEVEL": "debug", "VOICEGATE_REDIS_URL": "redis://:pw@10.0.0.5:6379/2"}
 	c, err := Load("", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Server.Addr != "0.0.0.0:9000" || c.Server.AdminAddr != AdminOff || len(c.Server.APIKeys) != 2 || c.Server.APIKeys[1] != "fedcba9876543210" || c.Log.Level != "debug" {
 		t.Fatalf("%+v %+v", c.Server, c.Log)
+	}
+	if c.Store.Redis.URL != "redis://:pw@10.0.0.5:6379/2" {
+		t.Errorf("store.redis.url not taken from VOICEGATE_REDIS_URL")
 	}
 }
 

@@ -25,6 +25,13 @@ type admission struct {
 	open    map[string]int // "ip …" and "key …": connections open
 	buckets map[string]*rate.Limiter
 	pruneAt int // prune buckets when there are this many
+
+	// With a ClusterCounter (cluster.go): the connections open on the
+	// other nodes by key, the sessions started here by key since the last
+	// exchange, and the cluster's running totals at the last one.
+	remote  map[string]int
+	started map[string]int64
+	totals  map[string]int64
 }
 
 // minPruneAt is the fewest buckets worth a prune.
@@ -35,6 +42,7 @@ func newAdmission(c Config) *admission {
 		perIP: c.MaxSessionsPerIP, perKey: c.MaxSessionsPerKey,
 		every: rate.Limit(c.SessionRate), burst: c.SessionBurst,
 		open: make(map[string]int), buckets: make(map[string]*rate.Limiter), pruneAt: minPruneAt,
+		started: make(map[string]int64),
 	}
 }
 
@@ -68,7 +76,7 @@ func (a *admission) acquire(cl peer) (release func(), limit string) {
 	if a.open[cl.ip] >= a.perIP {
 		return nil, limitPerIP
 	}
-	if cl.key != "" && a.open[cl.key] >= a.perKey {
+	if cl.key != "" && a.open[cl.key]+a.remote[cl.key] >= a.perKey {
 		return nil, limitPerKey
 	}
 	a.open[cl.ip]++
@@ -107,6 +115,9 @@ func (a *admission) allowStart(principal string, now time.Time) (bool, time.Dura
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return false, d
+	}
+	if strings.HasPrefix(principal, clusterKeyPrefix) && len(a.started) < maxClusterKeys {
+		a.started[principal]++
 	}
 	return true, 0
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -252,6 +253,9 @@ func (c *connection) teardown() {
 	log := c.logger()
 	if c.state != nil {
 		s.sessions.detach(c.state, c, s.opts.Now())
+		if shared := c.sharedStore(); shared != nil {
+			shared.mark(c.state) // detached: its resume window starts now
+		}
 	}
 	if c.session != nil {
 		c.in.syncDropped()
@@ -491,6 +495,9 @@ func (c *connection) start(m *protocol.SessionStart) error {
 	if !resumed {
 		token = s.sessions.create(st, c, now)
 		c.state = st
+		if shared := c.sharedStore(); shared != nil {
+			shared.mark(st)
+		}
 	}
 	c.session = sess
 	c.in = audioIn{sink: sess, samples: make([]int16, 0, 2048), framesIn: s.metrics.framesIn, dropped: s.metrics.framesDropped}
@@ -540,20 +547,69 @@ func (c *connection) start(m *protocol.SessionStart) error {
 // token. It returns no session and no error when the token is unknown or
 // expired and c may start a new session instead.
 func (c *connection) resumeState(token string) (*sessionState, string, error) {
-	st, fresh, prev, ok := c.srv.sessions.resume(token, c.cred.who, c, c.srv.opts.Now())
-	switch {
-	case ok:
-		if prev != nil {
-			prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
-			c.waitRun(prev)
+	s, now := c.srv, c.srv.opts.Now()
+	shared := c.sharedStore()
+	fresh := randomToken(32)
+	var claimed *SessionRecord
+	if shared != nil {
+		rec, err := shared.claim(token, fresh, c.cred.who)
+		switch {
+		case err == nil:
+			claimed = rec
+		case errors.Is(err, ErrSessionMoved):
+			// Resumed on some node since: whatever this node holds
+			// under the token is stale.
+			s.sessions.dropToken(token)
+			return c.noResume()
+		case errors.Is(err, ErrNoSession):
+			// Not in the store (expired there, another principal's, or
+			// lost with a store restart): this node's memory decides.
+		default:
+			c.logger().Warn("session store failing: the resume is decided by this node's memory", zap.Error(err))
 		}
-		return st, fresh, nil
-	case c.cred.resumeOnly != "":
+	}
+	st, _, prev, ok := s.sessions.resumeTo(token, fresh, c.cred.who, c, now)
+	if !ok && claimed != nil {
+		next := sha256.Sum256([]byte(fresh))
+		claimed.Key = next[:]
+		if st, ok = restore(*claimed, now, s.opts.ResumeWindow, s.newConversation); ok {
+			s.sessions.adopt(st, fresh, c, now)
+		} else {
+			c.logger().Warn("session in the store refused: not a session this gateway makes")
+		}
+	}
+	if !ok {
+		return c.noResume()
+	}
+	if prev != nil {
+		prev.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
+		c.waitRun(prev)
+	}
+	if shared != nil {
+		shared.mark(st) // under its new token, and as this node has it
+	}
+	return st, fresh, nil
+}
+
+// noResume is resumeState's answer for a token that resumes nothing.
+func (c *connection) noResume() (*sessionState, string, error) {
+	if c.cred.resumeOnly != "" {
 		// Resumed or expired since the upgrade: no credential is left
 		// to start a new session with.
 		return nil, "", protocol.Errorf(protocol.CodeUnauthorized, "the session can no longer be resumed; connect with an API key or a new ticket")
 	}
 	return nil, "", nil
+}
+
+// sharedStore is where c's session is kept beside this node's memory: the
+// Server's shared store for a /ws session, nil for a Realtime one (kept in
+// the node's memory only, as its state is the node's own) or without a
+// store.
+func (c *connection) sharedStore() *storeSync {
+	if c.rt != nil || c.adapter != nil {
+		return nil
+	}
+	return c.srv.sync
 }
 
 // newSession returns a session of conv with the gateway's settings and the

@@ -37,7 +37,10 @@
 // errors.go is the one map from errors to error codes and close statuses;
 // resume.go keeps sessions across dropped connections, detached.go caps and
 // expires those waiting to be resumed, persist.go and sessionfile.go keep
-// them in Options.SessionFile across restarts; admission.go is each
+// them in Options.SessionFile across restarts; store.go is the
+// SessionStore nodes share (package redisstore is Redis's, memstore.go one
+// in memory), storesync.go saves the sessions to it at each turn's end and
+// claims them from it on resume, and cluster.go shares the per-key limits; admission.go is each
 // client's share (connections per address and per key, a session-start
 // rate); metrics.go holds the Prometheus collectors and the turn latency
 // trace; tools.go follows the client's tools and the calls waiting for

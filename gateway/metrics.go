@@ -17,6 +17,8 @@ type metrics struct {
 	detached       prometheus.Gauge
 	evicted        prometheus.Counter
 	fileWrites     *prometheus.CounterVec // {result}
+	storeOps       *prometheus.CounterVec // {op, result}
+	storeUp        prometheus.Gauge
 	framesIn       prometheus.Counter
 	framesDropped  prometheus.Counter
 	errors         *prometheus.CounterVec // {code}
@@ -47,6 +49,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		fileWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voicegate_session_file_writes_total", Help: "Writes of the session file (server.session_file), by result: ok or error.",
 		}, []string{"result"}),
+		storeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voicegate_store_operations_total", Help: "Calls to the shared session store (store.kind redis), by operation (save, claim, owner, ping; limits: an exchange of the cluster-wide limits' counts) and result: ok, miss (no such session, or claimed elsewhere), error or dropped (a save given up on for an outage; the next turn saves the session again).",
+		}, []string{"op", "result"}),
+		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "voicegate_store_up", Help: "1 while the shared session store answers, 0 while it is degraded (live sessions go on; resumes fall back to this node's memory).",
+		}),
 		framesIn: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voicegate_audio_frames_in_total", Help: "Binary audio frames received from clients and fed to the pipeline.",
 		}),
@@ -76,7 +84,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: latencyBuckets,
 		}, []string{"stage", "provider"}),
 	}
-	for _, c := range []prometheus.Collector{m.sessionsActive, m.sessionsTotal, m.detached, m.evicted, m.fileWrites, m.framesIn, m.framesDropped,
+	for _, c := range []prometheus.Collector{m.sessionsActive, m.sessionsTotal, m.detached, m.evicted, m.fileWrites, m.storeOps, m.storeUp, m.framesIn, m.framesDropped,
 		m.errors, m.rejected, m.rateLimited, m.slowConsumer, m.turnLatency, m.stageDuration} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

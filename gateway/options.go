@@ -72,6 +72,21 @@ type Options struct {
 	// protocol (package telemetry records them as OpenTelemetry traces).
 	// Default nil: none, at no cost.
 	TurnTracer TurnTracer
+
+	// Store, when set, is the session store this gateway shares with the
+	// other nodes behind the same load balancer (SessionStore says when
+	// it is written and read), so a client resumes on any of them.
+	// Default nil: sessions live in this node's memory (and SessionFile).
+	// Realtime sessions stay in the node's memory either way.
+	Store SessionStore
+	// StoreTimeout bounds each call to Store and Cluster. Default 2s.
+	StoreTimeout time.Duration
+	// Cluster, when set, makes MaxSessionsPerKey and SessionRate hold
+	// across the nodes sharing it (ClusterCounter says how stale they may
+	// be). Default nil: each node counts alone.
+	Cluster ClusterCounter
+	// ClusterInterval is how often the counts are exchanged. Default 1s.
+	ClusterInterval time.Duration
 }
 
 // Config is the operator's connection, limit and access settings. A zero
@@ -517,6 +532,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = 2 * time.Second
+	}
+	if o.ClusterInterval <= 0 {
+		o.ClusterInterval = time.Second
 	}
 	if o.ContentHasher == nil {
 		o.ContentHasher = pipeline.NewRandomContentHasher()

@@ -14,15 +14,18 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 )
 
-// savedSession is a session as written to Options.SessionFile. It holds the
-// digest of the resume token, never the token, so the file grants nothing
-// by itself; it does hold the conversation, hence mode 0600. Owner is the
-// principal the session belongs to (a digest of its key, or "anonymous"):
-// restored, it is still resumable by that principal alone. Files written
-// before sessions had owners lack it; their sessions, which nobody can show
-// are theirs, are not restored. (Adding the field kept the version: an
-// older server reading a newer file ignores it.)
-type savedSession struct {
+// SessionRecord is a resumable session as a store keeps it: in
+// Options.SessionFile, and as a SessionStore saves it. It holds the digest
+// of the resume token, never the token, so a record grants nothing by
+// itself; it does hold the conversation, hence mode 0600 for the file.
+// Owner is the principal the session belongs to (a digest of its key, or
+// "anonymous"): restored, it is still resumable by that principal alone.
+// Files written before sessions had owners lack it; their sessions, which
+// nobody can show are theirs, are not restored. (Adding the field kept the
+// version: an older server reading a newer file ignores it.) Detached is
+// when the record was saved, or its connection ended; Turns the number of
+// turns the conversation has had, so a resumed session numbers on.
+type SessionRecord struct {
 	ID       string             `json:"id"`
 	Owner    string             `json:"owner"`
 	Key      []byte             `json:"key"` // SHA-256 of the resume token
@@ -35,8 +38,8 @@ type savedSession struct {
 }
 
 type sessionFile struct {
-	Version  int            `json:"version"`
-	Sessions []savedSession `json:"sessions"`
+	Version  int             `json:"version"`
+	Sessions []SessionRecord `json:"sessions"`
 }
 
 // errCorruptFile is returned by load for a file it cannot read as a
@@ -48,7 +51,7 @@ var errCorruptFile = errors.New("not a session file")
 // a crash or a drain that gave up, it is resumable for a whole window.
 func (s *sessionStore) snapshot(now time.Time) ([]byte, int, error) {
 	s.mu.Lock()
-	out := sessionFile{Version: 1, Sessions: make([]savedSession, 0, len(s.byKey))}
+	out := sessionFile{Version: 1, Sessions: make([]SessionRecord, 0, len(s.byKey))}
 	for key, st := range s.byKey {
 		detached := st.detached
 		if st.conn != nil {
@@ -57,7 +60,7 @@ func (s *sessionStore) snapshot(now time.Time) ([]byte, int, error) {
 		if now.Sub(detached) > s.window || st.rt != nil {
 			continue // a Realtime session is resumable while the server runs
 		}
-		out.Sessions = append(out.Sessions, savedSession{
+		out.Sessions = append(out.Sessions, SessionRecord{
 			ID: st.id, Owner: string(st.owner), Key: append([]byte(nil), key[:]...), Input: st.input.SampleRate, Output: st.output.SampleRate,
 			TextOnly: st.textOnly, Detached: detached, Turns: st.conv.Turns(), History: st.conv.History(),
 		})
@@ -134,7 +137,7 @@ func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline
 // smuggle a system prompt in), and one whose window has passed. A detached time in
 // the future (a clock set back, a file edited) counts as now, so the
 // session expires a window from now rather than never.
-func restore(saved savedSession, now time.Time, window time.Duration, newConv func() *pipeline.Conversation) (*sessionState, bool) {
+func restore(saved SessionRecord, now time.Time, window time.Duration, newConv func() *pipeline.Conversation) (*sessionState, bool) {
 	if saved.Owner == "" || len(saved.Key) != sha256.Size || !validID(saved.ID) || saved.Detached.IsZero() {
 		return nil, false
 	}

@@ -83,8 +83,12 @@ func (s *sessionStore) create(st *sessionState, c *connection, now time.Time) st
 // a session that belongs to another principal, whose token stays as it was:
 // a token alone does not let one key take over another key's conversation.
 func (s *sessionStore) resume(token string, who principal, c *connection, now time.Time) (st *sessionState, newToken string, prev *connection, ok bool) {
+	return s.resumeTo(token, randomToken(32), who, c, now)
+}
+
+// resumeTo is resume with the new token given: fresh.
+func (s *sessionStore) resumeTo(token, fresh string, who principal, c *connection, now time.Time) (st *sessionState, newToken string, prev *connection, ok bool) {
 	key := sha256.Sum256([]byte(token))
-	fresh := randomToken(32)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked(now)
@@ -99,6 +103,65 @@ func (s *sessionStore) resume(token string, who principal, c *connection, now ti
 	prev, st.conn = st.conn, c
 	s.changedLocked()
 	return st, fresh, prev, true
+}
+
+// adopt registers st, claimed from the shared store under the digest of
+// token, attached to c.
+func (s *sessionStore) adopt(st *sessionState, token string, c *connection, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked(now)
+	st.key = sha256.Sum256([]byte(token))
+	st.conn = c
+	s.byKey[st.key] = st
+	s.changedLocked()
+}
+
+// record returns st as the shared store saves it, under its current key;
+// ok is false once st is no longer held here. A session still attached is
+// saved as detached now, as the session file has it.
+func (s *sessionStore) record(st *sessionState, now time.Time) (key [sha256.Size]byte, rec SessionRecord, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byKey[st.key] != st {
+		return key, rec, false
+	}
+	detached := st.detached
+	if st.conn != nil {
+		detached = now
+	}
+	return st.key, SessionRecord{
+		ID: st.id, Owner: string(st.owner), Input: st.input.SampleRate, Output: st.output.SampleRate,
+		TextOnly: st.textOnly, Detached: detached, Turns: st.conv.Turns(), History: st.conv.History(),
+	}, true
+}
+
+// forget drops st, whose session was claimed on another node under key,
+// unless it has been resumed here since (its key changed), and returns the
+// connection it was attached to, which the caller closes as superseded.
+func (s *sessionStore) forget(st *sessionState, key [sha256.Size]byte) *connection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.key != key || s.byKey[key] != st {
+		return nil
+	}
+	s.removeLocked(st)
+	c := st.conn
+	st.conn = nil
+	s.changedLocked()
+	return c
+}
+
+// dropToken forgets the session under token's digest, if it is detached:
+// the shared store says it was claimed on another node.
+func (s *sessionStore) dropToken(token string) {
+	key := sha256.Sum256([]byte(token))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.byKey[key]; ok && st.conn == nil {
+		s.removeLocked(st)
+		s.changedLocked()
+	}
 }
 
 // ownerOf returns the principal of the session holding token, if it can

@@ -52,7 +52,9 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	keys     *keyring
 	sessions *sessionStore
-	persist  *persister // nil without a SessionFile
+	persist  *persister   // nil without a SessionFile
+	sync     *storeSync   // nil without a Store
+	cluster  *clusterSync // nil without a Cluster
 	admit    *admission
 	trusted  []netip.Prefix // Config.TrustedProxies
 	tickets  *ticketStore
@@ -118,6 +120,12 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if opts.Store != nil {
+		s.sync = newStoreSync(s, opts.Store)
+	}
+	if opts.Cluster != nil {
+		s.cluster = newClusterSync(s, opts.Cluster)
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathWS, s.serveWS)
@@ -166,12 +174,18 @@ func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	draining := s.draining
 	s.mu.Unlock()
+	// The shared store's state is a detail: a node whose store fails
+	// still serves its live sessions and new ones, so it stays ready.
+	store := ""
+	if s.sync != nil {
+		store = s.sync.status() + "\n"
+	}
 	if draining {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("draining\n"))
+		w.Write([]byte("draining\n" + store))
 		return
 	}
-	w.Write([]byte("ready\n"))
+	w.Write([]byte("ready\n" + store))
 }
 
 // Shutdown drains the gateway: /readyz turns 503, new upgrades get 503, and
@@ -215,10 +229,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // saveSessions stops the store's timers and writes the resumable sessions
-// to Options.SessionFile a last time, so clients can resume them on the
-// next start.
+// to Options.SessionFile and Options.Store a last time, so clients can
+// resume them on the next start or another node.
 func (s *Server) saveSessions() {
 	s.sessions.stop()
+	if s.cluster != nil {
+		s.cluster.close()
+	}
+	if s.sync != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*s.opts.StoreTimeout)
+		s.sync.close(ctx)
+		cancel()
+	}
 	if s.persist == nil {
 		return
 	}
@@ -400,6 +422,9 @@ func (s *Server) authenticate(r *http.Request) (credential, bool) {
 	case q.Get("resume") != "":
 		tok := q.Get("resume")
 		who, ok := s.sessions.ownerOf(tok, s.opts.Now())
+		if !ok && s.sync != nil {
+			who, ok = s.sync.owner(tok) // a session this node has not held
+		}
 		return credential{who: who, resumeOnly: tok}, ok && s.keys.valid(who)
 	}
 	return credential{}, false

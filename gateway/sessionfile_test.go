@@ -202,3 +202,43 @@ func TestSessionFileEntriesChecked(t *testing.T) {
 		t.Error("an entry detached in the future outlived the resume window")
 	}
 }
+
+// TestSessionFileFollowsTurns: each completed turn reaches the file (a
+// second behind at most), so a crash loses at most the turn in progress:
+// a server started from the file while the first still runs, as after
+// kill -9, resumes the session with its turns and numbers on.
+func TestSessionFileFollowsTurns(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sessions.json")
+	withFile := func(o *gateway.Options) { o.SessionFile = file }
+	first := newServer(t, withFile)
+	c := first.dial(t, dialOpts{})
+	inFile := func(turns uint64) func() bool {
+		return func() bool {
+			b, err := os.ReadFile(file)
+			var f struct {
+				Sessions []struct {
+					Turns   uint64
+					History []pipeline.Message
+				}
+			}
+			return err == nil && json.Unmarshal(b, &f) == nil && len(f.Sessions) == 1 && f.Sessions[0].Turns == turns && len(f.Sessions[0].History) == 2*int(turns)
+		}
+	}
+	st := c.start(map[string]any{"text_only": true})
+	eventually(t, "the new session in the file", inFile(0))
+	c.say("good morning")
+	c.say("how are you")
+	eventually(t, "both turns in the file", inFile(2))
+
+	second := newServer(t, withFile)
+	r := second.dial(t, dialOpts{})
+	resumed := r.start(map[string]any{"resume_token": st.ResumeToken})
+	if !resumed.Resumed || historyText(resumed) != twoTurns {
+		t.Fatalf("after the crash: resumed %v, history:\n%s", resumed.Resumed, historyText(resumed))
+	}
+	if n := r.say("still there"); n != 3 {
+		t.Errorf("the next turn is %d, want 3", n)
+	}
+	r.close()
+	c.close()
+}

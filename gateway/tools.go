@@ -195,6 +195,14 @@ func (c *connection) noteToolEvent(ev pipeline.Event) {
 			c.state.tools.called(ev.Turn, ev.Call.ID)
 		}
 	case pipeline.EventTurnLatency:
+		// The turn is in the conversation now: saved, a node that dies
+		// loses at most the turn in progress.
+		if shared := c.sharedStore(); shared != nil {
+			shared.mark(c.state)
+		}
+		if c.rt == nil && c.srv.persist != nil {
+			c.srv.persist.mark()
+		}
 		if c.state.tools.turnEnded(ev.Turn, ev.Reason != 0) && !c.isClosing() {
 			c.continueReply(ev.Turn)
 		}
