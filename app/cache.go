@@ -36,12 +36,12 @@ func withCaches(b *built, cfg configs.Config, reg prometheus.Registerer, log *za
 		remote = cache.NewRemote(store, cache.RemoteOptions{Timeout: c.Redis.Timeout, Log: log, Metrics: m})
 		b.closers = append(b.closers, remote)
 	}
-	opts := func(stage []configs.Provider) (cache.Options, error) {
+	opts := func(name string, stage []configs.Provider) (cache.Options, error) {
 		v, err := variant(stage)
-		return cache.Options{Variant: v, Remote: remote, Metrics: m}, err
+		return cache.Options{Variant: v, Primary: b.primary[name], Remote: remote, Metrics: m}, err
 	}
 	if c.TTS.Enabled {
-		o, err := opts(cfg.Providers.TTS)
+		o, err := opts("tts", cfg.Providers.TTS)
 		if err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func withCaches(b *built, cfg configs.Config, reg prometheus.Registerer, log *za
 		}
 	}
 	if c.LLM.Enabled {
-		o, err := opts(cfg.Providers.LLM)
+		o, err := opts("llm", cfg.Providers.LLM)
 		if err != nil {
 			return err
 		}

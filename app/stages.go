@@ -19,6 +19,9 @@ type closer interface{ Close() error }
 type built struct {
 	stages  pipeline.Stages
 	closers []closer
+	// primary names the first provider of each stage ("asr", "llm",
+	// "tts") that is a fallback chain.
+	primary map[string]string
 }
 
 func (b *built) Close() {
@@ -72,5 +75,9 @@ func buildChain[T any](b *built, stage string, list []configs.Provider, kinds ma
 	if len(made) == 1 {
 		return made[0], nil
 	}
+	if b.primary == nil {
+		b.primary = make(map[string]string)
+	}
+	b.primary[stage] = pipeline.NameOf(made[0])
 	return chain(d.Log, made...)
 }

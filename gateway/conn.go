@@ -551,6 +551,7 @@ func (c *connection) resumeState(token string) (*sessionState, string, error) {
 	shared := c.sharedStore()
 	fresh := randomToken(32)
 	var claimed *SessionRecord
+	storeFailed := false
 	if shared != nil {
 		rec, err := shared.claim(token, fresh, c.cred.who)
 		switch {
@@ -566,6 +567,7 @@ func (c *connection) resumeState(token string) (*sessionState, string, error) {
 			// lost with a store restart): this node's memory decides.
 		default:
 			c.logger().Warn("session store failing: the resume is decided by this node's memory", zap.Error(err))
+			storeFailed = true
 		}
 	}
 	st, _, prev, ok := s.sessions.resumeTo(token, fresh, c.cred.who, c, now)
@@ -586,6 +588,9 @@ func (c *connection) resumeState(token string) (*sessionState, string, error) {
 		c.waitRun(prev)
 	}
 	if shared != nil {
+		if storeFailed {
+			shared.rotate(st, sha256.Sum256([]byte(token)))
+		}
 		shared.mark(st) // under its new token, and as this node has it
 	}
 	return st, fresh, nil

@@ -120,6 +120,13 @@ func (s *sessionStore) adopt(st *sessionState, token string, c *connection, now 
 // record returns st as the shared store saves it, under its current key;
 // ok is false once st is no longer held here. A session still attached is
 // saved as detached now, as the session file has it.
+// holds reports whether st is one of the sessions held here.
+func (s *sessionStore) holds(st *sessionState) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byKey[st.key] == st
+}
+
 func (s *sessionStore) record(st *sessionState, now time.Time) (key [sha256.Size]byte, rec SessionRecord, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

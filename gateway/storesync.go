@@ -18,8 +18,9 @@ import (
 // connection ends; one goroutine saves the marked ones, each as it is
 // then, off the connections' goroutines: no store call is made per audio
 // frame, and a slow store slows no session. A session marked again before
-// it is saved is saved once, so what waits is bounded by the sessions the
-// node holds.
+// it is saved is saved once, and while the store is down the queue is
+// pruned of sessions the node no longer holds, so what waits stays within
+// twice the sessions the node holds (plus a few).
 //
 // While the store fails, the sessions go on: the first failed save stops
 // the round, what is left waits, a ping each storeCheckInterval finds
@@ -29,8 +30,19 @@ type storeSync struct {
 	srv   *Server
 	store SessionStore
 
+	// ctx is cancelled by close: a round in progress then stops where it
+	// is, and close's own flush, bounded by Shutdown's time, takes over.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	mu      sync.Mutex
 	pending map[*sessionState]struct{}
+	// rotated holds, for a session resumed from this node's memory while
+	// the store failed, the digest of the token it was resumed with: the
+	// store still has the session under it, and must claim it away (and
+	// leave the old token dead) before the session is saved again.
+	rotated map[*sessionState][sha256.Size]byte
+	pruneAt int       // while down, the queue length at which mark prunes it
 	logged  time.Time // of the last outage log line, rate-limiting them
 	lastErr error     // the last failure, for /readyz; nil while up
 
@@ -49,7 +61,9 @@ const storeCheckInterval = time.Second
 const storeOutageLogEvery = 10 * time.Second
 
 func newStoreSync(s *Server, store SessionStore) *storeSync {
-	y := &storeSync{srv: s, store: store, pending: make(map[*sessionState]struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	y := &storeSync{srv: s, store: store, pending: make(map[*sessionState]struct{}), rotated: make(map[*sessionState][sha256.Size]byte),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), pruneAt: 64}
+	y.ctx, y.cancel = context.WithCancel(context.Background())
 	y.up.Store(true)
 	s.metrics.storeUp.Set(1)
 	y.wg.Add(1)
@@ -61,7 +75,11 @@ func newStoreSync(s *Server, store SessionStore) *storeSync {
 func (y *storeSync) mark(st *sessionState) {
 	y.mu.Lock()
 	y.pending[st] = struct{}{}
+	prune := !y.up.Load() && len(y.pending) > y.pruneAt
 	y.mu.Unlock()
+	if prune {
+		y.prune() // amortised: the bound doubles with what is held
+	}
 	select {
 	case y.wake <- struct{}{}:
 	default:
@@ -78,16 +96,18 @@ func (y *storeSync) run() {
 			return
 		case <-y.wake:
 			if y.up.Load() {
-				y.flush(context.Background())
+				y.flush(y.ctx)
 			}
 		case <-tick.C:
-			ctx, cancel := context.WithTimeout(context.Background(), y.srv.opts.StoreTimeout)
+			ctx, cancel := context.WithTimeout(y.ctx, y.srv.opts.StoreTimeout)
 			err := y.store.Ping(ctx)
 			cancel()
 			y.count("ping", err)
 			y.setUp(err)
 			if err == nil {
-				y.flush(context.Background())
+				y.flush(y.ctx)
+			} else {
+				y.prune()
 			}
 		}
 	}
@@ -112,6 +132,40 @@ func (y *storeSync) flush(ctx context.Context) {
 	}
 }
 
+// prune drops from the queue the sessions this node no longer holds
+// (expired, evicted), which would not be saved anyway.
+func (y *storeSync) prune() {
+	y.mu.Lock()
+	queued := make([]*sessionState, 0, len(y.pending))
+	for st := range y.pending {
+		queued = append(queued, st)
+	}
+	y.mu.Unlock()
+	var gone []*sessionState // asked of the sessions without holding y.mu
+	for _, st := range queued {
+		if !y.srv.sessions.holds(st) {
+			gone = append(gone, st)
+		}
+	}
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	for _, st := range gone {
+		delete(y.pending, st)
+		delete(y.rotated, st)
+	}
+	y.pruneAt = 2*len(y.pending) + 64
+}
+
+// rotate records that st, held under the token whose digest is old in the
+// store, was resumed here while the store failed.
+func (y *storeSync) rotate(st *sessionState, old [sha256.Size]byte) {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if _, ok := y.rotated[st]; !ok { // the oldest token is the one the store has
+		y.rotated[st] = old
+	}
+}
+
 // remark puts st back unless it was marked again meanwhile (then it is
 // there already).
 func (y *storeSync) remark(st *sessionState) {
@@ -131,6 +185,31 @@ func (y *storeSync) save(ctx context.Context, st *sessionState) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StoreTimeout)
 	defer cancel()
+	y.mu.Lock()
+	old, moved := y.rotated[st]
+	y.mu.Unlock()
+	if moved {
+		// The store still has it under the token it was resumed with:
+		// claim it to the new one first, which leaves the old one dead.
+		_, err := y.store.Claim(ctx, old, key, rec.Owner, s.opts.ResumeWindow)
+		y.count("claim", err)
+		switch {
+		case err == nil, errors.Is(err, ErrNoSession):
+			y.mu.Lock()
+			delete(y.rotated, st)
+			y.mu.Unlock()
+		case errors.Is(err, ErrSessionMoved):
+			y.mu.Lock()
+			delete(y.rotated, st)
+			y.mu.Unlock()
+			if c := s.sessions.forget(st, key); c != nil {
+				c.failCode(protocol.CodeSuperseded, "the session was resumed on another connection")
+			}
+			return err
+		default:
+			return err
+		}
+	}
 	err := y.store.Save(ctx, key, &rec, s.opts.ResumeWindow)
 	y.count("save", err)
 	if errors.Is(err, ErrSessionMoved) {
@@ -222,7 +301,10 @@ func (y *storeSync) count(op string, err error) {
 // Sessions it could not save are counted as dropped. It may be called
 // more than once (each Shutdown calls it).
 func (y *storeSync) close(ctx context.Context) {
-	y.stopOnce.Do(func() { close(y.stop) })
+	y.stopOnce.Do(func() {
+		close(y.stop)
+		y.cancel()
+	})
 	y.wg.Wait()
 	y.flush(ctx)
 	y.mu.Lock()

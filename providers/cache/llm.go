@@ -34,6 +34,7 @@ func Generator(inner pipeline.Generator, c LLMConfig, o Options) (pipeline.Gener
 		name:     pipeline.NameOf(inner),
 		maxEntry: int(c.MaxEntryBytes),
 		variant:  o.Variant,
+		primary:  o.Primary,
 		tiers:    newTiers("llm", c.MaxBytes, c.TTL, o),
 	}
 	if tg, ok := inner.(pipeline.ToolGenerator); ok {
@@ -47,6 +48,7 @@ type gen struct {
 	name     string
 	maxEntry int
 	variant  string
+	primary  string // Options.Primary
 	tiers    *tiers
 }
 
@@ -104,7 +106,7 @@ func (g *gen) key(msgs []pipeline.Message, tools []pipeline.Tool, withTools bool
 // Generate answers from the cache, or through inner and into it.
 func (g *gen) Generate(ctx context.Context, msgs []pipeline.Message, emit func(string) error) error {
 	return g.answer(ctx, g.key(msgs, nil, false), func(d pipeline.Delta) error { return emit(d.Text) },
-		func(record func(pipeline.Delta) error) error {
+		func(ctx context.Context, record func(pipeline.Delta) error) error {
 			return g.inner.Generate(ctx, msgs, func(d string) error { return record(pipeline.Delta{Text: d}) })
 		})
 }
@@ -112,14 +114,14 @@ func (g *gen) Generate(ctx context.Context, msgs []pipeline.Message, emit func(s
 // GenerateTools answers from the cache, or through inner and into it. An
 // answer that calls a tool is never stored.
 func (g *toolGen) GenerateTools(ctx context.Context, msgs []pipeline.Message, tools []pipeline.Tool, emit func(pipeline.Delta) error) error {
-	return g.answer(ctx, g.key(msgs, tools, true), emit, func(record func(pipeline.Delta) error) error {
+	return g.answer(ctx, g.key(msgs, tools, true), emit, func(ctx context.Context, record func(pipeline.Delta) error) error {
 		return g.tools.GenerateTools(ctx, msgs, tools, record)
 	})
 }
 
 // answer replays the answer under key through emit, or runs call, whose
 // record passes each delta on to emit and keeps its text.
-func (g *gen) answer(ctx context.Context, key string, emit func(pipeline.Delta) error, call func(record func(pipeline.Delta) error) error) error {
+func (g *gen) answer(ctx context.Context, key string, emit func(pipeline.Delta) error, call func(ctx context.Context, record func(pipeline.Delta) error) error) error {
 	if text, ok := g.tiers.get(ctx, key, utf8.Valid); ok {
 		pipeline.Answered(ctx, Name)
 		return replayText(ctx, string(text), emit)
@@ -131,12 +133,14 @@ func (g *gen) answer(ctx context.Context, key string, emit func(pipeline.Delta) 
 		out      emitFailure
 	)
 	emit = watch(&out, emit)
-	err := call(func(d pipeline.Delta) error {
-		calls = calls || d.Call != nil
-		if tooLarge = tooLarge || b.Len()+len(d.Text) > g.maxEntry; !tooLarge && !calls {
-			b.WriteString(d.Text)
-		}
-		return emit(d)
+	who, err := answeredBy(ctx, pipeline.StageLLM, func(ctx context.Context) error {
+		return call(ctx, func(d pipeline.Delta) error {
+			calls = calls || d.Call != nil
+			if tooLarge = tooLarge || b.Len()+len(d.Text) > g.maxEntry; !tooLarge && !calls {
+				b.WriteString(d.Text)
+			}
+			return emit(d)
+		})
 	})
 	unfit := ""
 	switch {
@@ -144,6 +148,8 @@ func (g *gen) answer(ctx context.Context, key string, emit func(pipeline.Delta) 
 		unfit = skipToolCall
 	case tooLarge:
 		unfit = skipTooLarge
+	case fellBack(g.primary, who):
+		unfit = skipFallback
 	}
 	g.tiers.keep(ctx, key, []byte(b.String()), out, err, unfit)
 	return err

@@ -32,6 +32,7 @@ const (
 	skipTooLarge = "too_large" // over max_entry (max_entry_bytes)
 	skipToolCall = "tool_call" // an answer that calls a tool
 	skipEmpty    = "empty"     // nothing was made
+	skipFallback = "fallback"  // a fallback chain's other member answered (Options.Primary)
 )
 
 // NewMetrics makes the collectors and registers them on reg (never the

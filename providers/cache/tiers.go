@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"hash"
 	"time"
+
+	"github.com/voicegate/voicegate/pipeline"
 )
 
 // Name is the provider a turn served from a cache reports through
@@ -20,6 +22,11 @@ type Options struct {
 	// never replays audio made with the old ones (through Redis, across
 	// a restart).
 	Variant string
+	// Primary, when the stage is a fallback chain, names its first
+	// member: what another member answered (during the primary's outage)
+	// is passed on but not stored, so that it is not replayed once the
+	// primary is back.
+	Primary string
 	// Remote is the shared tier; nil keeps entries in process only.
 	Remote  *Remote
 	Metrics *Metrics         // nil counts nothing
@@ -141,4 +148,21 @@ func (k keyHash) num(n int) {
 // sum returns the key: kind, a colon and the digest in hex.
 func (k keyHash) sum(kind string) string {
 	return kind + ":" + hex.EncodeToString(k.h.Sum(nil))
+}
+
+// answeredBy runs call with a stage context of its own for stage st, to
+// learn which provider answered (a fallback chain reports its member),
+// passes that on to ctx's turn, and returns it ("" when none reported).
+func answeredBy(ctx context.Context, st pipeline.Stage, call func(context.Context) error) (string, error) {
+	var t pipeline.Turn
+	err := call(t.StageContext(ctx, st))
+	who := t.AnsweredBy(st)
+	pipeline.Answered(ctx, who)
+	return who, err
+}
+
+// fellBack reports whether a chain whose first member is primary was
+// answered by another member.
+func fellBack(primary, who string) bool {
+	return primary != "" && who != "" && who != primary
 }

@@ -44,6 +44,7 @@ func Synthesizer(inner pipeline.Synthesizer, c TTSConfig, o Options) (pipeline.S
 		format:   f,
 		maxEntry: f.Bytes(c.MaxEntry),
 		variant:  o.Variant,
+		primary:  o.Primary,
 		tiers:    newTiers("tts", c.MaxBytes, c.TTL, o),
 	}
 	return s.wrap(), nil
@@ -57,6 +58,7 @@ type synth struct {
 	format   audio.Format
 	maxEntry int // bytes of PCM16
 	variant  string
+	primary  string // Options.Primary
 	tiers    *tiers // shared by every voice
 }
 
@@ -128,19 +130,24 @@ func (s *synth) Synthesize(ctx context.Context, text string, emit func(pcm []int
 		out      emitFailure
 	)
 	emit = watch(&out, emit)
-	err := s.inner.Synthesize(ctx, text, func(pcm []int16) error {
-		if !tooLarge {
-			if len(buf)+2*len(pcm) > s.maxEntry {
-				tooLarge, buf = true, nil
-			} else {
-				buf = audio.EncodePCM16(buf, pcm)
+	who, err := answeredBy(ctx, pipeline.StageTTS, func(ctx context.Context) error {
+		return s.inner.Synthesize(ctx, text, func(pcm []int16) error {
+			if !tooLarge {
+				if len(buf)+2*len(pcm) > s.maxEntry {
+					tooLarge, buf = true, nil
+				} else {
+					buf = audio.EncodePCM16(buf, pcm)
+				}
 			}
-		}
-		return emit(pcm)
+			return emit(pcm)
+		})
 	})
 	unfit := ""
-	if tooLarge {
+	switch {
+	case tooLarge:
 		unfit = skipTooLarge
+	case fellBack(s.primary, who):
+		unfit = skipFallback
 	}
 	s.tiers.keep(ctx, key, buf, out, err, unfit)
 	return err
