@@ -101,9 +101,9 @@ func TestCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
+	rdb := redis.NewClient(&redis.Options{Addr: redisSrv.Addr()})
+	defer rdb.Close()
 	t.Run("ResumeRace", func(t *testing.T) {
-		rdb := redis.NewClient(&redis.Options{Addr: redisSrv.Addr()})
-		defer rdb.Close()
 		for round := range clusterRaceRounds {
 			home, a, b := gws[round%3], gws[(round+1)%3], gws[(round+2)%3]
 			token := closedSession(t, ctx, home, rdb, fmt.Sprintf("race round %d", round))
@@ -178,9 +178,16 @@ func TestCluster(t *testing.T) {
 		expectStore(t, g, "store: ok", 1, clusterStoreWait)
 	}
 	t.Logf("cluster: Redis down: every session took %d turns meanwhile; store ok again on every node %v after Redis started", clusterOutage, time.Since(down).Round(time.Millisecond))
+	// And sessions move between nodes through it again.
+	token := closedSession(t, ctx, live[0], rdb, "after the outage")
+	if r := resumeRaw(ctx, live[1], token, nil); r.err != nil || !r.resumed {
+		t.Fatalf("a session closed on one node after Redis came back: resume on the other: resumed %v, code %q, err %v; want resumed", r.resumed, r.code, r.err)
+	}
 
 	fleet.finish(t)
-	t.Logf("cluster: %d sessions, %d turns completed, 0 lost, 0 sessions failed, in %v", clusterSessions, fleet.turns(), time.Since(start).Round(time.Millisecond))
+	done, resent := fleet.turns()
+	t.Logf("cluster: %d sessions, %d turns completed (%d of them sent again after their connection was cut), 0 lost, 0 sessions failed, in %v",
+		clusterSessions, done, resent, time.Since(start).Round(time.Millisecond))
 }
 
 // killGateway ends a gateway with SIGKILL and waits for its exit.
@@ -283,7 +290,7 @@ type raceResult struct {
 }
 
 // resumeRaw dials g directly and, once ready is closed, presents token in
-// session.start; it reports whether the session resumed or the error code
+// session.start (at once if ready is nil); it reports whether the session resumed or the error code
 // the node answered.
 func resumeRaw(ctx context.Context, g *gatewayProc, token string, ready <-chan struct{}) raceResult {
 	c, _, err := websocket.Dial(ctx, g.WS(), nil)
@@ -292,7 +299,9 @@ func resumeRaw(ctx context.Context, g *gatewayProc, token string, ready <-chan s
 	}
 	defer c.CloseNow()
 	b, _ := json.Marshal(protocol.SessionStart{Type: protocol.TypeSessionStart, TextOnly: true, ResumeToken: token})
-	<-ready
+	if ready != nil {
+		<-ready
+	}
 	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
 		return raceResult{err: err}
 	}
@@ -354,6 +363,7 @@ type clusterClient struct {
 	closedAt  time.Time
 	cause     error
 	resumes   []clusterResume
+	resent    int // turns sent again on a new connection, their first cut
 	failures  []string
 }
 
@@ -467,6 +477,11 @@ func (c *clusterClient) drive(stop <-chan struct{}) {
 		c.mu.Unlock()
 		if pending != "" && connected && sentGen != gen {
 			if err := c.sess.SendText(pending); err == nil {
+				if sentGen >= 0 {
+					c.mu.Lock()
+					c.resent++
+					c.mu.Unlock()
+				}
 				sentGen, sentAt = gen, now
 			}
 		}
@@ -543,14 +558,15 @@ func (f *fleet) failures() []string {
 	return out
 }
 
-func (f *fleet) turns() int {
-	var n int
+// turns returns the turns completed and those sent again after a cut.
+func (f *fleet) turns() (completed, resent int) {
 	for _, c := range f.clients {
 		c.mu.Lock()
-		n += len(c.completed)
+		completed += len(c.completed)
+		resent += c.resent
 		c.mu.Unlock()
 	}
-	return n
+	return completed, resent
 }
 
 // mark notes each client's completed turns, for waitTurns.
