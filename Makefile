@@ -13,7 +13,7 @@ TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio 
 
 BINS := voicegate voicegate-mic voicegate-load
 
-.PHONY: all run build build-all deps deps-test test test-unit test-nocgo test-e2e test-interop test-browser test-mic test-load lint bench bench-quick soak fuzz clean
+.PHONY: all run build build-all deps deps-test test test-unit test-nocgo test-e2e test-interop test-cluster test-browser test-mic test-load lint bench bench-quick soak fuzz clean
 
 all: build
 
@@ -40,7 +40,7 @@ run: deps build
 
 ## test: what CI runs — lint, unit + integration tests with -race, no-cgo and Windows builds,
 ## the real-browser, real-audio, Realtime-client and load smoke tests.
-test: deps-test lint test-unit test-nocgo test-e2e test-interop test-load
+test: deps-test lint test-unit test-nocgo test-e2e test-interop test-cluster test-load
 	@echo "make test: all passed"
 
 test-unit:
@@ -58,6 +58,12 @@ test-e2e:
 ## against /v1/realtime of the real binary; build tags e2e,interop (e2e/doc.go).
 test-interop: deps-test e2e/node_modules/.package-lock.json
 	$(GO) test -tags e2e,interop -count=1 -timeout 8m -run '^TestRealtime' ./e2e/...
+
+## test-cluster: three gateways behind nginx sharing a redis-server, sessions
+## resuming across nodes through SIGTERM, SIGKILL and a Redis outage; build
+## tags e2e,cluster (e2e/cluster_test.go).
+test-cluster: deps-test
+	$(GO) test -tags e2e,cluster -count=1 -timeout 6m -run '^TestCluster' -v ./e2e/...
 
 # npm ci only when the lock file is newer than the installed tree.
 e2e/node_modules/.package-lock.json: e2e/package.json e2e/package-lock.json
@@ -81,9 +87,9 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) vet -tags e2e,interop ./e2e/...
+	$(GO) vet -tags e2e,interop,cluster ./e2e/...
 	$(GO) run $(STATICCHECK) ./...
-	$(GO) run $(STATICCHECK) -tags e2e,interop ./e2e/...
+	$(GO) run $(STATICCHECK) -tags e2e,interop,cluster ./e2e/...
 
 ## bench: micro-benchmarks and a load run against a bare WebSocket baseline, as one table.
 bench: deps-test build-all

@@ -230,8 +230,15 @@ func (n *nginxProc) get(t testing.TB, url string) (int, string) {
 var metricsURL = regexp.MustCompile(`"metrics": "(http://[^"]+)"`)
 
 // sessionsActive reads voicegate_sessions_active from the gateway's admin
-// listener, whose address its start-up log gives.
+// listener.
 func sessionsActive(t testing.TB, g *gatewayProc) int {
+	t.Helper()
+	return int(metricValue(t, g, "voicegate_sessions_active"))
+}
+
+// metricValue reads an unlabelled metric from the gateway's admin listener,
+// whose address its start-up log gives.
+func metricValue(t testing.TB, g *gatewayProc, name string) float64 {
 	t.Helper()
 	m := metricsURL.FindStringSubmatch(g.Log())
 	if m == nil {
@@ -244,15 +251,15 @@ func sessionsActive(t testing.TB, g *gatewayProc) int {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "voicegate_sessions_active "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return int(f)
+			return f
 		}
 	}
-	t.Fatalf("no voicegate_sessions_active at %s", m[1])
+	t.Fatalf("no %s at %s", name, m[1])
 	return 0
 }
 

@@ -11,4 +11,11 @@
 // so make test-interop runs them and make test-e2e, without the tag, does not:
 //
 //	make test-interop  # npm ci when the lock changed, then -tags e2e,interop -run '^TestRealtime'
+//
+// The scale-out test (cluster_test.go) needs the tag cluster as well: three
+// gateways behind nginx sharing a redis-server, sessions resuming across
+// nodes through a drain, a kill -9 and a Redis outage. Its scale is set by
+// the constants at the top of that file.
+//
+//	make test-cluster  # -tags e2e,cluster -run '^TestCluster'
 package e2e

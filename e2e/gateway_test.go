@@ -68,6 +68,9 @@ type gatewayProc struct {
 	// trusts the test CA (startGatewayTLS).
 	client *http.Client
 	tls    bool
+	// program runs the server instead of the voicegate binary: a command
+	// of the module and its first arguments (voicegate-load gateway).
+	program []string
 }
 
 // startGateway runs the voicegate binary on a free port with configYAML
@@ -118,7 +121,11 @@ func (g *gatewayProc) start() {
 	if g.config != "" {
 		args = append(args, "-config", g.config)
 	}
-	g.cmd = exec.Command(binary(t, "voicegate"), args...)
+	prog := []string{"voicegate"}
+	if len(g.program) > 0 {
+		prog = g.program
+	}
+	g.cmd = exec.Command(binary(t, prog[0]), append(prog[1:], args...)...)
 	g.log = &lockedBuffer{}
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	if err := g.cmd.Start(); err != nil {

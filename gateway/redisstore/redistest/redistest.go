@@ -137,3 +137,13 @@ func (s *Server) Restart() {
 	s.Kill()
 	s.start()
 }
+
+// StartAgain starts a killed server again on its port, empty, and returns
+// once it answers. On a running server it does nothing.
+func (s *Server) StartAgain() {
+	s.t.Helper()
+	if s.cmd != nil {
+		return
+	}
+	s.start()
+}
