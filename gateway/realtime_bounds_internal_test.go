@@ -54,21 +54,9 @@ func rtDialRaw(t *testing.T, srv *Server, path string) (*websocket.Conn, context
 func TestRealtimeItemRecordsBounded(t *testing.T) {
 	o := Options{Stages: pipeline.Stages{LLM: echo.New(echo.Config{})}}
 	o.MaxHistory = 8
-	srv, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	srv := rtEchoServer(t, o)
 	ws, ctx, next := rtDialRaw(t, srv, PathRealtime)
-	next("session.created")
-	ws.Write(ctx, websocket.MessageText, []byte(`{"type":"session.update","session":{"type":"realtime","output_modalities":["text"]}}`))
-	next("session.updated")
-	ws.Write(ctx, websocket.MessageText, []byte(`{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"hello there"}]}}`))
-	next("conversation.item.done")
+	textSession(ctx, ws, next, "hello there")
 	const n = 600
 	for i := 0; i < n; i++ {
 		ws.Write(ctx, websocket.MessageText, []byte(`{"type":"response.create"}`))
@@ -114,21 +102,9 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // response.done.
 func TestRealtimeResponseCreatedOnce(t *testing.T) {
 	o := Options{Stages: pipeline.Stages{LLM: echo.New(echo.Config{})}}
-	srv, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	srv := rtEchoServer(t, o)
 	ws, ctx, next := rtDialRaw(t, srv, PathRealtime)
-	next("session.created")
-	ws.Write(ctx, websocket.MessageText, []byte(`{"type":"session.update","session":{"type":"realtime","output_modalities":["text"]}}`))
-	next("session.updated")
-	ws.Write(ctx, websocket.MessageText, []byte(`{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}}`))
-	next("conversation.item.done")
+	textSession(ctx, ws, next, "hi")
 	done := map[string]bool{}
 	for i := 0; i < 300; i++ {
 		ws.Write(ctx, websocket.MessageText, []byte(`{"type":"response.create"}`))
@@ -159,15 +135,7 @@ func TestRealtimeResponseCreatedOnce(t *testing.T) {
 // After one big append, an idle connection gives back the big buffer.
 func TestRealtimeBigBufferReleased(t *testing.T) {
 	o := Options{Stages: pipeline.Stages{LLM: echo.New(echo.Config{})}}
-	srv, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	srv := rtEchoServer(t, o)
 	ws, ctx, next := rtDialRaw(t, srv, PathRealtime)
 	next("session.created")
 	big := `{"type":"input_audio_buffer.append","audio":"` + base64.StdEncoding.EncodeToString(make([]byte, 8<<20)) + `"}`
@@ -199,4 +167,29 @@ func TestRealtimeTranscriptsBounded(t *testing.T) {
 	if n := len(rt.out.transcripts); n > maxTranscripts {
 		t.Errorf("%d transcripts followed (max %d)", n, maxTranscripts)
 	}
+}
+
+// rtEchoServer is a gateway with options o, shut down with the test.
+func rtEchoServer(t *testing.T, o Options) *Server {
+	t.Helper()
+	srv, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv
+}
+
+// textSession makes the Realtime session on ws text-only and puts the
+// user's text in its conversation.
+func textSession(ctx context.Context, ws *websocket.Conn, next func(string) map[string]any, text string) {
+	next("session.created")
+	ws.Write(ctx, websocket.MessageText, []byte(`{"type":"session.update","session":{"type":"realtime","output_modalities":["text"]}}`))
+	next("session.updated")
+	ws.Write(ctx, websocket.MessageText, []byte(`{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"`+text+`"}]}}`))
+	next("conversation.item.done")
 }
