@@ -67,27 +67,36 @@ func TestGenerator(ctx context.Context, g pipeline.Generator) error {
 			}
 		}},
 		{"cancel stops it", func(ctx context.Context, fail failFunc) {
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			var at time.Time
-			err := g.Generate(ctx, msgs, func(string) error {
-				if at.IsZero() {
-					cancel()
-					at = time.Now()
-				}
-				return nil
+			cancelStops(ctx, fail, "Generate", func(ctx context.Context, delta func() error) error {
+				return g.Generate(ctx, msgs, func(string) error { return delta() })
 			})
-			if at.IsZero() {
-				fail("no delta emitted (%v)", err)
-				return
-			}
-			if !errors.Is(err, context.Canceled) {
-				fail("Generate returned %v, want context.Canceled", err)
-				return
-			}
-			if d := time.Since(at); d > CancelWithin {
-				fail("returned %v after the cancel", d)
-			}
 		}},
 	})
+}
+
+// cancelStops checks that call, a model call that calls delta for each
+// piece it emits, returns context.Canceled within CancelWithin of a cancel
+// made at its first piece.
+func cancelStops(ctx context.Context, fail failFunc, name string, call func(ctx context.Context, delta func() error) error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var at time.Time
+	err := call(ctx, func() error {
+		if at.IsZero() {
+			cancel()
+			at = time.Now()
+		}
+		return nil
+	})
+	if at.IsZero() {
+		fail("no delta emitted (%v)", err)
+		return
+	}
+	if !errors.Is(err, context.Canceled) {
+		fail("%s returned %v, want context.Canceled", name, err)
+		return
+	}
+	if d := time.Since(at); d > CancelWithin {
+		fail("returned %v after the cancel", d)
+	}
 }

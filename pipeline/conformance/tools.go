@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/voicegate/voicegate/pipeline"
@@ -123,27 +122,10 @@ func TestToolGenerator(ctx context.Context, g pipeline.ToolGenerator, p ToolProm
 			}
 		}},
 		{"cancel stops it", func(ctx context.Context, fail failFunc) {
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			var at time.Time
-			_, err := generateTools(ctx, g, msgs, tools, fail, func() error {
-				if at.IsZero() {
-					cancel()
-					at = time.Now()
-				}
-				return nil
+			cancelStops(ctx, fail, "GenerateTools", func(ctx context.Context, delta func() error) error {
+				_, err := generateTools(ctx, g, msgs, tools, fail, delta)
+				return err
 			})
-			if at.IsZero() {
-				fail("no delta emitted (%v)", err)
-				return
-			}
-			if !errors.Is(err, context.Canceled) {
-				fail("GenerateTools returned %v, want context.Canceled", err)
-				return
-			}
-			if d := time.Since(at); d > CancelWithin {
-				fail("returned %v after the cancel", d)
-			}
 		}},
 	})
 }
