@@ -285,7 +285,7 @@ func TestClusterLimits(t *testing.T) {
 		}
 		t.Cleanup(func() { store.Close() })
 		return newServer(t, func(o *gateway.Options) {
-			o.Store, o.Cluster, o.ClusterInterval = store, store, 50*time.Millisecond
+			o.Store, o.Cluster, o.ClusterInterval = store, store, 250*time.Millisecond
 			o.APIKeys = []string{keyA, keyB}
 			o.MaxSessionsPerKey = 2
 			o.SessionRate, o.SessionBurst = 0.001, 3

@@ -210,7 +210,7 @@ func TestExchange(t *testing.T) {
 	srv := redistest.Start(t)
 	a, b := newStore(t, redisstore.Config{URL: srv.URL()}), newStore(t, redisstore.Config{URL: srv.URL()})
 	ctx := context.Background()
-	const ttl = 300 * time.Millisecond
+	const ttl = 2 * time.Second // between A's exchanges, on a busy machine, with room
 	open, totals, err := a.Exchange(ctx, "node-a", map[string]int{"key x": 2, "key y": 1}, map[string]int64{"key x": 3}, nil, ttl)
 	if err != nil {
 		t.Fatal(err)

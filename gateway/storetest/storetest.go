@@ -101,10 +101,12 @@ func Run(t *testing.T, open Open) {
 		}},
 		{"a save replaces and extends", func(t *testing.T, s, other gateway.SessionStore) {
 			k := Digest()
-			s.Save(ctx, k, Record("alice", 1), 300*time.Millisecond)
-			time.Sleep(200 * time.Millisecond)
-			s.Save(ctx, k, Record("alice", 2), 300*time.Millisecond)
-			time.Sleep(200 * time.Millisecond)
+			// Margins wide enough for a busy machine: each sleep is
+			// well inside the ttl, the two together well beyond it.
+			s.Save(ctx, k, Record("alice", 1), 2*time.Second)
+			time.Sleep(1200 * time.Millisecond)
+			s.Save(ctx, k, Record("alice", 2), 2*time.Second)
+			time.Sleep(1200 * time.Millisecond)
 			if got, err := other.Claim(ctx, k, Digest(), "alice", ttl); err != nil || got.Turns != 2 {
 				t.Errorf("claim: %+v, %v", got, err)
 			}

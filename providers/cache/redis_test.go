@@ -60,6 +60,7 @@ func newRedis(t *testing.T, url string) *cache.Redis {
 	t.Helper()
 	c := cache.DefaultConfig().Redis
 	c.URL = url
+	c.Timeout = time.Second // the default 100 ms is tight for a first call under -race on a busy machine
 	r, err := cache.NewRedis(c)
 	if err != nil {
 		t.Fatal(err)
