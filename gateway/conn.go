@@ -549,10 +549,10 @@ func (c *connection) start(m *protocol.SessionStart) error {
 func (c *connection) resumeState(token string) (*sessionState, string, error) {
 	s, now := c.srv, c.srv.opts.Now()
 	shared := c.sharedStore()
-	fresh := randomToken(32)
+	fresh := randomToken(resumeTokenBytes)
 	var claimed *SessionRecord
 	storeFailed := false
-	if shared != nil {
+	if shared != nil && couldBeResumeToken(token) {
 		rec, err := shared.claim(token, fresh, c.cred.who)
 		switch {
 		case err == nil:

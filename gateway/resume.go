@@ -57,6 +57,28 @@ func newSessionStore(window time.Duration) *sessionStore {
 }
 
 // randomToken returns n random bytes, base64url-encoded.
+// resumeTokenBytes is a resume token's randomness; resumeTokenLen its
+// length as text.
+const (
+	resumeTokenBytes = 32
+	resumeTokenLen   = (resumeTokenBytes*8 + 5) / 6
+)
+
+// couldBeResumeToken reports whether tok has a resume token's shape: a
+// token that cannot be one is refused without asking the store.
+func couldBeResumeToken(tok string) bool {
+	if len(tok) != resumeTokenLen {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 func randomToken(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) // never returns an error (crypto/rand, Go ≥ 1.24)
@@ -65,7 +87,7 @@ func randomToken(n int) string {
 
 // create registers st attached to c and returns its resume token (256 bits).
 func (s *sessionStore) create(st *sessionState, c *connection, now time.Time) string {
-	token := randomToken(32)
+	token := randomToken(resumeTokenBytes)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked(now)
@@ -83,7 +105,7 @@ func (s *sessionStore) create(st *sessionState, c *connection, now time.Time) st
 // a session that belongs to another principal, whose token stays as it was:
 // a token alone does not let one key take over another key's conversation.
 func (s *sessionStore) resume(token string, who principal, c *connection, now time.Time) (st *sessionState, newToken string, prev *connection, ok bool) {
-	return s.resumeTo(token, randomToken(32), who, c, now)
+	return s.resumeTo(token, randomToken(resumeTokenBytes), who, c, now)
 }
 
 // resumeTo is resume with the new token given: fresh.

@@ -422,7 +422,7 @@ func (s *Server) authenticate(r *http.Request) (credential, bool) {
 	case q.Get("resume") != "":
 		tok := q.Get("resume")
 		who, ok := s.sessions.ownerOf(tok, s.opts.Now())
-		if !ok && s.sync != nil {
+		if !ok && s.sync != nil && couldBeResumeToken(tok) {
 			who, ok = s.sync.owner(tok) // a session this node has not held
 		}
 		return credential{who: who, resumeOnly: tok}, ok && s.keys.valid(who)

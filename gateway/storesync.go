@@ -126,7 +126,9 @@ func (y *storeSync) flush(ctx context.Context) {
 			continue
 		}
 		if err := y.save(ctx, st); err != nil && !errors.Is(err, ErrSessionMoved) {
-			y.setUp(err)
+			if ctx.Err() == nil { // a save stopped by close says nothing of the store
+				y.setUp(err)
+			}
 			y.remark(st)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +86,19 @@ func TestStoreShutdownWithinBudget(t *testing.T) {
 	srv.Shutdown(context.Background())
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Shutdown took %s; its store budget is 5*StoreTimeout = 1s", d)
+	}
+}
+
+func TestCouldBeResumeToken(t *testing.T) {
+	for tok, want := range map[string]bool{
+		randomToken(resumeTokenBytes):       true,
+		"":                                  false,
+		randomToken(resumeTokenBytes) + "x": false,
+		strings.Repeat("a", resumeTokenLen-1) + "=": false,
+		strings.Repeat("é", resumeTokenLen/2):       false,
+	} {
+		if got := couldBeResumeToken(tok); got != want {
+			t.Errorf("couldBeResumeToken(%q) = %v, want %v", tok, got, want)
+		}
 	}
 }
