@@ -17,6 +17,7 @@
 #                       through nginx (deploy/nginx/voicegate.conf rendered for
 #                       loopback, plain HTTP: TLS is not part of the figure);
 #                       full 500 × 20 s, quick 100 × 5 s
+#   BENCH_NGINX_SESSIONS, BENCH_NGINX_DURATION   override that phase's one run
 #   BENCH_NGINX_PORTS   its gateway, admin and nginx ports (default 18480,18481,18482)
 #   BENCH_BENCHTIME     go test -benchtime (default 1s; quick: 200x)
 #   BENCH_SESSIONS, BENCH_DURATION   override the load runs (comma lists)
@@ -102,7 +103,9 @@ if [[ ${BENCH_LOAD:-1} != 0 ]]; then
 	done
 fi
 if [[ ${BENCH_NGINX:-1} != 0 ]]; then
-	if [[ $quick == 1 ]]; then ng_sessions=100 ng_duration=5s; else ng_sessions=500 ng_duration=20s; fi
+	ng_check=()
+	if [[ $quick == 1 ]]; then ng_sessions=100 ng_duration=5s ng_check=(-check); else ng_sessions=500 ng_duration=20s; fi
+	ng_sessions=${BENCH_NGINX_SESSIONS:-$ng_sessions} ng_duration=${BENCH_NGINX_DURATION:-$ng_duration}
 	IFS=, read -r gw_port admin_port ng_port <<<"${BENCH_NGINX_PORTS:-18480,18481,18482}"
 	echo "## nginx in front: one gateway, direct vs through nginx ($ng_sessions sessions × $ng_duration)"
 	echo
@@ -184,7 +187,7 @@ if [[ ${BENCH_NGINX:-1} != 0 ]]; then
 	}
 	ng_run() { # name url
 		"$bin/voicegate-load" -url "$2" -pid "$gw_pid" -admin-url "http://127.0.0.1:$admin_port" -baseline=false \
-			-sessions "$ng_sessions" -duration "$ng_duration" -dir "$ng/logs" -json "$ng/$1.json" -q >"$ng/$1.md" || status=1
+			-sessions "$ng_sessions" -duration "$ng_duration" -dir "$ng/logs" -json "$ng/$1.json" -q "${ng_check[@]}" >"$ng/$1.md" || status=1
 	}
 	ng_run direct "ws://127.0.0.1:$gw_port/ws"
 	c0=$(ng_cpu)
@@ -197,11 +200,11 @@ if [[ ${BENCH_NGINX:-1} != 0 ]]; then
 		($d[0].runs[0]) as $D | ($n[0].runs[0]) as $N |
 		def e(g): (g.connect_errors + g.write_errors + g.disconnects + g.error_events);
 		def f(x): (x * 10 | round) / 10;
-		"| Sessions | Frames/s handled: direct / nginx | End of speech → first audio p50 / p99, direct | Through nginx | Added p99 | Outside the gateway p99 (e2e − trace): direct / nginx | Gateway cores: direct / nginx | nginx CPU, µs per frame | Errors: direct / nginx |",
-		"|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-		"| \($N.sessions) | \($D.gateway.frames_handled_per_s | round) / \($N.gateway.frames_handled_per_s | round) | \(f($D.gateway.end_of_speech_to_first_audio.p50_ms)) / \(f($D.gateway.end_of_speech_to_first_audio.p99_ms)) ms | \(f($N.gateway.end_of_speech_to_first_audio.p50_ms)) / \(f($N.gateway.end_of_speech_to_first_audio.p99_ms)) ms | \(f($N.gateway.end_of_speech_to_first_audio.p99_ms - $D.gateway.end_of_speech_to_first_audio.p99_ms)) ms | \(f($D.gateway.e2e_minus_trace.p99_ms)) / \(f($N.gateway.e2e_minus_trace.p99_ms)) ms | \($D.gateway.cpu_cores * 100 | round / 100) / \($N.gateway.cpu_cores * 100 | round / 100) | \(if $N.gateway.frames_sent > 0 then f($cpu / $hz * 1e6 / $N.gateway.frames_sent) else "–" end) | \(e($D.gateway)) / \(e($N.gateway)) |"'
+		"| Sessions | Frames/s handled: direct / nginx | End of speech → first audio p50 / p99, direct | Through nginx | Added p99 | Outside the gateway p99 (e2e − trace): direct / nginx | Gateway cores: direct / nginx | nginx CPU, µs per frame | Client frames skipped: direct / nginx | Errors: direct / nginx |",
+		"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+		"| \($N.sessions) | \($D.gateway.frames_handled_per_s | round) / \($N.gateway.frames_handled_per_s | round) | \(f($D.gateway.end_of_speech_to_first_audio.p50_ms)) / \(f($D.gateway.end_of_speech_to_first_audio.p99_ms)) ms | \(f($N.gateway.end_of_speech_to_first_audio.p50_ms)) / \(f($N.gateway.end_of_speech_to_first_audio.p99_ms)) ms | \(f($N.gateway.end_of_speech_to_first_audio.p99_ms - $D.gateway.end_of_speech_to_first_audio.p99_ms)) ms | \(f($D.gateway.e2e_minus_trace.p99_ms)) / \(f($N.gateway.e2e_minus_trace.p99_ms)) ms | \($D.gateway.cpu_cores * 100 | round / 100) / \($N.gateway.cpu_cores * 100 | round / 100) | \(if $N.gateway.frames_sent > 0 then f($cpu / $hz * 1e6 / $N.gateway.frames_sent) else "–" end) | \($D.gateway.skipped_frames) / \($N.gateway.skipped_frames) | \(e($D.gateway)) / \(e($N.gateway)) |"'
 	echo
-	echo "nginx $(nginx -v 2>&1 | sed 's|.*/||'), one worker, plain HTTP on loopback, deploy/nginx/voicegate.conf otherwise unchanged; the load tool's full reports: $ng/direct.md, $ng/nginx.md."
+	echo "nginx $(nginx -v 2>&1 | sed 's|.*/||'), one worker, plain HTTP on loopback, deploy/nginx/voicegate.conf otherwise unchanged; the load tool's full reports: $ng/direct.md, $ng/nginx.md. Frames skipped mean the client fell behind real time (the machine was short of CPU): that run's latencies include the client's own delay."
 	echo
 fi
 exit $status
