@@ -8,8 +8,9 @@ ARGS ?=
 # Debian packages: what the server links and runs with (offline speech)...
 RUN_DEBS := gcc pkg-config libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite flite1-dev espeak-ng libespeak-ng-dev
 # ...and what the tests drive: a real browser, a virtual sound card, speech tools,
-# nginx in front of the gateway and systemd-analyze for deploy/, redis-server for the caches.
-TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp-dev nodejs nginx systemd redis-server
+# nginx in front of the gateway and systemd-analyze for deploy/, redis-server for the caches,
+# jq for the bench script.
+TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp-dev nodejs nginx systemd redis-server jq
 
 BINS := voicegate voicegate-mic voicegate-load
 
