@@ -47,7 +47,9 @@ func (w *watchStore) saved(t *testing.T, id string, n uint64) {
 // own, as a separate process would have.
 func newNode(t *testing.T, url string, mutate ...func(*gateway.Options)) (*testServer, *watchStore) {
 	t.Helper()
-	store, err := redisstore.New(redisstore.Config{URL: url, Timeout: 300 * time.Millisecond})
+	// The default timeouts: a claim that timed out on a busy machine
+	// would be taken for an outage, and the resume decided by memory.
+	store, err := redisstore.New(redisstore.Config{URL: url, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +57,7 @@ func newNode(t *testing.T, url string, mutate ...func(*gateway.Options)) (*testS
 	w := &watchStore{SessionStore: store, turns: map[string]uint64{}}
 	return newServer(t, func(o *gateway.Options) {
 		o.Store = w
-		o.StoreTimeout = 300 * time.Millisecond
+		o.StoreTimeout = 2 * time.Second
 		o.ResumeWindow = time.Minute
 		for _, m := range mutate {
 			m(o)
