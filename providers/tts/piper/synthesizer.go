@@ -1,0 +1,297 @@
+//go:build cgo && linux
+
+package piper
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	sherpa "github.com/k2-fsa/sherpa-onnx-go-linux"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/providers/internal/espeakgate"
+)
+
+var _ pipeline.Synthesizer = (*Synthesizer)(nil)
+
+// Available reports whether this build includes the sherpa-onnx engine. It
+// does not check that the voice is prepared; New does.
+func Available() bool { return true }
+
+// Synthesizer speaks with a Piper voice through a pool of sherpa-onnx
+// engines shared by all its callers. Its methods may be called concurrently.
+type Synthesizer struct {
+	cfg    Config
+	format audio.Format
+	// user is this Synthesizer's identity at the eSpeak NG gate.
+	user espeakgate.User
+	// slots holds one token per engine in use, so at most cfg.Engines are.
+	slots chan struct{}
+	// done is closed by Close, to wake callers waiting for a slot.
+	done chan struct{}
+	// gens counts generations still running, which Close waits for.
+	gens sync.WaitGroup
+
+	mu     sync.Mutex
+	idle   []*engine
+	closed bool
+}
+
+// engine is one sherpa-onnx voice instance; one generation at a time.
+type engine struct {
+	tts *sherpa.OfflineTts
+	// free holds the engine's two audio buffers while neither is being
+	// filled or emitted: one sentence can be emitted while the next is made.
+	free chan []int16
+}
+
+// New checks cfg's files, creates the first engine (about a second; it
+// makes a short sentence to learn the voice's rate) and returns a
+// Synthesizer. Close it to free the engines.
+func New(cfg Config) (*Synthesizer, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkFiles(cfg.Dir, voiceFiles, "run scripts/models.sh"); err != nil {
+		return nil, err
+	}
+	if err := checkFiles(cfg.DataDir, dataFiles, "install Debian's espeak-ng-data"); err != nil {
+		return nil, err
+	}
+	if err := checkVoice(cfg.Dir); err != nil {
+		return nil, err
+	}
+	s := &Synthesizer{
+		cfg:   cfg,
+		slots: make(chan struct{}, cfg.Engines),
+		done:  make(chan struct{}),
+	}
+	e, err := s.newEngine()
+	if err != nil {
+		return nil, err
+	}
+	release, err := espeakgate.Shared(context.Background(), &s.user)
+	if err != nil {
+		sherpa.DeleteOfflineTts(e.tts)
+		return nil, err
+	}
+	probe := e.tts.Generate("Hello.", 0, 1)
+	release()
+	if probe == nil || probe.SampleRate <= 0 || len(probe.Samples) == 0 {
+		sherpa.DeleteOfflineTts(e.tts)
+		return nil, fmt.Errorf("piper: the voice in %s makes no audio", cfg.Dir)
+	}
+	s.format = audio.Format{SampleRate: probe.SampleRate, Channels: 1}
+	if err := s.format.Validate(); err != nil {
+		sherpa.DeleteOfflineTts(e.tts)
+		return nil, fmt.Errorf("piper: the voice in %s: %w", cfg.Dir, err)
+	}
+	s.idle = append(s.idle, e)
+	return s, nil
+}
+
+// newEngine loads the voice. sherpa-onnx initialises eSpeak NG on its first
+// engine in the process, so creation holds the eSpeak NG gate alone.
+func (s *Synthesizer) newEngine() (*engine, error) {
+	release, _, err := espeakgate.Exclusive(context.Background(), &s.user)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	c := sherpa.OfflineTtsConfig{
+		Model: sherpa.OfflineTtsModelConfig{
+			Vits: sherpa.OfflineTtsVitsModelConfig{
+				Model:       filepath.Join(s.cfg.Dir, "model.onnx"),
+				Tokens:      filepath.Join(s.cfg.Dir, "tokens.txt"),
+				DataDir:     s.cfg.DataDir,
+				NoiseScale:  0.667,
+				NoiseScaleW: 0.8,
+				LengthScale: 1,
+			},
+			NumThreads: s.cfg.Threads,
+			Provider:   "cpu",
+		},
+		MaxNumSentences: 1,
+	}
+	tts := sherpa.NewOfflineTts(&c)
+	if tts == nil {
+		return nil, fmt.Errorf("piper: sherpa-onnx cannot load the voice in %s", s.cfg.Dir)
+	}
+	e := &engine{tts: tts, free: make(chan []int16, 2)}
+	e.free <- nil
+	e.free <- nil
+	return e, nil
+}
+
+// Name is "piper".
+func (s *Synthesizer) Name() string { return "piper" }
+
+// Format is the voice's rate, mono (22050 Hz for Jenny).
+func (s *Synthesizer) Format() audio.Format { return s.format }
+
+// Synthesize speaks text (UTF-8) sentence by sentence, calling emit from
+// the calling goroutine with each sentence's audio once it is made, while
+// the engine makes the next. pcm is valid only during emit. It waits for a
+// free engine until ctx is done. It returns ctx.Err() at once when ctx is
+// done, or emit's error; blank text emits nothing. A sentence being made
+// when Synthesize returns is finished, unheard, before its engine is free.
+func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm []int16) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	parts := sentences(text)
+	if len(parts) == 0 {
+		return nil
+	}
+	e, err := s.get(ctx)
+	if err != nil {
+		return err
+	}
+	gctx, stop := context.WithCancel(ctx)
+	defer stop()
+	out := make(chan []int16, 1)
+	go s.generate(gctx, e, parts, out)
+	for {
+		select {
+		case pcm, ok := <-out:
+			if !ok {
+				return ctx.Err()
+			}
+			err := emit(pcm)
+			e.free <- pcm
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// generate makes parts one by one on e and sends each one's audio to out,
+// until ctx is done. It closes out, takes back the audio nobody took and
+// returns e to the pool.
+func (s *Synthesizer) generate(ctx context.Context, e *engine, parts []string, out chan []int16) {
+	defer s.gens.Done()
+	defer s.put(e)
+	defer func() {
+		close(out)
+		if ctx.Err() != nil {
+			for pcm := range out {
+				e.free <- pcm
+			}
+		}
+	}()
+	speed := float32(s.cfg.Speed)
+	for _, text := range parts {
+		var pcm []int16
+		select {
+		case pcm = <-e.free:
+		case <-ctx.Done():
+			return
+		}
+		release, err := espeakgate.Shared(ctx, &s.user)
+		if err != nil {
+			e.free <- pcm
+			return
+		}
+		pcm = pcm[:0]
+		e.tts.GenerateWithCallback(text, 0, speed, func(samples []float32) {
+			for _, v := range samples {
+				pcm = append(pcm, audio.Clamp16(float64(v)*32767))
+			}
+		})
+		release()
+		if len(pcm) == 0 {
+			e.free <- pcm
+			continue
+		}
+		select {
+		case out <- pcm:
+		case <-ctx.Done():
+			e.free <- pcm
+			return
+		}
+	}
+}
+
+// get takes an idle engine, or creates one while fewer than cfg.Engines
+// exist; otherwise it waits until one is free, ctx is done or s is closed.
+// It counts the generation the engine is taken for in s.gens.
+func (s *Synthesizer) get(ctx context.Context) (*engine, error) {
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.done:
+		return nil, ErrClosed
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.slots
+		return nil, ErrClosed
+	}
+	if n := len(s.idle); n > 0 {
+		e := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		s.gens.Add(1)
+		s.mu.Unlock()
+		return e, nil
+	}
+	s.mu.Unlock()
+	e, err := s.newEngine()
+	if err != nil {
+		<-s.slots
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		sherpa.DeleteOfflineTts(e.tts)
+		<-s.slots
+		return nil, ErrClosed
+	}
+	s.gens.Add(1)
+	s.mu.Unlock()
+	return e, nil
+}
+
+// put returns e to the pool and releases its slot; after Close it frees e.
+func (s *Synthesizer) put(e *engine) {
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.idle = append(s.idle, e)
+	}
+	s.mu.Unlock()
+	if closed {
+		sherpa.DeleteOfflineTts(e.tts)
+	}
+	<-s.slots
+}
+
+// Close makes Synthesize fail with ErrClosed, waits for the sentences being
+// made and frees the engines. Close is idempotent.
+func (s *Synthesizer) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	for _, e := range idle {
+		sherpa.DeleteOfflineTts(e.tts)
+	}
+	s.gens.Wait()
+	return nil
+}
