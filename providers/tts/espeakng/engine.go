@@ -3,7 +3,6 @@
 package espeakng
 
 /*
-#cgo pkg-config: espeak-ng
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +21,18 @@ static int vg_callback(short *wav, int n, espeak_EVENT *events) {
 	return goEspeakAudio(h, wav, n);
 }
 
-static int vg_init(int chunk_ms) {
-	int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, chunk_ms, NULL, espeakINITIALIZE_DONT_EXIT);
+static int vg_init(int chunk_ms, const char *data) {
+	int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, chunk_ms, data, espeakINITIALIZE_DONT_EXIT);
 	if (rate > 0) {
 		espeak_SetSynthCallback(vg_callback);
 	}
 	return rate;
+}
+
+// vg_claim makes this package's callback eSpeak NG's again, after another
+// user of the process's eSpeak NG may have set its own.
+static void vg_claim(void) {
+	espeak_SetSynthCallback(vg_callback);
 }
 
 static int vg_synth(const char *text, uintptr_t h) {
@@ -38,12 +43,20 @@ static int vg_synth(const char *text, uintptr_t h) {
 import "C"
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"github.com/voicegate/voicegate/providers/internal/pcmstream"
+	"os"
+	"path/filepath"
 	"runtime/cgo"
 	"sync"
 	"unsafe"
+
+	// The eSpeak NG this package calls is the one inside sherpa-onnx's
+	// shared library, which this import links (see the package doc).
+	_ "github.com/k2-fsa/sherpa-onnx-go-linux"
+
+	"github.com/voicegate/voicegate/providers/internal/espeakgate"
+	"github.com/voicegate/voicegate/providers/internal/pcmstream"
 )
 
 const (
@@ -52,23 +65,34 @@ const (
 	chunkMillis = 20
 )
 
-// engine is eSpeak NG's process-wide state.
+// engine is this package's view of the process's eSpeak NG.
 var engine struct {
 	once sync.Once
 	err  error
-	// lock is held, as a one-slot semaphore so that waiting can be
-	// cancelled, while eSpeak NG is configured or synthesises.
-	lock chan struct{}
-	// cur is the configuration eSpeak NG holds; guarded by lock.
+	// user is this package's identity at the eSpeak NG gate, whose
+	// Exclusive turn is held while eSpeak NG is configured or synthesises.
+	user espeakgate.User
+	// cur is the configuration eSpeak NG holds; guarded by the gate.
 	cur Config
 }
 
 func initEngine() error {
 	engine.once.Do(func() {
-		engine.lock = make(chan struct{}, 1)
-		switch rate := int(C.vg_init(chunkMillis)); {
+		if _, err := os.Stat(filepath.Join(espeakgate.DataDir, "phontab")); err != nil {
+			engine.err = fmt.Errorf("espeakng: no eSpeak NG data (install Debian's espeak-ng-data): %w", err)
+			return
+		}
+		release, _, err := espeakgate.Exclusive(context.Background(), &engine.user)
+		if err != nil {
+			engine.err = err
+			return
+		}
+		defer release()
+		data := C.CString(espeakgate.DataDir)
+		defer C.free(unsafe.Pointer(data))
+		switch rate := int(C.vg_init(chunkMillis, data)); {
 		case rate <= 0:
-			engine.err = errors.New("espeakng: cannot initialise eSpeak NG (is espeak-ng-data installed?)")
+			engine.err = fmt.Errorf("espeakng: cannot initialise eSpeak NG with %s", espeakgate.DataDir)
 		case rate != sampleRate:
 			engine.err = fmt.Errorf("espeakng: eSpeak NG produces %d Hz, want %d", rate, sampleRate)
 		}
@@ -76,7 +100,22 @@ func initEngine() error {
 	return engine.err
 }
 
-// apply makes cfg eSpeak NG's configuration. The caller holds engine.lock.
+// turn takes the gate alone, until ctx is done. When another user had
+// eSpeak NG since this package's last turn, the callback is claimed again
+// and the configuration is set afresh on the next apply.
+func turn(ctx context.Context) (release func(), err error) {
+	release, intact, err := espeakgate.Exclusive(ctx, &engine.user)
+	if err != nil {
+		return nil, err
+	}
+	if !intact {
+		C.vg_claim()
+		engine.cur = Config{}
+	}
+	return release, nil
+}
+
+// apply makes cfg eSpeak NG's configuration. The caller holds a turn.
 func apply(cfg Config) error {
 	if cfg.Voice != engine.cur.Voice {
 		name := C.CString(cfg.Voice)
@@ -104,22 +143,24 @@ func apply(cfg Config) error {
 	return nil
 }
 
-// configure takes the engine lock and applies cfg: New's check of the voice.
+// configure takes a turn and applies cfg: New's check of the voice.
 func configure(cfg Config) error {
-	engine.lock <- struct{}{}
-	defer func() { <-engine.lock }()
+	release, err := turn(context.Background())
+	if err != nil {
+		return err
+	}
+	defer release()
 	return apply(cfg)
 }
 
 // synthesize runs eSpeak NG on text with cfg, streaming into s. It waits for
-// the engine lock unless s is stopped first.
-func synthesize(cfg Config, text string, s *pcmstream.Stream) error {
-	select {
-	case engine.lock <- struct{}{}:
-	case <-s.Quit():
-		return nil
+// a turn until ctx is done.
+func synthesize(ctx context.Context, cfg Config, text string, s *pcmstream.Stream) error {
+	release, err := turn(ctx)
+	if err != nil {
+		return err
 	}
-	defer func() { <-engine.lock }()
+	defer release()
 	if s.Stopped() {
 		return nil
 	}

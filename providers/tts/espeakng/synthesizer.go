@@ -73,5 +73,5 @@ func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm
 	if pcmstream.IsBlank(text) {
 		return nil
 	}
-	return pcmstream.Run(ctx, emit, func(st *pcmstream.Stream) error { return synthesize(s.cfg, text, st) })
+	return pcmstream.Run(ctx, emit, func(st *pcmstream.Stream) error { return synthesize(ctx, s.cfg, text, st) })
 }

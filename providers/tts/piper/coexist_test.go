@@ -1,0 +1,125 @@
+//go:build cgo && linux
+
+package piper_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/voicegate/voicegate/providers/tts/espeakng"
+	"github.com/voicegate/voicegate/providers/tts/piper"
+)
+
+// espeakTake is what one espeakng synthesis gave.
+type espeakTake struct{ samples, chunks int }
+
+func espeakSay(ctx context.Context, s *espeakng.Synthesizer, text string) (espeakTake, error) {
+	var tk espeakTake
+	err := s.Synthesize(ctx, text, func(p []int16) error {
+		tk.samples += len(p)
+		tk.chunks++
+		return nil
+	})
+	return tk, err
+}
+
+// near reports whether two lengths of one text agree within pct percent:
+// eSpeak NG varies by a few samples between runs, Piper by some percent
+// (its durations are sampled with noise).
+func near(got, want, pct int) bool { return got >= want*(100-pct)/100 && got <= want*(100+pct)/100 }
+
+// TestWithEspeakNG runs the espeakng provider and Piper in one process, as
+// the gateway may: both use the eSpeak NG inside sherpa-onnx, which
+// sherpa-onnx initialises again on Piper's first engine and whose voice
+// Piper's phonemiser changes at every sentence. This file's tests run
+// before any other Piper test creates an engine, so the order "espeakng
+// first, then Piper" is the one exercised; the interleaved part covers the
+// rest.
+func TestWithEspeakNG(t *testing.T) {
+	ctx := context.Background()
+	en, err := espeakng.New(espeakng.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	de, err := espeakng.New(espeakng.Config{Voice: "de", Rate: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const german = "Guten Tag, wie geht es Ihnen heute?"
+	before := map[string]espeakTake{}
+	for name, say := range map[string]func() (espeakTake, error){
+		"en": func() (espeakTake, error) { return espeakSay(ctx, en, sentence) },
+		"de": func() (espeakTake, error) { return espeakSay(ctx, de, german) },
+	} {
+		if before[name], err = say(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	p := newSynth(t, piper.Config{Engines: 2})
+	alone, _, _ := speak(t, p, sentence)
+
+	after, err := espeakSay(ctx, en, sentence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("espeakng en-us before Piper: %d samples in %d chunks; after: %d in %d", before["en"].samples,
+		before["en"].chunks, after.samples, after.chunks)
+	if !near(after.samples, before["en"].samples, 1) {
+		t.Errorf("espeakng after Piper's first engine: %d samples, before %d", after.samples, before["en"].samples)
+	}
+
+	// Interleaved and concurrent: two Piper sessions and two espeakng ones
+	// (different voices and rates), each saying its sentence five times.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	check := func(name string, n func() (int, error), want, pct int) {
+		wg.Go(func() {
+			for i := range 5 {
+				got, err := n()
+				if err == nil && !near(got, want, pct) {
+					err = fmt.Errorf("%s, round %d: %d samples, alone %d", name, i, got, want)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		})
+	}
+	piperSay := func() (int, error) {
+		n := 0
+		err := p.Synthesize(ctx, sentence, func(pcm []int16) error { n += len(pcm); return nil })
+		return n, err
+	}
+	check("piper 1", piperSay, len(alone), 12)
+	check("piper 2", piperSay, len(alone), 12)
+	check("espeakng en-us", func() (int, error) { tk, err := espeakSay(ctx, en, sentence); return tk.samples, err }, before["en"].samples, 1)
+	check("espeakng de", func() (int, error) { tk, err := espeakSay(ctx, de, german); return tk.samples, err }, before["de"].samples, 1)
+	start := time.Now()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("interleaved: 10 Piper and 10 eSpeak NG sentences in %v", time.Since(start).Round(time.Millisecond))
+
+	// An espeakng synthesis waits for its turn while Piper makes a
+	// sentence, and gives up with its ctx.
+	var pw sync.WaitGroup
+	pw.Go(func() { _, _ = piperSay() })
+	time.Sleep(50 * time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+	defer cancel()
+	if _, err := espeakSay(short, en, sentence); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("espeakng while Piper makes a sentence, with 5 ms to wait: %v, want the deadline", err)
+	}
+	pw.Wait()
+}
