@@ -35,6 +35,7 @@ var settings = map[string]map[string]string{
 	"tts": {
 		"flite":    "{name: flite}",
 		"espeakng": "{name: espeakng, voice: en-us}",
+		"piper":    "{name: piper, engines: 1}",
 		"exec":     "{name: exec, command: [cat], sample_rate: 16000}",
 		"openai":   "{name: openai, model: tts-1, voice: alloy}",
 		"speaches": "{name: speaches, model: kokoro, voice: af_heart}",

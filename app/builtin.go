@@ -11,6 +11,7 @@ import (
 	"github.com/voicegate/voicegate/providers/tts/espeakng"
 	"github.com/voicegate/voicegate/providers/tts/flite"
 	ttsopenai "github.com/voicegate/voicegate/providers/tts/openai"
+	"github.com/voicegate/voicegate/providers/tts/piper"
 )
 
 // Builtin returns the provider kinds voicegate ships, one registration
@@ -31,6 +32,7 @@ func Builtin() Registry {
 	r.LLM["echo"] = Decoded(func(c echo.Config, _ Deps) (pipeline.Generator, error) { return echo.New(c), nil })
 	r.TTS["flite"] = Decoded(func(c flite.Config, _ Deps) (pipeline.Synthesizer, error) { return flite.New(c) })
 	r.TTS["espeakng"] = Decoded(func(c espeakng.Config, _ Deps) (pipeline.Synthesizer, error) { return espeakng.New(c) })
+	r.TTS["piper"] = Decoded(func(c piper.Config, _ Deps) (pipeline.Synthesizer, error) { return piper.New(c) })
 	r.TTS["exec"] = Decoded(func(c exec.TTSConfig, d Deps) (pipeline.Synthesizer, error) {
 		c.Content = exec.Content{LogContent: d.LogContent, ContentHasher: d.ContentHasher}
 		return exec.NewSynthesizer(c, d.Log)
