@@ -161,7 +161,10 @@ func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm
 			if !ok {
 				return ctx.Err()
 			}
-			err := emit(pcm)
+			err := ctx.Err()
+			if err == nil {
+				err = emit(pcm)
+			}
 			e.free <- pcm
 			if err != nil {
 				return err
