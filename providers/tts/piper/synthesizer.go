@@ -139,6 +139,8 @@ func (s *Synthesizer) Format() audio.Format { return s.format }
 // free engine until ctx is done. It returns ctx.Err() at once when ctx is
 // done, or emit's error; blank text emits nothing. A sentence being made
 // when Synthesize returns is finished, unheard, before its engine is free.
+// When no engine is idle and fewer than Config.Engines exist, Synthesize
+// creates one, which takes about a second and is not cut short by ctx.
 func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm []int16) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
