@@ -34,11 +34,11 @@ die() { echo "models.sh: $*" >&2; exit 1; }
 # sha_ok FILE SHA: FILE exists and hashes to SHA.
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
-# check FILE SHA WHAT: a downloaded or prepared file must match its pin.
+# check FILE SHA WHAT [WHY]: a downloaded or prepared file must match its pin.
 check() {
   local got
   got=$(sha256sum "$1" | cut -d' ' -f1)
-  [ "$got" = "$2" ] || die "$3: sha256 of $1 is $got, want $2 (a changed download or preparation: remove it and run again)"
+  [ "$got" = "$2" ] || die "$3: sha256 of $1 is $got, want $2 (${4:-not the pinned download})"
 }
 
 silero_dir=$models/npm/$silero_pkg
@@ -127,8 +127,9 @@ for k, v in meta.items():
     p.key, p.value = k, v
 onnx.save(model, os.path.join(d, "model.onnx"))
 EOF
-  check "$tmp/jenny/model.onnx" "$jenny_model_sha" "$jenny_mod model.onnx (prepared)"
-  check "$tmp/jenny/tokens.txt" "$jenny_tokens_sha" "$jenny_mod tokens.txt (prepared)"
+  why="prepared otherwise than with Debian 12's python3-onnx 1.12.0"
+  check "$tmp/jenny/model.onnx" "$jenny_model_sha" "$jenny_mod model.onnx" "$why"
+  check "$tmp/jenny/tokens.txt" "$jenny_tokens_sha" "$jenny_mod tokens.txt" "$why"
   cat >"$tmp/jenny/MODEL_CARD" <<EOF
 Piper voice "Jenny (Dioco)" — jenny_dioco, medium quality, en_GB, 1 speaker, 22050 Hz.
 
