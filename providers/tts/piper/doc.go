@@ -30,11 +30,12 @@
 // espeakng provider speaks with: see that package's doc for how the two
 // take turns (providers/internal/espeakgate).
 //
-// Measured on the development machine (2 shared cores; TestFigures):
-// first audio of a ten-word sentence 220–320 ms (the whole first sentence
-// is made before it is heard); real-time factor 0.085 on one thread, so one
-// core keeps about 11 sessions speaking without pause; resident memory
-// about 155 MB for the first engine and 240 MB for each further one.
+// Measured on the development machine (2 cores shared with other work;
+// TestFigures): first audio of a ten-word sentence 220–370 ms (the whole
+// first sentence is made before it is heard); on one thread 0.085–0.11 s
+// of CPU per second of speech, so one core keeps 9–12 sessions speaking
+// without pause; resident memory about 155 MB for the first engine and
+// 240–290 MB for each further one.
 // PocketSphinx, whose acoustic model is US English, hears 77–82 % of the
 // end-to-end test's words from this British voice, against 97 % from
 // Flite's slt (TestRecognisedVersusFlite).
