@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,4 +125,50 @@ func TestWithEspeakNG(t *testing.T) {
 		t.Errorf("espeakng while Piper makes a sentence, with 5 ms to wait: %v, want the deadline", err)
 	}
 	pw.Wait()
+}
+
+// TestPiperThenEspeakNG covers the other order, Piper's first engine before
+// the espeakng provider initialises eSpeak NG, in a fresh process: this
+// test binary run again for this test alone.
+func TestPiperThenEspeakNG(t *testing.T) {
+	if os.Getenv("VOICEGATE_PIPER_FIRST") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPiperThenEspeakNG$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "VOICEGATE_PIPER_FIRST=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("fresh process:\n%s", out)
+		if err != nil {
+			t.Fatalf("fresh process: %v", err)
+		}
+		if !strings.Contains(string(out), "--- PASS: TestPiperThenEspeakNG") {
+			t.Fatal("the fresh process did not pass the test")
+		}
+		return
+	}
+	ctx := context.Background()
+	p := newSynth(t, piper.Config{Engines: 1})
+	first, _, _ := speak(t, p, sentence)
+	en, err := espeakng.New(espeakng.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var takes []espeakTake
+	for range 2 {
+		tk, err := espeakSay(ctx, en, sentence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		takes = append(takes, tk)
+		again, _, _ := speak(t, p, sentence)
+		if !near(len(again), len(first), 12) {
+			t.Errorf("Piper after espeakng: %d samples, before %d", len(again), len(first))
+		}
+	}
+	t.Logf("espeakng after Piper: %d and %d samples; Piper %d", takes[0].samples, takes[1].samples, len(first))
+	if !near(takes[1].samples, takes[0].samples, 1) {
+		t.Errorf("espeakng after a Piper sentence: %d samples, before it %d", takes[1].samples, takes[0].samples)
+	}
+	// About 3 s for this sentence at 175 words a minute.
+	if d := time.Duration(takes[0].samples) * time.Second / 22050; d < 2*time.Second || d > 5*time.Second {
+		t.Errorf("espeakng made %v of audio", d)
+	}
 }
