@@ -262,3 +262,19 @@ func TestMisses(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSynthesize: one ten-word sentence per op on one engine and
+// thread. The allocations are sherpa-onnx's (its Go callback copies each
+// sentence into a new []float32); the audio buffers are reused.
+func BenchmarkSynthesize(b *testing.B) {
+	s := newSynth(b, piper.Config{Engines: 1})
+	ctx := context.Background()
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Synthesize(ctx, tenWords, func(pcm []int16) error { n += len(pcm); return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(s.Format().Duration(n).Seconds()/b.Elapsed().Seconds(), "audio-s/s")
+}
