@@ -6,7 +6,7 @@ ADDR ?=
 ARGS ?=
 
 # Debian packages: what the server links and runs with (offline speech)...
-RUN_DEBS := gcc pkg-config libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite flite1-dev espeak-ng libespeak-ng-dev
+RUN_DEBS := gcc pkg-config libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite flite1-dev espeak-ng libespeak-ng-dev espeak-ng-data zstd python3-onnx
 # ...and what the tests drive: a real browser, a virtual sound card, speech tools,
 # nginx in front of the gateway and systemd-analyze for deploy/, redis-server for the caches,
 # jq for the bench script.
@@ -14,7 +14,7 @@ TEST_DEBS := $(RUN_DEBS) chromium sox portaudio19-dev libasound2-dev pulseaudio 
 
 BINS := voicegate voicegate-mic voicegate-load
 
-.PHONY: all run build build-all deps deps-test test test-unit test-nocgo test-e2e test-interop test-cluster test-browser test-mic test-load lint bench bench-quick soak fuzz clean
+.PHONY: all run build build-all deps deps-test models test test-unit test-nocgo test-e2e test-interop test-cluster test-browser test-mic test-load lint bench bench-quick soak fuzz clean
 
 all: build
 
@@ -23,6 +23,11 @@ deps:
 
 deps-test:
 	@scripts/deps.sh $(TEST_DEBS)
+
+## models: the offline neural models (Silero VAD, the Piper voice) into
+## $VOICEGATE_MODELS (default ~/.cache/voicegate/models), checked by sha256.
+models:
+	@scripts/models.sh
 
 # A plain build installs nothing: run and test install what they need first.
 build:
@@ -36,12 +41,12 @@ build-all:
 ## run: install what is missing, build and start the gateway (offline default
 ## unless CONFIG=file.yaml); open the printed URL. ADDR=:8080 (beyond loopback)
 ## needs API keys (VOICEGATE_API_KEYS) or server.allow_unauthenticated: true.
-run: deps build
+run: deps models build
 	./bin/voicegate $(if $(CONFIG),-config $(CONFIG)) $(if $(ADDR),-addr $(ADDR)) $(ARGS)
 
 ## test: what CI runs — lint, unit + integration tests with -race, no-cgo and Windows builds,
 ## the real-browser, real-audio, Realtime-client and load smoke tests.
-test: deps-test lint test-unit test-nocgo test-e2e test-interop test-cluster test-load
+test: deps-test models lint test-unit test-nocgo test-e2e test-interop test-cluster test-load
 	@echo "make test: all passed"
 
 test-unit:
