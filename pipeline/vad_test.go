@@ -1,0 +1,124 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/audio/vad"
+	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+	"github.com/voicegate/voicegate/providers/llm/echo"
+)
+
+// loudness is a Classifier: a 30 ms window is speech when louder than
+// -40 dBFS. It counts its calls and its Close.
+type loudness struct {
+	windows, closes *atomic.Int32
+}
+
+func (l loudness) Window() int { return 480 }
+func (l loudness) Reset()      {}
+func (l loudness) Close() error {
+	l.closes.Add(1)
+	return nil
+}
+func (l loudness) Speech(w []int16) float32 {
+	l.windows.Add(1)
+	if audio.DBFS(audio.RMS(w)) > -40 {
+		return 1
+	}
+	return 0
+}
+
+type loudnessVAD struct {
+	made, windows, closes atomic.Int32
+	fail                  error
+}
+
+func (v *loudnessVAD) Name() string { return "loudness" }
+func (v *loudnessVAD) NewClassifier() (vad.Classifier, error) {
+	if v.fail != nil {
+		return nil, v.fail
+	}
+	v.made.Add(1)
+	return loudness{windows: &v.windows, closes: &v.closes}, nil
+}
+
+func TestStagesVAD(t *testing.T) {
+	va := &loudnessVAD{}
+	if got := pipeline.NameOf(va); got != "loudness" {
+		t.Errorf("NameOf %q", got)
+	}
+	sess, err := pipeline.NewSession(pipeline.Config{
+		Stages:       pipeline.Stages{ASR: pipelinetest.NewScripted("hello"), LLM: &echo.Echo{}, VAD: va},
+		Conversation: pipeline.NewConversation("", 0),
+		TextOnly:     true,
+		VAD:          vad.Config{Silence: 200 * time.Millisecond},
+		InboxFrames:  2000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rec := pipelinetest.NewRecorder()
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(ctx, rec) }()
+
+	// New settings make a new detector over the same classifier.
+	if err := sess.SetTurnTaking(pipeline.TurnTaking{VAD: vad.Config{Silence: 300 * time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	sig := pipelinetest.Concat(pipelinetest.Silence(300*time.Millisecond, 16000), pipelinetest.Voice(time.Second, 16000), pipelinetest.Silence(600*time.Millisecond, 16000))
+	for len(sig) > 0 {
+		n := min(320, len(sig))
+		sess.WriteAudio(sig[:n])
+		sig = sig[n:]
+	}
+	for _, k := range []pipeline.EventKind{pipeline.EventSpeechStarted, pipeline.EventSpeechStopped, pipeline.EventTranscriptFinal} {
+		if _, _, err := rec.Wait(ctx, 0, pipelinetest.Kind(k)); err != nil {
+			t.Fatalf("waiting for %v: %v", k, err)
+		}
+	}
+	started, _, _ := rec.Wait(ctx, 0, pipelinetest.Kind(pipeline.EventSpeechStarted))
+	if d := started.Offset - 300*time.Millisecond; d < -310*time.Millisecond || d > 0 {
+		// The offset includes the prefix padding (300ms) before the start.
+		t.Errorf("speech started at %v, want the voice's start (300ms) less up to the padding", started.Offset)
+	}
+	if w := va.windows.Load(); w < 50 || w > 63 { // up to 1.9 s in 30 ms windows; past the end of speech (1.6 s) at least
+		t.Errorf("%d windows classified, want 53 to 63", w)
+	}
+	if va.closes.Load() != 0 {
+		t.Error("classifier closed while Run runs")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if m, c := va.made.Load(), va.closes.Load(); m != 1 || c != 1 {
+		t.Errorf("%d classifiers made, %d closed; want one, closed once", m, c)
+	}
+}
+
+func TestStagesVADFails(t *testing.T) {
+	boom := errors.New("no model here")
+	sess, err := pipeline.NewSession(pipeline.Config{
+		Stages:       pipeline.Stages{LLM: &echo.Echo{}, VAD: &loudnessVAD{fail: boom}},
+		Conversation: pipeline.NewConversation("", 0),
+		TextOnly:     true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sess.Run(context.Background(), pipelinetest.NewRecorder())
+	if !errors.Is(err, boom) || err.Error() != "pipeline: vad loudness: no model here" {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := sess.SetTurnTaking(pipeline.TurnTaking{}); !errors.Is(err, pipeline.ErrSessionClosed) {
+		t.Errorf("SetTurnTaking after a failed Run: %v", err)
+	}
+}
