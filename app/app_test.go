@@ -40,6 +40,10 @@ var settings = map[string]map[string]string{
 		"speaches": "{name: speaches, model: kokoro, voice: af_heart}",
 		"kokoro":   "{name: kokoro, model: kokoro, voice: af_heart}",
 	},
+	"vad": {
+		"energy": "{name: energy}",
+		"silero": "{name: silero, threshold: 0.6}", // the model from the models directory
+	},
 }
 
 func TestBuiltinKinds(t *testing.T) {
@@ -48,6 +52,7 @@ func TestBuiltinKinds(t *testing.T) {
 		"asr": slices.Sorted(maps.Keys(reg.ASR)),
 		"llm": slices.Sorted(maps.Keys(reg.LLM)),
 		"tts": slices.Sorted(maps.Keys(reg.TTS)),
+		"vad": slices.Sorted(maps.Keys(reg.VAD)),
 	} {
 		if got, want := kinds, slices.Sorted(maps.Keys(settings[stage])); !slices.Equal(got, want) {
 			t.Errorf("%s kinds registered %v, tested %v", stage, got, want)
@@ -65,6 +70,9 @@ func TestBuiltinKinds(t *testing.T) {
 				}
 				defer b.Close()
 				name := pipeline.NameOf(map[string]any{"asr": b.stages.ASR, "llm": b.stages.LLM, "tts": b.stages.TTS}[stage])
+				if stage == "vad" {
+					name = b.vadName()
+				}
 				if !strings.HasPrefix(name, kind) {
 					t.Errorf("the %s provider calls itself %q, want a name that starts with its kind %q", stage, name, kind)
 				}
@@ -86,6 +94,9 @@ func TestExampleConfigBuilds(t *testing.T) {
 	if got := []string{pipeline.NameOf(b.stages.ASR), pipeline.NameOf(b.stages.LLM), pipeline.NameOf(b.stages.TTS)}; !slices.Equal(got, []string{"pocketsphinx", "echo", "flite"}) {
 		t.Errorf("the example's stages are %v", got)
 	}
+	if b.vadName() != "energy" || b.stages.VAD != nil {
+		t.Errorf("the example's vad is %q", b.vadName())
+	}
 }
 
 func TestBuildErrors(t *testing.T) {
@@ -98,6 +109,9 @@ func TestBuildErrors(t *testing.T) {
 		{"unknown key", "providers: {tts: [{name: flite, voise: slt}]}", []string{"providers.tts[0] flite", "voise"}},
 		{"bad setting", "providers: {tts: [{name: flite, voice: kal}]}", []string{"providers.tts[0] flite", `unknown voice "kal"`}},
 		{"second of a chain", "providers: {llm: [{name: echo}, {name: nope}]}", []string{"providers.llm[1]", `"nope"`}},
+		{"energy takes no settings", "providers: {vad: [{name: energy, model: x.onnx}]}", []string{"providers.vad[0] energy", "model"}},
+		{"no silero model", "providers: {vad: [{name: silero, model: /nonexistent/silero.onnx}]}", []string{"providers.vad[0] silero", "/nonexistent/silero.onnx", "run scripts/models.sh"}},
+		{"two vads", "providers: {vad: [{name: energy}, {name: energy}]}", []string{"providers.vad", "takes one"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

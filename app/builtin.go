@@ -11,6 +11,7 @@ import (
 	"github.com/voicegate/voicegate/providers/tts/espeakng"
 	"github.com/voicegate/voicegate/providers/tts/flite"
 	ttsopenai "github.com/voicegate/voicegate/providers/tts/openai"
+	"github.com/voicegate/voicegate/providers/vad/silero"
 )
 
 // Builtin returns the provider kinds voicegate ships, one registration
@@ -22,6 +23,7 @@ func Builtin() Registry {
 		ASR: map[string]Maker[pipeline.Recognizer]{},
 		LLM: map[string]Maker[pipeline.Generator]{},
 		TTS: map[string]Maker[pipeline.Synthesizer]{},
+		VAD: map[string]Maker[pipeline.VoiceActivity]{},
 	}
 	r.ASR["pocketsphinx"] = Decoded(func(c pocketsphinx.Config, _ Deps) (pipeline.Recognizer, error) { return pocketsphinx.New(c) })
 	r.ASR["exec"] = Decoded(func(c exec.ASRConfig, d Deps) (pipeline.Recognizer, error) {
@@ -35,6 +37,8 @@ func Builtin() Registry {
 		c.Content = exec.Content{LogContent: d.LogContent, ContentHasher: d.ContentHasher}
 		return exec.NewSynthesizer(c, d.Log)
 	})
+	r.VAD["energy"] = Decoded(func(struct{}, Deps) (pipeline.VoiceActivity, error) { return nil, nil }) // nil: package vad's own detector
+	r.VAD["silero"] = Decoded(func(c silero.Config, _ Deps) (pipeline.VoiceActivity, error) { return silero.New(c) })
 	for _, v := range vendors {
 		v.register(r)
 	}
