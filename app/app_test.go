@@ -15,6 +15,8 @@ import (
 
 // settings holds, for every kind Builtin registers, the smallest entry that
 // builds it. A kind added without a row here fails TestBuiltinKinds.
+// Kinds whose models the operator supplies have none here: their row is
+// checked to fail as unbuildable says.
 var settings = map[string]map[string]string{
 	"asr": {
 		"pocketsphinx": "{name: pocketsphinx, preload: 1}",
@@ -23,6 +25,7 @@ var settings = map[string]map[string]string{
 		"groq":         "{name: groq, model: whisper-large-v3}",
 		"ollama":       "{name: ollama, model: whisper}",
 		"speaches":     "{name: speaches, model: Systran/faster-whisper-small}",
+		"sherpa":       "{name: sherpa, kind: sensevoice, dir: /nonexistent/sensevoice}",
 	},
 	"llm": {
 		"echo":     "{name: echo, prefix: 'Heard: '}",
@@ -46,6 +49,12 @@ var settings = map[string]map[string]string{
 	},
 }
 
+// unbuildable are the kinds that cannot be built here, and what their
+// settings row must fail with.
+var unbuildable = map[string][]string{
+	"asr/sherpa": {"providers.asr[0] sherpa", "/nonexistent/sensevoice", "no such file"},
+}
+
 func TestBuiltinKinds(t *testing.T) {
 	reg := Builtin()
 	for stage, kinds := range map[string][]string{
@@ -65,6 +74,18 @@ func TestBuiltinKinds(t *testing.T) {
 					t.Fatal(err)
 				}
 				b, err := buildStages(cfg.Providers, reg, Deps{Log: zap.NewNop()})
+				if want, ok := unbuildable[stage+"/"+kind]; ok {
+					if err == nil {
+						b.Close()
+						t.Fatalf("%s built", doc)
+					}
+					for _, w := range want {
+						if !strings.Contains(err.Error(), w) {
+							t.Errorf("error %q does not say %q", err, w)
+						}
+					}
+					return
+				}
 				if err != nil {
 					t.Fatalf("building %s: %v", doc, err)
 				}
@@ -111,6 +132,7 @@ func TestBuildErrors(t *testing.T) {
 		{"second of a chain", "providers: {llm: [{name: echo}, {name: nope}]}", []string{"providers.llm[1]", `"nope"`}},
 		{"energy takes no settings", "providers: {vad: [{name: energy, model: x.onnx}]}", []string{"providers.vad[0] energy", "model"}},
 		{"no silero model", "providers: {vad: [{name: silero, model: /nonexistent/silero.onnx}]}", []string{"providers.vad[0] silero", "/nonexistent/silero.onnx", "run scripts/models.sh"}},
+		{"sherpa without its files", "providers: {asr: [{name: sherpa, kind: zipformer-streaming, dir: /}]}", []string{"providers.asr[0] sherpa", "missing encoder*.onnx (encoder), decoder*.onnx (decoder), joiner*.onnx (joiner), tokens.txt (tokens)"}},
 		{"two vads", "providers: {vad: [{name: energy}, {name: energy}]}", []string{"providers.vad", "takes one"}},
 	}
 	for _, tt := range tests {

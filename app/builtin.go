@@ -4,6 +4,7 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 	asropenai "github.com/voicegate/voicegate/providers/asr/openai"
 	"github.com/voicegate/voicegate/providers/asr/pocketsphinx"
+	"github.com/voicegate/voicegate/providers/asr/sherpa"
 	"github.com/voicegate/voicegate/providers/exec"
 	"github.com/voicegate/voicegate/providers/httpx"
 	"github.com/voicegate/voicegate/providers/llm/echo"
@@ -26,6 +27,7 @@ func Builtin() Registry {
 		VAD: map[string]Maker[pipeline.VoiceActivity]{},
 	}
 	r.ASR["pocketsphinx"] = Decoded(func(c pocketsphinx.Config, _ Deps) (pipeline.Recognizer, error) { return pocketsphinx.New(c) })
+	r.ASR["sherpa"] = Decoded(func(c sherpa.Config, _ Deps) (pipeline.Recognizer, error) { return sherpa.New(c) })
 	r.ASR["exec"] = Decoded(func(c exec.ASRConfig, d Deps) (pipeline.Recognizer, error) {
 		c.Content = exec.Content{LogContent: d.LogContent, ContentHasher: d.ContentHasher}
 		return exec.NewRecognizer(c, d.Log)

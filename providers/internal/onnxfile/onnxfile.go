@@ -22,6 +22,9 @@ type Outline struct {
 	IRVersion       int64
 	Inputs, Outputs []string
 	Nodes           int
+	// Metadata are the model's metadata_props, which engines read their
+	// settings from; a value longer than maxValue is kept as "".
+	Metadata map[string]string
 }
 
 // ErrNotONNX is wrapped by Check's errors for a file that is not a whole
@@ -32,6 +35,9 @@ var ErrNotONNX = errors.New("not an ONNX model")
 const (
 	modelIRVersion = 1
 	modelGraph     = 7
+	modelMetadata  = 14
+	entryKey       = 1
+	entryValue     = 2
 	graphNode      = 1
 	graphInput     = 11
 	graphOutput    = 12
@@ -46,7 +52,11 @@ const (
 	wireFixed32 = 5
 )
 
-const maxName = 4096 // longest input or output name read
+// Longest strings read: names, metadata keys and values.
+const (
+	maxName  = 4096
+	maxValue = 1 << 16
+)
 
 // Check reads the outline of the ONNX model at path.
 func Check(path string) (Outline, error) {
@@ -76,6 +86,15 @@ func outline(r io.ReaderAt, size int64) (Outline, error) {
 		switch {
 		case field == modelIRVersion && wire == wireVarint:
 			o.IRVersion, sawVersion = int64(v), true
+		case field == modelMetadata && wire == wireBytes:
+			k, v, err := entry(r, off, n)
+			if err != nil {
+				return err
+			}
+			if o.Metadata == nil {
+				o.Metadata = map[string]string{}
+			}
+			o.Metadata[k] = v
 		case field == modelGraph && wire == wireBytes:
 			graph = true
 			return walk(r, off, off+n, func(field, wire int, off, n int64, _ uint64) error {
@@ -121,17 +140,44 @@ func valueName(r io.ReaderAt, off, n int64) (string, error) {
 		if field != valueInfoName || wire != wireBytes {
 			return nil
 		}
-		if n > maxName {
-			return fmt.Errorf("a name of %d bytes", n)
-		}
-		b := make([]byte, n)
-		if _, err := r.ReadAt(b, off); err != nil {
-			return err
-		}
-		name = string(b)
-		return nil
+		var err error
+		name, err = str(r, off, n, maxName, true)
+		return err
 	})
 	return name, err
+}
+
+// entry returns the key and value of the StringStringEntryProto at
+// [off, off+n).
+func entry(r io.ReaderAt, off, n int64) (key, value string, err error) {
+	err = walk(r, off, off+n, func(field, wire int, off, n int64, _ uint64) error {
+		var err error
+		switch {
+		case wire != wireBytes:
+		case field == entryKey:
+			key, err = str(r, off, n, maxName, true)
+		case field == entryValue:
+			value, err = str(r, off, n, maxValue, false)
+		}
+		return err
+	})
+	return key, value, err
+}
+
+// str reads the n bytes at off: an error when they are more than limit and
+// strict, "" when they are more and not.
+func str(r io.ReaderAt, off, n, limit int64, strict bool) (string, error) {
+	if n > limit {
+		if strict {
+			return "", fmt.Errorf("a string of %d bytes", n)
+		}
+		return "", nil
+	}
+	b := make([]byte, n)
+	if _, err := r.ReadAt(b, off); err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 // walk calls fn for each field of the message at [from, to): its number,

@@ -3,6 +3,7 @@ package onnxfile
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,8 @@ func varintField(field int, v uint64) []byte {
 func model(graph ...[]byte) []byte {
 	m := varintField(modelIRVersion, 8)
 	m = append(m, bytesField(2, []byte("test"))...) // producer_name
+	m = append(m, bytesField(modelMetadata, append(bytesField(entryKey, []byte("vocab_size")), bytesField(entryValue, []byte("5000"))...))...)
+	m = append(m, bytesField(modelMetadata, append(bytesField(entryKey, []byte("comment")), bytesField(entryValue, bytes.Repeat([]byte("x"), maxValue+1))...))...)
 	return append(m, bytesField(modelGraph, bytes.Join(graph, nil))...)
 }
 
@@ -49,7 +52,7 @@ func TestCheck(t *testing.T) {
 		want    Outline
 		wantErr bool
 	}{
-		{"a model", good, Outline{IRVersion: 8, Inputs: []string{"input", "state"}, Outputs: []string{"output"}, Nodes: 1}, false},
+		{"a model", good, Outline{IRVersion: 8, Inputs: []string{"input", "state"}, Outputs: []string{"output"}, Nodes: 1, Metadata: map[string]string{"vocab_size": "5000", "comment": ""}}, false},
 		{"text", []byte("this is not an onnx model\n"), Outline{}, true},
 		{"empty", nil, Outline{}, true},
 		{"truncated", good[:len(good)-3], Outline{}, true},
@@ -77,7 +80,7 @@ func TestCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.IRVersion != tt.want.IRVersion || got.Nodes != tt.want.Nodes || !slices.Equal(got.Inputs, tt.want.Inputs) || !slices.Equal(got.Outputs, tt.want.Outputs) {
+			if got.IRVersion != tt.want.IRVersion || got.Nodes != tt.want.Nodes || !slices.Equal(got.Inputs, tt.want.Inputs) || !slices.Equal(got.Outputs, tt.want.Outputs) || !maps.Equal(got.Metadata, tt.want.Metadata) {
 				t.Errorf("Check = %+v, want %+v", got, tt.want)
 			}
 		})
