@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/wav"
 )
 
@@ -232,3 +233,12 @@ func music(rng *rand.Rand, n int) []float64 {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 7)) }
+
+// pcm16 converts a clean signal to samples.
+func pcm16(x []float64) []int16 {
+	pcm := make([]int16, len(x))
+	for i, v := range x {
+		pcm[i] = audio.Clamp16(v * 32768)
+	}
+	return pcm
+}

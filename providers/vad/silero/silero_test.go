@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/voicegate/voicegate/audio/vad"
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/pipeline/conformance"
 )
 
 // newTestVAD returns the model from the models directory. Tests that need
@@ -131,6 +133,14 @@ func TestFliteSpeech(t *testing.T) {
 	}
 }
 
+func TestConformance(t *testing.T) {
+	model := newTestVAD(t)
+	speech := newVoices(t).say(t, "slt", targetSentences[2])
+	if err := conformance.TestVoiceActivity(t.Context(), model, pcm16(speech)); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestClassifierLifetime(t *testing.T) {
 	model := newTestVAD(t)
 	vc, err := model.NewClassifier()
@@ -170,26 +180,32 @@ func TestSpeechAllocs(t *testing.T) {
 	model := newTestVAD(t)
 	v := newVoices(t)
 	speech := v.say(t, "slt", targetSentences[0])
-	pcm := mix(speech, nil, make([]float64, len(speech)), 100)
+	pcm := pcm16(append(slices.Clone(speech), make([]float64, rate)...)) // then a second of silence
 	vc, err := model.NewClassifier()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer vc.(*Classifier).Close()
 	d := vad.NewWith(vad.Config{}, rate, vc)
-	pos := 0
+	pos, starts := 0, 0
 	frame := func() {
 		if pos+320 > len(pcm) {
 			pos = 0
 		}
-		d.Process(pcm[pos : pos+320])
+		if d.Process(pcm[pos:pos+320]) == vad.SpeechStart {
+			starts++
+		}
 		pos += 320
 	}
 	for range 200 {
 		frame()
 	}
+	starts = 0
 	if n := testing.AllocsPerRun(1000, frame); n != 0 {
 		t.Errorf("%v allocations per 20 ms frame through the detector", n)
+	}
+	if starts == 0 {
+		t.Error("no speech start in 20 s of a sentence and a pause, looped: the frames measured were not speech")
 	}
 	w := pcm[:window]
 	if n := testing.AllocsPerRun(1000, func() { vc.Speech(w) }); n != 0 {
@@ -202,7 +218,7 @@ func BenchmarkSpeech(b *testing.B) {
 	model := newTestVAD(b)
 	v := newVoices(b)
 	speech := v.say(b, "slt", targetSentences[1])
-	pcm := mix(speech, nil, make([]float64, len(speech)), 100)
+	pcm := pcm16(speech)
 	vc, err := model.NewClassifier()
 	if err != nil {
 		b.Fatal(err)
