@@ -1,40 +1,24 @@
 package sherpa
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/voicegate/voicegate/providers/internal/onnxfile"
 )
 
-// Protobuf pieces for test models.
-func pbVarint(v uint64) []byte {
-	var b []byte
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
-}
-
-func pbBytes(field int, payload []byte) []byte {
-	b := pbVarint(uint64(field)<<3 | 2)
-	return append(append(b, pbVarint(uint64(len(payload)))...), payload...)
-}
-
-// onnxModel is a whole ONNX file (IR version 8, one node, input x, output
-// y) with the given metadata keys. Only the checks read it: the engine
-// never gets one.
+// onnxModel is a whole ONNX file with the given metadata keys. Only the
+// checks read it: the engine never gets one.
 func onnxModel(meta ...string) []byte {
-	m := []byte{1 << 3, 8}
+	o := onnxfile.Outline{IRVersion: 8, Nodes: 1, Inputs: []string{"x"}, Outputs: []string{"y"}, Metadata: map[string]string{}}
 	for _, k := range meta {
-		m = append(m, pbBytes(14, append(pbBytes(1, []byte(k)), pbBytes(2, []byte("1"))...))...)
+		o.Metadata[k] = "1"
 	}
-	graph := bytes.Join([][]byte{pbBytes(1, pbBytes(4, []byte("Relu"))), pbBytes(11, pbBytes(1, []byte("x"))), pbBytes(12, pbBytes(1, []byte("y")))}, nil)
-	return append(m, pbBytes(7, graph)...)
+	return onnxfile.Build(o)
 }
 
 // fit returns, for each of the kind's files, content that passes the

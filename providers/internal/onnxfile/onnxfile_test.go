@@ -10,56 +10,32 @@ import (
 	"testing"
 )
 
-// Protobuf encoding, for the test models.
-func varintBytes(v uint64) []byte {
-	var b []byte
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
-}
-
-func bytesField(field int, payload []byte) []byte {
-	b := varintBytes(uint64(field)<<3 | wireBytes)
-	b = append(b, varintBytes(uint64(len(payload)))...)
-	return append(b, payload...)
-}
-
-func varintField(field int, v uint64) []byte {
-	return append(varintBytes(uint64(field)<<3|wireVarint), varintBytes(v)...)
-}
-
-func model(graph ...[]byte) []byte {
-	m := varintField(modelIRVersion, 8)
-	m = append(m, bytesField(2, []byte("test"))...) // producer_name
-	m = append(m, bytesField(modelMetadata, append(bytesField(entryKey, []byte("vocab_size")), bytesField(entryValue, []byte("5000"))...))...)
-	m = append(m, bytesField(modelMetadata, append(bytesField(entryKey, []byte("comment")), bytesField(entryValue, bytes.Repeat([]byte("x"), maxValue+1))...))...)
-	return append(m, bytesField(modelGraph, bytes.Join(graph, nil))...)
-}
-
-func value(field int, name string) []byte {
-	return bytesField(field, bytesField(valueInfoName, []byte(name)))
-}
-
 func TestCheck(t *testing.T) {
-	node := bytesField(graphNode, bytesField(4, []byte("Relu"))) // op_type
-	weights := bytesField(5, bytes.Repeat([]byte{0}, 1000))      // an initializer, skipped
-	good := model(node, weights, value(graphInput, "input"), value(graphInput, "state"), value(graphOutput, "output"))
+	want := Outline{IRVersion: 8, Inputs: []string{"input", "state"}, Outputs: []string{"output"}, Nodes: 2, Metadata: map[string]string{"vocab_size": "5000", "comment": ""}}
+	good := Build(want)
+	// What Build does not write: other fields of the model and of the
+	// graph, and a metadata value too long to keep.
+	extra := appendBytesField(nil, 2, []byte("test")) // producer_name
+	extra = appendBytesField(extra, modelMetadata, appendBytesField(appendBytesField(nil, entryKey, []byte("long")), entryValue, bytes.Repeat([]byte("x"), maxValue+1)))
+	extra = appendBytesField(extra, modelGraph, appendBytesField(appendBytesField(nil, 5, bytes.Repeat([]byte{0}, 1000)), graphNode, appendBytesField(nil, 4, []byte("Relu"))))
+	wantExtra := want
+	wantExtra.Nodes, wantExtra.Metadata = 3, map[string]string{"vocab_size": "5000", "comment": "", "long": ""}
 	tests := []struct {
 		name    string
 		data    []byte
 		want    Outline
 		wantErr bool
 	}{
-		{"a model", good, Outline{IRVersion: 8, Inputs: []string{"input", "state"}, Outputs: []string{"output"}, Nodes: 1, Metadata: map[string]string{"vocab_size": "5000", "comment": ""}}, false},
+		{"a model", good, want, false},
+		{"a model with more", append(slices.Clone(good), extra...), wantExtra, false},
 		{"text", []byte("this is not an onnx model\n"), Outline{}, true},
 		{"empty", nil, Outline{}, true},
 		{"truncated", good[:len(good)-3], Outline{}, true},
-		{"no graph", varintField(modelIRVersion, 8), Outline{}, true},
-		{"no nodes", model(value(graphInput, "x"), value(graphOutput, "y")), Outline{}, true},
-		{"no outputs", model(node, value(graphInput, "x")), Outline{}, true},
-		{"a length past the end", append(varintField(modelIRVersion, 8), 7<<3|2, 0xff, 0xff, 0x03), Outline{}, true},
+		{"no IR version", Build(Outline{Nodes: 1, Inputs: []string{"x"}, Outputs: []string{"y"}}), Outline{}, true},
+		{"no graph", Build(Outline{IRVersion: 8}), Outline{}, true},
+		{"no nodes", Build(Outline{IRVersion: 8, Inputs: []string{"x"}, Outputs: []string{"y"}}), Outline{}, true},
+		{"no outputs", Build(Outline{IRVersion: 8, Nodes: 1, Inputs: []string{"x"}}), Outline{}, true},
+		{"a length past the end", append(appendVarintField(nil, modelIRVersion, 8), 7<<3|2, 0xff, 0xff, 0x03), Outline{}, true},
 		{"a bad varint", bytes.Repeat([]byte{0xff}, 12), Outline{}, true},
 		{"a group", []byte{1<<3 | 3}, Outline{}, true},
 	}
@@ -96,7 +72,7 @@ func TestCheck(t *testing.T) {
 // FuzzCheck: whatever the file holds, Check returns an outline or
 // ErrNotONNX, and never panics.
 func FuzzCheck(f *testing.F) {
-	f.Add(model(bytesField(graphNode, nil), value(graphInput, "a"), value(graphOutput, "b")))
+	f.Add(Build(Outline{IRVersion: 8, Nodes: 1, Inputs: []string{"a"}, Outputs: []string{"b"}, Metadata: map[string]string{"k": "v"}}))
 	f.Add([]byte("not a model"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {

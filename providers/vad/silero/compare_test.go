@@ -19,18 +19,19 @@ import (
 
 var tableFile = flag.String("vadtable", "", "TestVADCompare also writes its Markdown table to this file")
 
-// The target sentences: those the end-to-end tests speak.
+// The target sentences: requests an assistant hears, spoken by flite's
+// slt voice (the voice the end-to-end tests use).
 var targetSentences = []string{
-	"what is the weather like today",
-	"please turn on the kitchen lights",
-	"set a timer for ten minutes",
-	"play some music in the living room",
-	"what time is it in london",
-	"remind me to call my mother tomorrow",
-	"how far is the nearest train station",
-	"add milk and eggs to my shopping list",
-	"what is the capital of france",
-	"tell me a joke about computers",
+	"how long will it take to drive to the airport",
+	"turn the heating down by two degrees",
+	"read me the latest news headlines",
+	"wake me up at half past six tomorrow",
+	"is it going to snow this weekend",
+	"send a message to anna saying i am late",
+	"what is on my calendar this afternoon",
+	"find a good pizza place near here",
+	"how many grams are there in a pound",
+	"stop the music and switch off the television",
 }
 
 const (
@@ -147,6 +148,14 @@ func (s *score) evaluateNoise(found []span, length int) {
 	s.noiseSpeech = float64(in) / float64(length)
 }
 
+// ms formats the median of x, or "–" when no utterance was found.
+func ms(x []float64) string {
+	if len(x) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%+.0f", median(x))
+}
+
 func median(x []float64) float64 {
 	if len(x) == 0 {
 		return math.NaN()
@@ -216,8 +225,8 @@ func TestVADCompare(t *testing.T) {
 				s.evaluateNoise(detect(d, quiet), len(quiet))
 				release()
 				results[fmt.Sprintf("%s/%g/%s", nz.name, snr, dt.name)] = s
-				fmt.Fprintf(&table, "| %s | %g dB | %s | %+.0f | %+.0f | %.1f | %.1f | %.0f%% | %d |\n", nz.name, snr, dt.name,
-					median(s.startErr), median(s.endErr), float64(s.falseStarts)/s.pauseMinutes,
+				fmt.Fprintf(&table, "| %s | %g dB | %s | %s | %s | %.1f | %.1f | %.0f%% | %d |\n", nz.name, snr, dt.name,
+					ms(s.startErr), ms(s.endErr), float64(s.falseStarts)/s.pauseMinutes,
 					float64(s.noiseStarts)/(float64(noiseOnly)/rate/60), 100*s.noiseSpeech, s.missed)
 			}
 		}
@@ -233,10 +242,11 @@ func TestVADCompare(t *testing.T) {
 	// detector takes it for speech: the model must start falsely less
 	// often. Pink noise is steady, which the energy detector's adaptive
 	// floor copes with (neither starts falsely here): the model must do
-	// no worse. In both it must find every utterance, within a quarter
-	// second at either end. Babble is speech, so the model hears it too
-	// (a quieter talker in the room is a voice); it is reported, not
-	// asserted.
+	// no worse. In both it must find every utterance: its start, in the
+	// median, no later than PrefixPadding reaches back (so the recogniser
+	// still gets the first word whole) and its end within 300 ms. Babble
+	// is speech, so the model hears it too (a quieter talker in the room
+	// is a voice); it is reported, not asserted.
 	falseStarts := func(key string) int { return results[key].falseStarts + results[key].noiseStarts }
 	if s, e := falseStarts("music/5/silero"), falseStarts("music/5/energy"); s >= e {
 		t.Errorf("music at 5 dB: silero %d false starts, energy %d; want fewer", s, e)
@@ -250,8 +260,10 @@ func TestVADCompare(t *testing.T) {
 			if s.missed > 0 {
 				t.Errorf("%s at %g dB: silero missed %d of %d utterances", kind, snr, s.missed, len(truth))
 			}
-			if a, b := median(s.startErr), median(s.endErr); !(math.Abs(a) < 250 && math.Abs(b) < 250) {
-				t.Errorf("%s at %g dB: silero's median errors %+.0f ms at the start, %+.0f ms at the end; want within 250 ms", kind, snr, a, b)
+			padding := float64(vad.DefaultConfig().PrefixPadding.Milliseconds())
+			if a, b := median(s.startErr), median(s.endErr); !(a > -early*1000/rate && a <= padding && math.Abs(b) <= 300) {
+				t.Errorf("%s at %g dB: silero's median errors %+.0f ms at the start, %+.0f ms at the end; want the start within -%d to +%.0f ms, the end within 300 ms",
+					kind, snr, a, b, early*1000/rate, padding)
 			}
 		}
 	}
