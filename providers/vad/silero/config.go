@@ -24,6 +24,10 @@ type Config struct {
 	// 1 to 8; 0 means 1. One is plenty: a window takes well under a
 	// millisecond.
 	Threads int `yaml:"threads"`
+	// Idle is how many model instances closed sessions leave loaded for
+	// the next ones (each holds about 10 MB; loading one takes a few
+	// hundred milliseconds), up to 1024; 0 means 4, -1 none.
+	Idle int `yaml:"idle"`
 }
 
 // ModelPath is where the model lives in the models directory: the layout
@@ -66,6 +70,12 @@ func (c Config) withDefaults(getenv func(string) string) (Config, error) {
 	if c.Threads == 0 {
 		c.Threads = 1
 	}
+	switch c.Idle {
+	case 0:
+		c.Idle = 4
+	case -1:
+		c.Idle = 0
+	}
 	return c, nil
 }
 
@@ -76,6 +86,9 @@ func (c Config) validate() error {
 	}
 	if c.Threads < 1 || c.Threads > 8 {
 		errs = append(errs, fmt.Errorf("silero: threads %d, want 1 to 8", c.Threads))
+	}
+	if c.Idle < 0 || c.Idle > 1024 {
+		errs = append(errs, fmt.Errorf("silero: idle %d, want -1 (none) to 1024", c.Idle))
 	}
 	return errors.Join(errs...)
 }

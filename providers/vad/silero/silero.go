@@ -3,6 +3,7 @@
 package silero
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -16,6 +17,8 @@ var (
 	_ pipeline.VoiceActivity = (*VAD)(nil)
 	_ vad.Classifier         = (*Classifier)(nil)
 )
+
+var errClosed = errors.New("silero: closed")
 
 // Available reports whether this build includes the engine.
 func Available() bool { return true }
@@ -38,20 +41,26 @@ const (
 	// that much. maxSpeech, the length at which the engine itself would
 	// start raising its threshold, is never reached.
 	flushWindows = 312
-	maxSpeech    = 60   // seconds
-	bufferSecs   = 12   // initial room for the segment, seconds
-	maxThreads   = 8    // see Config.Threads
-	holdDelta    = 0.15 // the engine's hysteresis while speaking
+	maxSpeech    = 60 // seconds
+	bufferSecs   = 12 // initial room for the segment, seconds
 )
 
-// VAD makes one Silero model instance per session. It is safe for
+// VAD gives each session a Silero model instance of its own. Loading one
+// takes a few hundred milliseconds, so instances closed by their sessions
+// are kept, up to Config.Idle, for the next ones. It is safe for
 // concurrent use.
 type VAD struct {
-	cfg sherpa.VadModelConfig
+	cfg     sherpa.VadModelConfig
+	maxIdle int
+
+	mu     sync.Mutex
+	idle   []*sherpa.VoiceActivityDetector
+	closed bool
 }
 
 // New checks cfg and the model (it loads it once, so that a bad file fails
-// here rather than in the first session) and returns a VAD.
+// here rather than in the first session; that instance is kept for the
+// first session) and returns a VAD. Close it to free the idle instances.
 func New(cfg Config) (*VAD, error) {
 	cfg, err := cfg.withDefaults(nil)
 	if err != nil {
@@ -63,7 +72,7 @@ func New(cfg Config) (*VAD, error) {
 	if err := checkModel(cfg.Model); err != nil {
 		return nil, err
 	}
-	v := &VAD{cfg: sherpa.VadModelConfig{
+	v := &VAD{maxIdle: cfg.Idle, cfg: sherpa.VadModelConfig{
 		SileroVad: sherpa.SileroVadModelConfig{
 			Model:              cfg.Model,
 			Threshold:          cfg.Threshold,
@@ -87,22 +96,61 @@ func New(cfg Config) (*VAD, error) {
 // Name is "silero".
 func (v *VAD) Name() string { return "silero" }
 
-// NewClassifier loads a model instance for one session. Close it (Run
-// does) to free it.
+// NewClassifier returns a model instance for one session: an idle one,
+// reset, or a new one. Close it (Run does) to give it back.
 func (v *VAD) NewClassifier() (vad.Classifier, error) { return v.newClassifier() }
 
 func (v *VAD) newClassifier() (*Classifier, error) {
-	det := sherpa.NewVoiceActivityDetector(&v.cfg, bufferSecs)
-	if det == nil {
-		return nil, fmt.Errorf("silero: sherpa-onnx could not load %s as a Silero VAD model (run scripts/models.sh to fetch it)", v.cfg.SileroVad.Model)
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil, errClosed
 	}
-	return &Classifier{det: det, buf: make([]float32, window)}, nil
+	var det *sherpa.VoiceActivityDetector
+	if n := len(v.idle); n > 0 {
+		det, v.idle = v.idle[n-1], v.idle[:n-1]
+	}
+	v.mu.Unlock()
+	if det == nil {
+		det = sherpa.NewVoiceActivityDetector(&v.cfg, bufferSecs)
+		if det == nil {
+			return nil, fmt.Errorf("silero: sherpa-onnx could not load %s as a Silero VAD model (run scripts/models.sh to fetch it)", v.cfg.SileroVad.Model)
+		}
+	}
+	return &Classifier{owner: v, det: det, buf: make([]float32, window)}, nil
+}
+
+// release takes back an instance a Classifier no longer uses.
+func (v *VAD) release(det *sherpa.VoiceActivityDetector) {
+	det.Reset()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.closed && len(v.idle) < v.maxIdle {
+		v.idle = append(v.idle, det)
+		return
+	}
+	sherpa.DeleteVoiceActivityDetector(det)
+}
+
+// Close frees the idle instances; those in use are freed when their
+// Classifiers are closed. NewClassifier fails from now on. It is
+// idempotent.
+func (v *VAD) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.closed = true
+	for _, det := range v.idle {
+		sherpa.DeleteVoiceActivityDetector(det)
+	}
+	v.idle = nil
+	return nil
 }
 
 // Classifier is one stream's model instance: it decides, window by window,
 // whether audio is speech. It is not safe for concurrent use, except Close.
 // Speech allocates nothing.
 type Classifier struct {
+	owner  *VAD
 	mu     sync.Mutex // guards det against Close from another goroutine
 	det    *sherpa.VoiceActivityDetector
 	buf    []float32
@@ -158,13 +206,15 @@ func (c *Classifier) Reset() {
 	}
 }
 
-// Close frees the model instance. It is idempotent.
+// Close gives the model instance back to the VAD, to keep for another
+// session or free. It is idempotent.
 func (c *Classifier) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.det != nil {
-		sherpa.DeleteVoiceActivityDetector(c.det)
-		c.det = nil
+	det := c.det
+	c.det = nil
+	c.mu.Unlock()
+	if det != nil {
+		c.owner.release(det)
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ func TestNewRefuses(t *testing.T) {
 		{"threshold above 1", Config{Model: notModel, Threshold: 1.5}, []string{"threshold 1.5"}},
 		{"negative threshold", Config{Model: notModel, Threshold: -0.1}, []string{"threshold -0.1"}},
 		{"too many threads", Config{Model: notModel, Threads: 9}, []string{"threads 9"}},
+		{"negative idle", Config{Model: notModel, Idle: -2}, []string{"idle -2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +139,62 @@ func TestConformance(t *testing.T) {
 	speech := newVoices(t).say(t, "slt", targetSentences[2])
 	if err := conformance.TestVoiceActivity(t.Context(), model, pcm16(speech)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestIdleInstances: closed classifiers' instances are kept, up to Idle,
+// and handed to the next sessions; Close frees them.
+func TestIdleInstances(t *testing.T) {
+	model, err := New(Config{Idle: 2})
+	if err != nil {
+		t.Fatalf("%v: run scripts/models.sh", err)
+	}
+	idle := func() int {
+		model.mu.Lock()
+		defer model.mu.Unlock()
+		return len(model.idle)
+	}
+	if n := idle(); n != 1 {
+		t.Fatalf("%d idle after New, want the one it loaded", n)
+	}
+	var cs []vad.Classifier
+	for range 3 {
+		c, err := model.NewClassifier()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	if n := idle(); n != 0 {
+		t.Fatalf("%d idle with three in use", n)
+	}
+	for _, c := range cs {
+		c.(*Classifier).Close()
+	}
+	if n := idle(); n != 2 {
+		t.Fatalf("%d idle after three closed, want Idle (2)", n)
+	}
+	start := time.Now()
+	c, err := model.NewClassifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Millisecond {
+		t.Errorf("an idle instance took %v to hand out", d)
+	}
+	model.Close()
+	if n := idle(); n != 0 {
+		t.Errorf("%d idle after Close", n)
+	}
+	c.(*Classifier).Close() // freed, not kept
+	if n := idle(); n != 0 {
+		t.Errorf("%d idle after a classifier closed after the VAD", n)
+	}
+	if _, err := model.NewClassifier(); !errors.Is(err, errClosed) {
+		t.Errorf("NewClassifier after Close: %v", err)
+	}
+	if err := model.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }
 
@@ -255,14 +312,16 @@ func TestMemoryPerSession(t *testing.T) {
 		}
 		return cs
 	}
-	warm := open(2) // the libraries' first-use costs
+	warm := open(2) // the libraries' first-use costs, and the idle instance New left
 	runtime.GC()
 	before := rss(t)
 	const n = 20
+	began := time.Now()
 	cs := open(n)
+	took := time.Since(began) / n
 	runtime.GC()
 	per := float64(rss(t)-before) / n / (1 << 20)
-	t.Logf("resident memory per session: %.1f MB (over %d sessions)", per, n)
+	t.Logf("resident memory per session: %.1f MB; a session's model loads (and hears 1 s) in %v (over %d sessions)", per, took.Round(time.Millisecond), n)
 	for _, c := range append(warm, cs...) {
 		c.Close()
 	}

@@ -28,3 +28,6 @@ func (v *VAD) Name() string { return "silero" }
 
 // NewClassifier reports that this build has no engine.
 func (v *VAD) NewClassifier() (vad.Classifier, error) { return nil, errNotBuilt }
+
+// Close does nothing.
+func (v *VAD) Close() error { return nil }
