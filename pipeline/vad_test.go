@@ -83,19 +83,30 @@ func TestStagesVAD(t *testing.T) {
 
 func TestStagesVADFails(t *testing.T) {
 	boom := errors.New("no model here")
-	sess, err := pipeline.NewSession(pipeline.Config{
-		Stages:       pipeline.Stages{LLM: &echo.Echo{}, VAD: &loudnessVAD{fail: boom}},
-		Conversation: pipeline.NewConversation("", 0),
-		TextOnly:     true,
-	})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		va   pipeline.VoiceActivity
+		want string
+	}{
+		{"an error", &loudnessVAD{fail: boom}, "pipeline: vad loudness: no model here"},
+		{"no classifier", pipeline.VoiceActivityFunc(func() (vad.Classifier, error) { return nil, nil }), "pipeline: vad pipeline.VoiceActivityFunc: no classifier"},
 	}
-	err = sess.Run(context.Background(), pipelinetest.NewRecorder())
-	if !errors.Is(err, boom) || err.Error() != "pipeline: vad loudness: no model here" {
-		t.Fatalf("Run: %v", err)
-	}
-	if err := sess.SetTurnTaking(pipeline.TurnTaking{}); !errors.Is(err, pipeline.ErrSessionClosed) {
-		t.Errorf("SetTurnTaking after a failed Run: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sess, err := pipeline.NewSession(pipeline.Config{
+				Stages:       pipeline.Stages{LLM: &echo.Echo{}, VAD: tt.va},
+				Conversation: pipeline.NewConversation("", 0),
+				TextOnly:     true,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sess.Run(context.Background(), pipelinetest.NewRecorder()); err == nil || err.Error() != tt.want {
+				t.Fatalf("Run: %v, want %q", err, tt.want)
+			}
+			if err := sess.SetTurnTaking(pipeline.TurnTaking{}); !errors.Is(err, pipeline.ErrSessionClosed) {
+				t.Errorf("SetTurnTaking after a failed Run: %v", err)
+			}
+		})
 	}
 }
