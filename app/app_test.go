@@ -15,6 +15,8 @@ import (
 
 // settings holds, for every kind Builtin registers, the smallest entry that
 // builds it. A kind added without a row here fails TestBuiltinKinds.
+// Kinds whose models the operator supplies have none here: their row is
+// checked to fail as unbuildable says.
 var settings = map[string]map[string]string{
 	"asr": {
 		"pocketsphinx": "{name: pocketsphinx, preload: 1}",
@@ -23,6 +25,7 @@ var settings = map[string]map[string]string{
 		"groq":         "{name: groq, model: whisper-large-v3}",
 		"ollama":       "{name: ollama, model: whisper}",
 		"speaches":     "{name: speaches, model: Systran/faster-whisper-small}",
+		"sherpa":       "{name: sherpa, kind: sensevoice, dir: /nonexistent/sensevoice}",
 	},
 	"llm": {
 		"echo":     "{name: echo, prefix: 'Heard: '}",
@@ -41,6 +44,16 @@ var settings = map[string]map[string]string{
 		"speaches": "{name: speaches, model: kokoro, voice: af_heart}",
 		"kokoro":   "{name: kokoro, model: kokoro, voice: af_heart}",
 	},
+	"vad": {
+		"energy": "{name: energy}",
+		"silero": "{name: silero, threshold: 0.6}", // the model from the models directory
+	},
+}
+
+// unbuildable are the kinds that cannot be built here, and what their
+// settings row must fail with.
+var unbuildable = map[string][]string{
+	"asr/sherpa": {"providers.asr[0] sherpa", "/nonexistent/sensevoice", "no such file"},
 }
 
 func TestBuiltinKinds(t *testing.T) {
@@ -49,6 +62,7 @@ func TestBuiltinKinds(t *testing.T) {
 		"asr": slices.Sorted(maps.Keys(reg.ASR)),
 		"llm": slices.Sorted(maps.Keys(reg.LLM)),
 		"tts": slices.Sorted(maps.Keys(reg.TTS)),
+		"vad": slices.Sorted(maps.Keys(reg.VAD)),
 	} {
 		if got, want := kinds, slices.Sorted(maps.Keys(settings[stage])); !slices.Equal(got, want) {
 			t.Errorf("%s kinds registered %v, tested %v", stage, got, want)
@@ -61,11 +75,26 @@ func TestBuiltinKinds(t *testing.T) {
 					t.Fatal(err)
 				}
 				b, err := buildStages(cfg.Providers, reg, Deps{Log: zap.NewNop()})
+				if want, ok := unbuildable[stage+"/"+kind]; ok {
+					if err == nil {
+						b.Close()
+						t.Fatalf("%s built", doc)
+					}
+					for _, w := range want {
+						if !strings.Contains(err.Error(), w) {
+							t.Errorf("error %q does not say %q", err, w)
+						}
+					}
+					return
+				}
 				if err != nil {
 					t.Fatalf("building %s: %v", doc, err)
 				}
 				defer b.Close()
 				name := pipeline.NameOf(map[string]any{"asr": b.stages.ASR, "llm": b.stages.LLM, "tts": b.stages.TTS}[stage])
+				if stage == "vad" {
+					name = b.vadName()
+				}
 				if !strings.HasPrefix(name, kind) {
 					t.Errorf("the %s provider calls itself %q, want a name that starts with its kind %q", stage, name, kind)
 				}
@@ -87,6 +116,9 @@ func TestExampleConfigBuilds(t *testing.T) {
 	if got := []string{pipeline.NameOf(b.stages.ASR), pipeline.NameOf(b.stages.LLM), pipeline.NameOf(b.stages.TTS)}; !slices.Equal(got, []string{"pocketsphinx", "echo", "flite"}) {
 		t.Errorf("the example's stages are %v", got)
 	}
+	if b.vadName() != "energy" || b.stages.VAD != nil {
+		t.Errorf("the example's vad is %q", b.vadName())
+	}
 }
 
 func TestBuildErrors(t *testing.T) {
@@ -99,6 +131,10 @@ func TestBuildErrors(t *testing.T) {
 		{"unknown key", "providers: {tts: [{name: flite, voise: slt}]}", []string{"providers.tts[0] flite", "voise"}},
 		{"bad setting", "providers: {tts: [{name: flite, voice: kal}]}", []string{"providers.tts[0] flite", `unknown voice "kal"`}},
 		{"second of a chain", "providers: {llm: [{name: echo}, {name: nope}]}", []string{"providers.llm[1]", `"nope"`}},
+		{"energy takes no settings", "providers: {vad: [{name: energy, model: x.onnx}]}", []string{"providers.vad[0] energy", "model"}},
+		{"no silero model", "providers: {vad: [{name: silero, model: /nonexistent/silero.onnx}]}", []string{"providers.vad[0] silero", "/nonexistent/silero.onnx", "run scripts/models.sh"}},
+		{"sherpa without its files", "providers: {asr: [{name: sherpa, kind: zipformer-streaming, dir: /}]}", []string{"providers.asr[0] sherpa", "missing encoder*.onnx (encoder), decoder*.onnx (decoder), joiner*.onnx (joiner), tokens.txt (tokens)"}},
+		{"two vads", "providers: {vad: [{name: energy}, {name: energy}]}", []string{"providers.vad", "takes one"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"github.com/voicegate/voicegate/pipeline"
 	asropenai "github.com/voicegate/voicegate/providers/asr/openai"
 	"github.com/voicegate/voicegate/providers/asr/pocketsphinx"
+	"github.com/voicegate/voicegate/providers/asr/sherpa"
 	"github.com/voicegate/voicegate/providers/exec"
 	"github.com/voicegate/voicegate/providers/httpx"
 	"github.com/voicegate/voicegate/providers/llm/echo"
@@ -12,6 +13,7 @@ import (
 	"github.com/voicegate/voicegate/providers/tts/flite"
 	ttsopenai "github.com/voicegate/voicegate/providers/tts/openai"
 	"github.com/voicegate/voicegate/providers/tts/piper"
+	"github.com/voicegate/voicegate/providers/vad/silero"
 )
 
 // Builtin returns the provider kinds voicegate ships, one registration
@@ -23,8 +25,10 @@ func Builtin() Registry {
 		ASR: map[string]Maker[pipeline.Recognizer]{},
 		LLM: map[string]Maker[pipeline.Generator]{},
 		TTS: map[string]Maker[pipeline.Synthesizer]{},
+		VAD: map[string]Maker[pipeline.VoiceActivity]{},
 	}
 	r.ASR["pocketsphinx"] = Decoded(func(c pocketsphinx.Config, _ Deps) (pipeline.Recognizer, error) { return pocketsphinx.New(c) })
+	r.ASR["sherpa"] = Decoded(func(c sherpa.Config, _ Deps) (pipeline.Recognizer, error) { return sherpa.New(c) })
 	r.ASR["exec"] = Decoded(func(c exec.ASRConfig, d Deps) (pipeline.Recognizer, error) {
 		c.Content = exec.Content{LogContent: d.LogContent, ContentHasher: d.ContentHasher}
 		return exec.NewRecognizer(c, d.Log)
@@ -37,6 +41,8 @@ func Builtin() Registry {
 		c.Content = exec.Content{LogContent: d.LogContent, ContentHasher: d.ContentHasher}
 		return exec.NewSynthesizer(c, d.Log)
 	})
+	r.VAD["energy"] = Decoded(func(struct{}, Deps) (pipeline.VoiceActivity, error) { return nil, nil }) // nil: package vad's own detector
+	r.VAD["silero"] = Decoded(func(c silero.Config, _ Deps) (pipeline.VoiceActivity, error) { return silero.New(c) })
 	for _, v := range vendors {
 		v.register(r)
 	}

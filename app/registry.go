@@ -31,6 +31,9 @@ type Registry struct {
 	ASR map[string]Maker[pipeline.Recognizer]
 	LLM map[string]Maker[pipeline.Generator]
 	TTS map[string]Maker[pipeline.Synthesizer]
+	// VAD makes the voice activity model; a Maker may return nil, the
+	// energy detector.
+	VAD map[string]Maker[pipeline.VoiceActivity]
 	// Tools are run by the gateway when the model calls them, in every
 	// session (gateway.Options.Tools): a program that calls Main with
 	// them gives its model functions of its own. They need a language

@@ -165,7 +165,7 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		Logger:        log,
 		Registry:      metrics,
 		Stages:        b.stages,
-		VADName:       "energy",
+		VADName:       b.vadName(),
 		VAD:           cfg.VAD,
 		Tools:         reg.Tools,
 		Config:        gwConfig,

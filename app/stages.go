@@ -45,11 +45,28 @@ func buildStages(cfg configs.Providers, reg Registry, d Deps) (*built, error) {
 			b.stages = pipeline.Stages{ASR: asr, LLM: llm, TTS: tts}
 		}
 	}
+	if err == nil {
+		b.stages.VAD, err = buildChain(b, "vad", cfg.VAD, reg.VAD, d, oneVAD)
+	}
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// oneVAD refuses a list of voice activity models (configs.Validate does
+// too): each session's detector has one.
+func oneVAD(_ *zap.Logger, vs ...pipeline.VoiceActivity) (pipeline.VoiceActivity, error) {
+	return nil, fmt.Errorf("providers.vad: %d providers; it takes one", len(vs))
+}
+
+// vadName is what session.started reports for the voice activity model.
+func (b *built) vadName() string {
+	if b.stages.VAD == nil {
+		return "energy"
+	}
+	return pipeline.NameOf(b.stages.VAD)
 }
 
 func buildChain[T any](b *built, stage string, list []configs.Provider, kinds map[string]Maker[T], d Deps,

@@ -126,6 +126,9 @@ type Providers struct {
 	ASR []Provider `yaml:"asr"`
 	LLM []Provider `yaml:"llm"`
 	TTS []Provider `yaml:"tts"`
+	// VAD is the voice activity model, one entry: energy (the default,
+	// the level detector) or silero; vad: tunes the endpointing of either.
+	VAD []Provider `yaml:"vad"`
 }
 
 // Provider is one provider entry: its kind in Name and the kind's own
@@ -204,6 +207,7 @@ func Default() Config {
 			ASR: []Provider{{Name: "pocketsphinx"}},
 			LLM: []Provider{{Name: "echo"}},
 			TTS: []Provider{{Name: "flite"}},
+			VAD: []Provider{{Name: "energy"}},
 		},
 		Cache: cache.DefaultConfig(),
 	}
@@ -325,6 +329,9 @@ func (c Config) Validate() error {
 		if len(list) == 0 {
 			bad("providers.%s is empty; list at least one provider", stage)
 		}
+	}
+	if len(c.Providers.VAD) > 1 {
+		bad("providers.vad lists %d providers; it takes one (energy or silero), with no fallback", len(c.Providers.VAD))
 	}
 	return errors.Join(errs...)
 }

@@ -98,6 +98,7 @@ func TestValidate(t *testing.T) {
 		{"rate", func(c *Config) { c.Session.OutputRate = 11025 }, "output_sample_rate 11025"},
 		{"level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"no llm", func(c *Config) { c.Providers.LLM = nil }, "providers.llm is empty"},
+		{"two vads", func(c *Config) { c.Providers.VAD = []Provider{{Name: "energy"}, {Name: "silero"}} }, "providers.vad lists 2 providers"},
 		{"silence", func(c *Config) { c.VAD.Silence = 10 * time.Millisecond }, "vad.silence"},
 		{"trusted proxy", func(c *Config) { c.Server.TrustedProxies = []string{"10.0.0.0/33"} }, "server.trusted_proxies"},
 		{"per-ip cap", func(c *Config) { c.Server.MaxSessionsPerIP = -1 }, "server.max_sessions_per_ip"},

@@ -480,7 +480,7 @@ func (rt *rtConn) startPipeline() error {
 		tts = &rtVoices{Synthesizer: tts}
 	}
 	sess, err := pipeline.NewSession(pipeline.Config{
-		Stages:       pipeline.Stages{ASR: s.opts.Stages.ASR, LLM: s.opts.Stages.LLM, TTS: tts},
+		Stages:       pipeline.Stages{ASR: s.opts.Stages.ASR, LLM: s.opts.Stages.LLM, TTS: tts, VAD: s.opts.Stages.VAD},
 		Conversation: st.conv,
 		Turns:        rt.applied,
 		Tools:        s.opts.Tools,

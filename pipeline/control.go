@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/vad"
 )
 
@@ -93,9 +92,9 @@ func (s *Session) SetTurnTaking(t TurnTaking) error {
 				// never end it: the turn ends here, as at Commit.
 				l.endTurn(ctx, 0)
 			}
-			l.det = vad.New(t.VAD, audio.Mono16k.SampleRate)
+			l.det = l.newDetector(t.VAD)
 		case t.VAD != l.tt.VAD:
-			if d := vad.New(t.VAD, audio.Mono16k.SampleRate); l.pending != nil {
+			if d := l.newDetector(t.VAD); l.pending != nil {
 				l.nextDet = d // the speech begun ends by the detector that heard it begin
 			} else {
 				l.det = d

@@ -12,7 +12,9 @@
 //
 // A Session has two goroutines, both owned by Run. The input loop feeds
 // audio through the voice activity detector and into the recogniser, and
-// starts a turn when the user stops speaking. The turn worker runs turns one
+// starts a turn when the user stops speaking. The detector is package vad's;
+// Stages.VAD, a VoiceActivity, may hand its per-window decision to a model
+// (one Classifier per session), the endpointing staying the detector's. The turn worker runs turns one
 // at a time: it finishes recognition, streams the model's reply through a
 // sentence Chunker into synthesis, and paces the audio out no more than
 // PlayoutLead ahead of real time.

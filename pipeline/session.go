@@ -215,9 +215,16 @@ func (j *job) finished() bool {
 }
 
 // Run processes audio and text until ctx is done, sending events to out. It
-// returns ctx's error, after every goroutine it started has exited. Run may be
+// returns ctx's error (or, before starting, the error of Stages.VAD making the
+// session's classifier), after every goroutine it started has exited. Run may be
 // called once.
 func (s *Session) Run(ctx context.Context, out Output) error {
+	cls, release, err := s.newClassifier()
+	if err != nil {
+		close(s.stopped)
+		return err
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(ctx)
 	turns := make(chan *job, 4)
 	var wg sync.WaitGroup
@@ -226,8 +233,9 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 		defer wg.Done()
 		s.turnWorker(ctx, turns, out)
 	}()
-	l := loop{s: s, out: out, tt: s.cfg.Turns, det: vad.New(s.cfg.Turns.VAD, audio.Mono16k.SampleRate), turns: turns}
-	err := l.run(ctx)
+	l := loop{s: s, out: out, tt: s.cfg.Turns, cls: cls, turns: turns}
+	l.det = l.newDetector(s.cfg.Turns.VAD)
+	err = l.run(ctx)
 	close(s.stopped)
 	cancel()
 	wg.Wait()
@@ -254,7 +262,8 @@ type loop struct {
 	out     Output
 	tt      TurnTaking
 	det     *vad.Detector
-	nextDet *vad.Detector // takes over from det when the pending turn ends (SetTurnTaking)
+	nextDet *vad.Detector  // takes over from det when the pending turn ends (SetTurnTaking)
+	cls     vad.Classifier // every detector's, one per session; nil: energy
 	turns   chan *job
 	tools   []Tool      // the client's (SetTools)
 	tts     Synthesizer // the voice of new turns (SetVoice); nil: Stages.TTS

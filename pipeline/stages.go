@@ -107,4 +107,5 @@ type Stages struct {
 	ASR Recognizer
 	LLM Generator
 	TTS Synthesizer
+	VAD VoiceActivity // nil: the energy detector
 }

@@ -19,6 +19,11 @@
 // an utterance open forever: the step first reads as speech, but once the
 // level has stayed within 6 dB for 2 s, no speech being that steady, the
 // floor jumps to it and the utterance ends Silence later.
+//
+// A Detector built with NewWith leaves the per-window decision to a
+// Classifier (a neural model, in voicegate's silero provider) and keeps
+// the rest: its windows are the Classifier's, and the endpointing above
+// counts them in the same way.
 package vad
 
 import (
@@ -165,6 +170,9 @@ type Detector struct {
 	ring     []int16 // recent audio, for Prefix; allocated on first use
 	ringSize int
 
+	cls    Classifier // decides which windows are voiced; nil: the energy test
+	winBuf []int16    // the window in progress, for cls
+
 	st state
 }
 
@@ -204,9 +212,16 @@ type state struct {
 
 // New returns a Detector for mono audio at sampleRate.
 func New(cfg Config, sampleRate int) *Detector {
+	return newDetector(cfg, sampleRate, nil)
+}
+
+func newDetector(cfg Config, sampleRate int, c Classifier) *Detector {
 	cfg = cfg.WithDefaults()
 	f := audio.Format{SampleRate: sampleRate, Channels: 1}
 	win := max(1, f.Samples(window))
+	if c != nil {
+		win = max(1, c.Window())
+	}
 	perWindow := f.Duration(win).Seconds()
 	ceilWindows := func(d time.Duration) int { return max(1, (f.Samples(d)+win-1)/win) }
 	minVoiced := ceilWindows(cfg.MinSpeech)
@@ -229,7 +244,10 @@ func New(cfg Config, sampleRate int) *Detector {
 		hist:         make([]bool, span),
 		ringSize:     f.Samples(cfg.PrefixPadding+longestFrame) + (span+1)*win,
 	}
-	d.Reset()
+	if c != nil {
+		d.cls, d.winBuf = c, make([]int16, win)
+	}
+	d.resetState()
 	return d
 }
 
@@ -248,6 +266,9 @@ func (d *Detector) Process(samples []int16) Event {
 	st := &d.st
 	for len(samples) > 0 {
 		n := min(len(samples), d.win-st.n)
+		if d.cls != nil {
+			copy(d.winBuf[st.n:], samples[:n])
+		}
 		x1, y1, sum, peak2, r := st.hpX, st.hpY, st.sum, st.peak2, d.hpR
 		for _, s := range samples[:n] {
 			x := float64(s)
@@ -296,6 +317,9 @@ func (d *Detector) endWindow(allow bool) Event {
 	// nearly all of it in one sample.
 	click := st.peak2 > clickShare*st.sum
 	voiced := level > st.floor+threshold && level > d.cfg.MinLevelDB && !click
+	if d.cls != nil {
+		voiced = d.classify()
+	}
 
 	switch {
 	case level < st.floor:
@@ -463,8 +487,16 @@ func (d *Detector) Level() float64 {
 }
 
 // Reset forgets all state but the configuration, e.g. after a barge-in:
-// the noise floor too is learnt anew from the audio that follows.
+// the noise floor too is learnt anew from the audio that follows, and the
+// Classifier, if any, is reset.
 func (d *Detector) Reset() {
+	d.resetState()
+	if d.cls != nil {
+		d.cls.Reset()
+	}
+}
+
+func (d *Detector) resetState() {
 	d.st = state{}
 	clear(d.hist)
 }
