@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/gateway/realtime"
 	"github.com/voicegate/voicegate/pipeline"
 )
 
@@ -122,6 +123,21 @@ func (o *Options) languageNames() []string {
 	}
 	slices.Sort(names)
 	return append([]string{o.Language}, names...)
+}
+
+// realtimeLanguage returns the configured language a Realtime session's
+// input transcription asks for (its language; none asks for the default),
+// or an invalid_value error for one the server does not speak.
+func (o *Options) realtimeLanguage(t *realtime.Transcription) (string, *realtime.Error) {
+	var tag string
+	if t != nil {
+		tag = t.Language
+	}
+	lang, err := o.matchLanguage(tag)
+	if err != nil {
+		return "", realtime.Invalid(realtime.CodeInvalidValue, "session.audio.input.transcription.language", "%s", errMessage(err))
+	}
+	return lang, nil
 }
 
 // language returns the configured language key and its set for a

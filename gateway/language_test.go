@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/voicegate/voicegate/gateway"
 	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/gateway/realtime"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 )
@@ -251,4 +254,53 @@ func TestLanguageSurvivesRestart(t *testing.T) {
 	if st := c.start(map[string]any{"resume_token": st.ResumeToken}); !st.Resumed || st.Language != "en" {
 		t.Fatalf("old record: resumed %v, language %q; want the default, en", st.Resumed, st.Language)
 	}
+}
+
+// TestRealtimeLanguage: on /v1/realtime the language is the input
+// transcription's, set in the client secret the session starts with; its
+// stages and prompt answer. One the server does not speak is refused when
+// the secret is minted, and a session.update cannot change a session's.
+func TestRealtimeLanguage(t *testing.T) {
+	enLLM := &langLLM{name: "en-llm", reply: "Hello, nice to meet you."}
+	zhLLM := &langLLM{name: "zh-llm", reply: "你好，很高兴认识你。"}
+	zhTTS := &langTTS{name: "zh-voice", Tone: pipelinetest.Tone{PerRune: time.Millisecond}}
+	ts := newServer(t, func(o *gateway.Options) {
+		withKey(o)
+		o.Stages.LLM, o.Stages.TTS = enLLM, &langTTS{name: "en-voice"}
+		o.Languages = map[string]gateway.Language{"zh": {Stages: pipeline.Stages{LLM: zhLLM, TTS: zhTTS}, SystemPrompt: zhPrompt}}
+	})
+	transcription := func(lang string) string {
+		return `{"session":{"type":"realtime","audio":{"input":{"transcription":{"model":"whisper-1","language":"` + lang + `"}}}}}`
+	}
+	if status, body := mintSecret(t, ts, testKey, transcription("fr")); status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body), "en, zh") {
+		t.Fatalf("a secret for fr: %d %v, want 400 naming en, zh", status, body)
+	}
+	_, secret := mintSecret(t, ts, testKey, transcription("zh-CN"))
+	ek, _ := secret["value"].(string)
+	c := ts.realtime(t, rtDial{header: bearer(ek)})
+	defer c.close()
+	spoken := len(zhTTS.spoken())
+	c.send(map[string]any{"type": "conversation.item.create", "item": map[string]any{"type": "message", "role": "user",
+		"content": []any{map[string]any{"type": "input_text", "text": "你好"}}}})
+	c.expect(realtime.EventItemAdded)
+	c.send(map[string]any{"type": "response.create"})
+	done, _ := c.response()
+	if !strings.Contains(string(done.Raw), zhLLM.reply) {
+		t.Fatalf("response.done %s, want the zh model's reply", done.Raw)
+	}
+	if p := zhLLM.prompts(); len(p) == 0 || p[len(p)-1] != zhPrompt {
+		t.Fatalf("zh model prompts %q, want %q", p, zhPrompt)
+	}
+	if len(zhTTS.spoken()) <= spoken {
+		t.Fatal("the zh voice spoke nothing")
+	}
+	for _, tc := range []struct{ lang, want string }{{"en", "speaks 'zh'"}, {"fr", "not supported"}} {
+		c.sendText(`{"type":"session.update","event_id":"lang","session":{"type":"realtime","audio":{"input":{"transcription":{"model":"whisper-1","language":"` + tc.lang + `"}}}}}`)
+		m := c.expectError(realtime.TypeInvalidRequest, realtime.CodeInvalidValue, "lang")
+		if !strings.Contains(string(m.Raw), tc.want) {
+			t.Fatalf("session.update to %s: %s, want it to say %q", tc.lang, m.Raw, tc.want)
+		}
+	}
+	c.sendText(`{"type":"session.update","session":{"type":"realtime","audio":{"input":{"transcription":{"model":"whisper-1","language":"zh"}}}}}`)
+	c.expect(realtime.EventSessionUpdated)
 }
