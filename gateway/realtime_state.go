@@ -145,8 +145,8 @@ func (rt *rtConn) newState() *sessionState {
 		lang = rt.srv.opts.Language
 	}
 	conv, lang := rt.srv.conversationIn(lang)
-	if rt.profile.Instructions == "" {
-		cfg.Instructions = conv.System()
+	if rt.profile.Instructions == "" && (rt.secret == nil || rt.secret.update.Instructions == nil) {
+		cfg.Instructions = conv.System() // the language's prompt
 	}
 	st := &sessionState{id: id, owner: rt.c.cred.who, conv: conv, language: lang, rt: &rtState{cfg: cfg, items: map[string]*rtItem{}}}
 	st.conv.SetSystem(cfg.Instructions)
