@@ -73,19 +73,21 @@ func (u *mandarinUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return b.Bytes()
 	}
-	write := func(b []byte) {
+	write := func(b []byte) (last time.Time) { // when the last byte was flushed
 		for len(b) > 0 {
 			n := min(5, len(b))
 			w.Write(b[:n])
 			w.(http.Flusher).Flush()
+			last = time.Now()
 			b = b[n:]
 			time.Sleep(100 * time.Microsecond)
 		}
+		return last
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
-	write(sse(u.first, false))
+	clauseAt := write(sse(u.first, false))
 	u.mu.Lock()
-	u.clauseAt = time.Now()
+	u.clauseAt = clauseAt
 	u.mu.Unlock()
 	select {
 	case <-time.After(mandarinHold):
@@ -261,5 +263,5 @@ languages:
 		t.Errorf("turn.latency %+v: the first piece was not cut before the stall ended", latency)
 	}
 	t.Logf("first clause flushed by the model → first reply audio at the client: %v (text sent → first audio %v; the model stalled %v); first clause %v of audio, whole reply %v",
-		firstAudio.Sub(clauseAt).Round(time.Millisecond), firstAudio.Sub(sent).Round(time.Millisecond), mandarinHold, clause.Round(time.Millisecond), whole.Round(time.Millisecond))
+		firstAudio.Sub(clauseAt).Round(100*time.Microsecond), firstAudio.Sub(sent).Round(time.Millisecond), mandarinHold, clause.Round(time.Millisecond), whole.Round(time.Millisecond))
 }

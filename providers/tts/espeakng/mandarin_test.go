@@ -39,12 +39,12 @@ func TestMandarin(t *testing.T) {
 				}
 			}
 			rate := s.Format().SampleRate
-			dur := func(text string) time.Duration {
-				return time.Duration(len(synth(t, s, text).pcm)) * time.Second / time.Duration(rate)
-			}
-			fromHanzi, fromPinyin := dur(tt.hanzi), dur(tt.pinyin)
+			hz, py := synth(t, s, tt.hanzi), synth(t, s, tt.pinyin)
+			dur := func(tk take) time.Duration { return time.Duration(len(tk.pcm)) * time.Second / time.Duration(rate) }
+			fromHanzi, fromPinyin := dur(hz), dur(py)
 			perChar := fromHanzi / time.Duration(han)
-			t.Logf("%d characters: %v of audio (%v a character); the Pinyin: %v", han, fromHanzi.Round(time.Millisecond), perChar.Round(time.Millisecond), fromPinyin.Round(time.Millisecond))
+			t.Logf("%d characters: %v of audio (%v a character), first audio after %v, all after %v; the Pinyin: %v",
+				han, fromHanzi.Round(time.Millisecond), perChar.Round(time.Millisecond), hz.first.Round(10*time.Microsecond), hz.total.Round(10*time.Microsecond), fromPinyin.Round(time.Millisecond))
 			if perChar < 120*time.Millisecond || perChar > 330*time.Millisecond {
 				t.Errorf("%v of audio a character: not Mandarin syllables", perChar)
 			}
