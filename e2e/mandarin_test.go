@@ -108,6 +108,35 @@ type received struct {
 	data   []byte
 }
 
+// receive connects to g's /ws and returns the connection, closed when the
+// test ends, and everything it receives, stamped with when, until it ends.
+func receive(t *testing.T, ctx context.Context, g *gatewayProc) (*websocket.Conn, <-chan received) {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, g.WS(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	msgs := make(chan received, 4096) // the reply's audio comes in 100 ms frames, under the default read limit
+	go func() {
+		defer close(msgs)
+		for {
+			typ, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			m := received{at: time.Now(), binary: typ == websocket.MessageBinary, data: data}
+			if !m.binary {
+				var env struct{ Type string }
+				json.Unmarshal(data, &env)
+				m.typ = env.Type
+			}
+			msgs <- m
+		}
+	}()
+	return c, msgs
+}
+
 // TestMandarinFirstClause runs a Mandarin text turn through the binary:
 // the model (an OpenAI-compatible SSE server) streams a Chinese reply and
 // stalls after its first clause; the session's language, zh, gives it the
@@ -137,29 +166,7 @@ languages:
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, g.WS(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(1 << 20)
-	msgs := make(chan received, 4096)
-	go func() {
-		defer close(msgs)
-		for {
-			typ, data, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			m := received{at: time.Now(), binary: typ == websocket.MessageBinary, data: data}
-			if !m.binary {
-				var env struct{ Type string }
-				json.Unmarshal(data, &env)
-				m.typ = env.Type
-			}
-			msgs <- m
-		}
-	}()
+	c, msgs := receive(t, ctx, g)
 	next := func(typ string) received {
 		t.Helper()
 		for m := range msgs {
