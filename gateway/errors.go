@@ -52,8 +52,8 @@ var codeRules = map[protocol.Code]codeRule{
 	protocol.CodeUnknownToolCall: {}, // a result for no call awaiting one: the session goes on
 	// A language the server does not speak: no session starts, and the
 	// client may send session.start again with one it does.
-	protocol.CodeUnsupportedLanguage: {},
-	protocol.CodeBusy:                {Retryable: true},
+	protocol.CodeUnsupportedLang: {},
+	protocol.CodeBusy:            {Retryable: true},
 
 	// Provider failures lose their turn only; the next may succeed, unless
 	// the provider refused the request itself.

@@ -107,7 +107,7 @@ func (o *Options) matchLanguage(tag string) (string, error) {
 		}
 		i := strings.LastIndexByte(t, '-')
 		if i < 0 {
-			return "", protocol.Errorf(protocol.CodeUnsupportedLanguage, "language %q is not supported; supported: %s", clipText(tag), strings.Join(o.languageNames(), ", "))
+			return "", protocol.Errorf(protocol.CodeUnsupportedLang, "language %q is not supported; supported: %s", clipText(tag), strings.Join(o.languageNames(), ", "))
 		}
 		t = t[:i]
 	}

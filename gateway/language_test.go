@@ -140,7 +140,7 @@ func TestUnsupportedLanguage(t *testing.T) {
 	defer c.close()
 	for _, tag := range []string{"fr", "fr-zh", "cmn"} {
 		c.sendJSON(map[string]any{"type": "session.start", "language": tag})
-		m := c.expectError(protocol.CodeUnsupportedLanguage)
+		m := c.expectError(protocol.CodeUnsupportedLang)
 		if m.flag("fatal") || !strings.Contains(m.str("message"), "en, zh, zh-tw") || !strings.Contains(m.str("message"), tag) {
 			t.Fatalf("error %s: want not fatal, naming %q and en, zh, zh-tw", m.Raw, tag)
 		}
