@@ -119,6 +119,26 @@ func TestExampleConfigBuilds(t *testing.T) {
 	if b.vadName() != "energy" || b.stages.VAD != nil {
 		t.Errorf("the example's vad is %q", b.vadName())
 	}
+	if err := buildLanguages(b, cfg.Languages, Builtin(), Deps{Log: zap.NewNop()}); err != nil {
+		t.Fatal(err)
+	}
+	zh := b.languages["zh"]
+	if zh.Stages.ASR != nil || zh.Stages.LLM != nil || pipeline.NameOf(zh.Stages.TTS) != "espeakng:cmn-latn-pinyin" || zh.SystemPrompt == "" {
+		t.Errorf("the example's zh: %+v", zh)
+	}
+}
+
+func TestLanguageBuildErrors(t *testing.T) {
+	cfg := configs.Default()
+	if err := configs.Parse([]byte("languages: {zh: {tts: [{name: espeakng, voice: cmn-latn-pinyin}, {name: nope}]}}"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	b := &built{}
+	defer b.Close()
+	err := buildLanguages(b, cfg.Languages, Builtin(), Deps{Log: zap.NewNop()})
+	if err == nil || !strings.Contains(err.Error(), `languages.zh.tts[1]: unknown provider "nope"`) {
+		t.Fatalf("buildLanguages: %v, want it to name languages.zh.tts[1]", err)
+	}
 }
 
 func TestBuildErrors(t *testing.T) {

@@ -118,11 +118,15 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		return err
 	}
 	start := time.Now()
-	b, err := buildStages(cfg.Providers, reg, Deps{Log: log, LogContent: cfg.Log.LogContent, ContentHasher: hasher})
+	deps := Deps{Log: log, LogContent: cfg.Log.LogContent, ContentHasher: hasher}
+	b, err := buildStages(cfg.Providers, reg, deps)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	if err := buildLanguages(b, cfg.Languages, reg, deps); err != nil {
+		return err
+	}
 	tracer, stopTracing, err := newTracing(getenv, log)
 	if err != nil {
 		return err
@@ -157,6 +161,9 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		return err
 	}
 	prewarm(context.Background(), log, b.stages.ASR, b.stages.LLM, b.stages.TTS)
+	for _, l := range b.languages {
+		prewarm(context.Background(), log, l.Stages.ASR, l.Stages.LLM, l.Stages.TTS)
+	}
 
 	gw, err := gateway.New(gateway.Options{
 		Store:         store,
@@ -165,6 +172,7 @@ func run(args []string, getenv func(string) string, reg Registry, h hooks) error
 		Logger:        log,
 		Registry:      metrics,
 		Stages:        b.stages,
+		Languages:     b.languages,
 		VADName:       b.vadName(),
 		VAD:           cfg.VAD,
 		Tools:         reg.Tools,

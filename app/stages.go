@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/voicegate/voicegate/configs"
+	"github.com/voicegate/voicegate/gateway"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/providers/fallback"
 )
@@ -22,6 +23,10 @@ type built struct {
 	// primary names the first provider of each stage ("asr", "llm",
 	// "tts") that is a fallback chain.
 	primary map[string]string
+	// languages are the stage sets of the configured languages (languages:
+	// in the file); a stage they leave empty is nil, the gateway's
+	// default.
+	languages map[string]gateway.Language
 }
 
 func (b *built) Close() {
@@ -35,23 +40,15 @@ func (b *built) Close() {
 // way retrying cannot help (or its breaker is open), then the next.
 func buildStages(cfg configs.Providers, reg Registry, d Deps) (*built, error) {
 	b := &built{}
-	asr, err := buildChain(b, "asr", cfg.ASR, reg.ASR, d, fallback.Recognizer)
+	stages, err := buildSet(b, "providers", cfg, reg, d)
 	if err == nil {
-		var llm pipeline.Generator
-		llm, err = buildChain(b, "llm", cfg.LLM, reg.LLM, d, fallback.Generator)
-		if err == nil {
-			var tts pipeline.Synthesizer
-			tts, err = buildChain(b, "tts", cfg.TTS, reg.TTS, d, fallback.Synthesizer)
-			b.stages = pipeline.Stages{ASR: asr, LLM: llm, TTS: tts}
-		}
-	}
-	if err == nil {
-		b.stages.VAD, err = buildChain(b, "vad", cfg.VAD, reg.VAD, d, oneVAD)
+		stages.VAD, err = buildChain(b, "providers", "vad", cfg.VAD, reg.VAD, d, oneVAD)
 	}
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
+	b.stages = stages
 	return b, nil
 }
 
@@ -69,19 +66,53 @@ func (b *built) vadName() string {
 	return pipeline.NameOf(b.stages.VAD)
 }
 
-func buildChain[T any](b *built, stage string, list []configs.Provider, kinds map[string]Maker[T], d Deps,
+// buildLanguages makes the stage set of every configured language into b;
+// on an error, b still holds (and closes) what was made.
+func buildLanguages(b *built, langs map[string]configs.Language, reg Registry, d Deps) error {
+	for tag, l := range langs {
+		stages, err := buildSet(b, "languages."+tag, configs.Providers{ASR: l.ASR, LLM: l.LLM, TTS: l.TTS}, reg, d)
+		if err != nil {
+			return err
+		}
+		if b.languages == nil {
+			b.languages = make(map[string]gateway.Language, len(langs))
+		}
+		b.languages[tag] = gateway.Language{Stages: stages, SystemPrompt: l.SystemPrompt}
+	}
+	return nil
+}
+
+// buildSet makes the stages of cfg, the section key of the file; a stage
+// with no provider is nil.
+func buildSet(b *built, key string, cfg configs.Providers, reg Registry, d Deps) (pipeline.Stages, error) {
+	asr, err := buildChain(b, key, "asr", cfg.ASR, reg.ASR, d, fallback.Recognizer)
+	if err != nil {
+		return pipeline.Stages{}, err
+	}
+	llm, err := buildChain(b, key, "llm", cfg.LLM, reg.LLM, d, fallback.Generator)
+	if err != nil {
+		return pipeline.Stages{}, err
+	}
+	tts, err := buildChain(b, key, "tts", cfg.TTS, reg.TTS, d, fallback.Synthesizer)
+	return pipeline.Stages{ASR: asr, LLM: llm, TTS: tts}, err
+}
+
+// buildChain makes the providers of one stage, listed under key.stage in
+// the file: none (the zero T), one, or a fallback chain of several. The
+// first of a chain under providers: is recorded in b.primary.
+func buildChain[T any](b *built, key, stage string, list []configs.Provider, kinds map[string]Maker[T], d Deps,
 	chain func(*zap.Logger, ...T) (T, error)) (T, error) {
 	var zero T
 	var made []T
 	for i, p := range list {
 		mk, ok := kinds[p.Name]
 		if !ok {
-			return zero, fmt.Errorf("providers.%s[%d]: unknown provider %q (line %d); known: %s", stage, i, p.Name, p.Line(), kindsOf(kinds))
+			return zero, fmt.Errorf("%s.%s[%d]: unknown provider %q (line %d); known: %s", key, stage, i, p.Name, p.Line(), kindsOf(kinds))
 		}
 		start := time.Now()
 		v, err := mk(p, d)
 		if err != nil {
-			return zero, fmt.Errorf("providers.%s[%d] %s: %w", stage, i, p.Name, err)
+			return zero, fmt.Errorf("%s.%s[%d] %s: %w", key, stage, i, p.Name, err)
 		}
 		if c, ok := any(v).(closer); ok {
 			b.closers = append(b.closers, c)
@@ -89,8 +120,13 @@ func buildChain[T any](b *built, stage string, list []configs.Provider, kinds ma
 		d.Log.Debug("provider ready", zap.String("stage", stage), zap.String("provider", pipeline.NameOf(v)), zap.Duration("took", time.Since(start)))
 		made = append(made, v)
 	}
-	if len(made) == 1 {
+	switch {
+	case len(made) == 0:
+		return zero, nil
+	case len(made) == 1:
 		return made[0], nil
+	case key != "providers":
+		return chain(d.Log, made...)
 	}
 	if b.primary == nil {
 		b.primary = make(map[string]string)

@@ -39,7 +39,20 @@ type Config struct {
 	Store     Store                 `yaml:"store"`
 	VAD       vad.Config            `yaml:"vad"`
 	Providers Providers             `yaml:"providers"`
+	Languages map[string]Language   `yaml:"languages"`
 	Cache     cache.Config          `yaml:"cache"`
+}
+
+// Language is one language's section under languages: (keyed by its BCP 47
+// tag, e.g. zh): what a session in it runs on besides the main providers.
+// A stage left empty is served by providers:; system_prompt "" is
+// session.system_prompt. session.language names the main providers' own
+// language.
+type Language struct {
+	SystemPrompt string     `yaml:"system_prompt"`
+	ASR          []Provider `yaml:"asr"`
+	LLM          []Provider `yaml:"llm"`
+	TTS          []Provider `yaml:"tts"`
 }
 
 // Store is where resumable sessions are kept (store:).
@@ -332,6 +345,17 @@ func (c Config) Validate() error {
 	}
 	if len(c.Providers.VAD) > 1 {
 		bad("providers.vad lists %d providers; it takes one (energy or silero), with no fallback", len(c.Providers.VAD))
+	}
+	if len(c.Languages) > gateway.MaxLanguages {
+		bad("languages: %d languages; at most %d", len(c.Languages), gateway.MaxLanguages)
+	}
+	for tag, l := range c.Languages {
+		if strings.EqualFold(strings.ReplaceAll(tag, "_", "-"), strings.ReplaceAll(c.Session.Language, "_", "-")) {
+			bad("languages.%s: %s is session.language, which providers: and session.system_prompt serve; remove the section or change session.language", tag, tag)
+		}
+		if len(l.SystemPrompt) > 64<<10 {
+			bad("languages.%s.system_prompt: at most 64 KiB", tag)
+		}
 	}
 	return errors.Join(errs...)
 }

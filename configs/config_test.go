@@ -20,6 +20,9 @@ func TestExampleLoads(t *testing.T) {
 	if cfg.Server.Addr != def.Server.Addr || cfg.VAD.Silence != def.VAD.Silence || cfg.Providers.ASR[0].Name != "pocketsphinx" {
 		t.Fatalf("example disagrees with the defaults: %+v", cfg)
 	}
+	if zh, ok := cfg.Languages["zh"]; !ok || len(zh.ASR) != 0 || len(zh.TTS) != 1 || zh.TTS[0].Name != "espeakng" || zh.SystemPrompt == "" {
+		t.Fatalf("example's languages.zh: %+v", cfg.Languages)
+	}
 }
 
 func TestParse(t *testing.T) {
@@ -119,6 +122,14 @@ func TestValidate(t *testing.T) {
 		{"redis and a session file", func(c *Config) {
 			c.Store.Kind, c.Store.Redis.URL, c.Server.SessionFile = StoreKindRedis, "redis://127.0.0.1:6379", "/var/lib/a.json"
 		}, "remove server.session_file"},
+		{"default language in languages", func(c *Config) {
+			c.Languages = map[string]Language{"EN_us": {}, "zh": {}}
+			c.Session.Language = "en-US"
+		}, "languages.EN_us: EN_us is session.language"},
+		{"session language", func(c *Config) { c.Session.Language = "english please" }, "session.language"},
+		{"language prompt", func(c *Config) {
+			c.Languages = map[string]Language{"zh": {SystemPrompt: strings.Repeat("长", 22<<10)}}
+		}, "languages.zh.system_prompt"},
 		{"redis scheme", func(c *Config) { c.Store.Kind, c.Store.Redis.URL = StoreKindRedis, "tcp://127.0.0.1:6379" }, "store.redis.url: scheme"},
 	}
 	for _, tt := range tests {
@@ -200,8 +211,8 @@ func TestExampleMatchesDefault(t *testing.T) {
 			}
 			for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
 				k := prefix + n.Content[i].Value
-				if k == "providers" {
-					continue // lists of kinds, each with its own settings
+				if k == "providers" || k == "languages" {
+					continue // lists of kinds, each with its own settings; languages by tag
 				}
 				out[k] = true
 				walk(k+".", n.Content[i+1])
@@ -232,6 +243,7 @@ func TestExampleMatchesDefault(t *testing.T) {
 	}
 	want := Default()
 	fromExample.Providers, want.Providers = Providers{}, Providers{}
+	fromExample.Languages, want.Languages = nil, nil // the example's are an example, not defaults
 	got, _ := yaml.Marshal(fromExample)
 	wantYAML, _ := yaml.Marshal(want) // nil and empty lists both read as []
 	if string(got) != string(wantYAML) {

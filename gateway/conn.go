@@ -448,6 +448,10 @@ func (c *connection) start(m *protocol.SessionStart) error {
 	if err != nil {
 		return c.report(err) // the client may start again with other tools
 	}
+	lang, err := s.opts.matchLanguage(m.Language)
+	if err != nil {
+		return c.report(err) // and in a language the server speaks
+	}
 	if ok, wait := s.admit.allowStart(c.peer.principal(), now); !ok {
 		s.metrics.rateLimited.WithLabelValues(limitSessionRate).Inc()
 		return protocol.Errorf(protocol.CodeRateLimited, "sessions started too fast (server.session_rate); try again in %s", wait.Round(time.Millisecond))
@@ -477,7 +481,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		}
 	}
 	if st == nil {
-		if st, err = c.newState(m); err != nil {
+		if st, err = c.newState(m, lang); err != nil {
 			return err
 		}
 	}
@@ -488,7 +492,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		st.tools.abandonUnfinished()
 	}
 
-	sess, err := c.newSession(st.conv, st.input, st.output, st.textOnly)
+	sess, err := c.newSession(st.language, st.conv, st.input, st.output, st.textOnly)
 	if err != nil {
 		return err
 	}
@@ -515,7 +519,8 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		InputAudio:     protocol.AudioFormat{SampleRate: st.input.SampleRate},
 		OutputAudio:    protocol.AudioFormat{SampleRate: st.output.SampleRate},
 		TextOnly:       st.textOnly,
-		Providers:      s.providers(),
+		Language:       st.language,
+		Providers:      s.providers(c.stages(st.language)),
 		Limits:         protocol.Limits{MaxFrameBytes: s.opts.MaxFrameBytes, MaxTextBytes: s.opts.MaxTextBytes, MaxTools: protocol.MaxTools},
 		HeartbeatMS:    s.opts.HeartbeatInterval.Milliseconds(),
 		ResumeWindowMS: s.opts.ResumeWindow.Milliseconds(),
@@ -526,7 +531,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 	c.sendControl(started)
 	s.metrics.sessionsTotal.WithLabelValues(fmt.Sprint(resumed)).Inc()
 	log.Info("connection opened", zap.Bool("resumed", resumed), zap.String("principal", st.owner.short()), zap.Int("input_rate", st.input.SampleRate),
-		zap.Int("output_rate", st.output.SampleRate), zap.Bool("text_only", st.textOnly))
+		zap.Int("output_rate", st.output.SampleRate), zap.Bool("text_only", st.textOnly), zap.String("language", st.language))
 
 	c.runStarted = true
 	go func() {
@@ -574,7 +579,7 @@ func (c *connection) resumeState(token string) (*sessionState, string, error) {
 	if !ok && claimed != nil {
 		next := sha256.Sum256([]byte(fresh))
 		claimed.Key = next[:]
-		if st, ok = restore(*claimed, now, s.opts.ResumeWindow, s.newConversation); ok {
+		if st, ok = restore(*claimed, now, s.opts.ResumeWindow, s.conversationIn); ok {
 			s.sessions.adopt(st, fresh, c, now)
 		} else {
 			c.logger().Warn("session in the store refused: not a session this gateway makes")
@@ -617,13 +622,23 @@ func (c *connection) sharedStore() *storeSync {
 	return c.srv.sync
 }
 
-// newSession returns a session of conv with the gateway's settings and the
-// client's formats. A failure is logged, and returned as the internal_error
-// to end the connection with.
-func (c *connection) newSession(conv *pipeline.Conversation, in, out audio.Format, textOnly bool) (*pipeline.Session, error) {
+// stages are the providers of a session in language lang (a key of
+// Options.langs).
+func (c *connection) stages(lang string) pipeline.Stages {
+	_, l := c.srv.opts.language(lang)
+	return l.Stages
+}
+
+// newSession returns a session of conv in language lang (a key of
+// Options.langs) with the gateway's settings and the client's formats. A
+// failure is logged, and returned as the internal_error to end the
+// connection with.
+func (c *connection) newSession(lang string, conv *pipeline.Conversation, in, out audio.Format, textOnly bool) (*pipeline.Session, error) {
 	s := c.srv
+	lang, l := s.opts.language(lang)
 	sess, err := pipeline.NewSession(pipeline.Config{
-		Stages:       s.opts.Stages,
+		Stages:       l.Stages,
+		Language:     lang,
 		Conversation: conv,
 		Input:        in,
 		Output:       out,
@@ -653,8 +668,9 @@ func historyEntries(msgs []pipeline.Message) []protocol.HistoryEntry {
 	return out
 }
 
-// newState checks the requested formats and makes a new session's state.
-func (c *connection) newState(m *protocol.SessionStart) (*sessionState, error) {
+// newState checks the requested formats and makes a new session's state,
+// in language lang (a key of Options.langs).
+func (c *connection) newState(m *protocol.SessionStart, lang string) (*sessionState, error) {
 	o := &c.srv.opts
 	in, out := audio.Mono16k, audio.Format{SampleRate: o.OutputRate, Channels: 1}
 	if m.InputAudio != nil {
@@ -671,13 +687,15 @@ func (c *connection) newState(m *protocol.SessionStart) (*sessionState, error) {
 			return nil, protocol.Errorf(protocol.CodeUnsupportedRate, "%s sample rate %d Hz is not supported (supported: %v)", f.dir, f.rate, audio.SupportedRates)
 		}
 	}
+	conv, lang := c.srv.conversationIn(lang)
 	return &sessionState{
 		id:       randomToken(12),
 		owner:    c.cred.who,
-		conv:     c.srv.newConversation(),
+		conv:     conv,
 		input:    in,
 		output:   out,
-		textOnly: m.TextOnly || o.Stages.TTS == nil,
+		textOnly: m.TextOnly || c.stages(lang).TTS == nil,
+		language: lang,
 	}, nil
 }
 

@@ -50,6 +50,9 @@ var codeRules = map[protocol.Code]codeRule{
 	protocol.CodeAudioInTextOnly: {},
 	protocol.CodeResumeFailed:    {}, // the token is spent; a new session has started instead
 	protocol.CodeUnknownToolCall: {}, // a result for no call awaiting one: the session goes on
+	// A language the server does not speak: no session starts, and the
+	// client may send session.start again with one it does.
+	protocol.CodeUnsupportedLang: {},
 	protocol.CodeBusy:            {Retryable: true},
 
 	// Provider failures lose their turn only; the next may succeed, unless

@@ -217,7 +217,7 @@ func TestSessionFileWithoutOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newSessionStore(time.Minute)
-	n, ownerless, err := s.load(path, now, func() *pipeline.Conversation { return pipeline.NewConversation("", 0) })
+	n, ownerless, err := s.load(path, now, func(string) (*pipeline.Conversation, string) { return pipeline.NewConversation("", 0), "en" })
 	if err != nil || n != 0 || ownerless != 1 || s.len() != 0 {
 		t.Fatalf("load = %d, %d, %v; %d held", n, ownerless, err, s.len())
 	}

@@ -43,6 +43,17 @@ type Options struct {
 	// starts one Utterance per turn, so one instance serves all sessions.
 	// Stages.LLM is required; without Stages.TTS every session is text-only.
 	Stages pipeline.Stages
+	// Languages are the languages sessions may speak besides
+	// SessionConfig.Language (the language of Stages and SystemPrompt),
+	// each with its own stages and prompt, keyed by BCP 47 tag ("zh",
+	// "zh-tw"; compared in lower case). A session.start's language picks
+	// one: the tag, or the nearest by dropping subtags ("zh-CN" gets "zh");
+	// another is refused with unsupported_language. At most MaxLanguages.
+	// Default nil: only SessionConfig.Language.
+	Languages map[string]Language
+	// langs is every language by its key, the default's included; made by
+	// setDefaults.
+	langs map[string]Language
 	// VADName is the name session.started reports for voice activity
 	// detection. Default "energy".
 	VADName string
@@ -445,6 +456,10 @@ type SessionConfig struct {
 	// PlayoutLead is how far reply audio may run ahead of real time
 	// (pipeline.Config.PlayoutLead); < 0 sends unpaced.
 	PlayoutLead time.Duration `yaml:"playout_lead"`
+	// Language is the BCP 47 tag of the language the main providers and
+	// SystemPrompt serve: a session.start without a language gets it.
+	// Options.Languages adds others.
+	Language string `yaml:"language"`
 }
 
 // DefaultSessionConfig returns the defaults of SessionConfig.
@@ -455,6 +470,7 @@ func DefaultSessionConfig() SessionConfig {
 		MaxHistory:      pipeline.DefaultMaxHistory,
 		MaxHistoryBytes: pipeline.DefaultMaxHistoryBytes,
 		PlayoutLead:     pipeline.DefaultPlayoutLead,
+		Language:        "en",
 	}
 }
 
@@ -470,6 +486,9 @@ func (c SessionConfig) Validate() error {
 	}
 	if c.MaxHistoryBytes < 0 {
 		errs = append(errs, errors.New("session.max_history_bytes cannot be negative"))
+	}
+	if l := normalizeLanguage(c.Language); l != "" && !validLanguage(l) {
+		errs = append(errs, fmt.Errorf("session.language %q: give a BCP 47 language tag such as en or zh", c.Language))
 	}
 	return errors.Join(errs...)
 }
@@ -521,6 +540,9 @@ func (o *Options) setDefaults() error {
 	fillZero(&o.Config, DefaultConfig())
 	fillZero(&o.SessionConfig, DefaultSessionConfig())
 	o.VAD = o.VAD.WithDefaults()
+	if err := o.buildLanguages(); err != nil {
+		return err
+	}
 	if o.OutputRate == 0 && o.Stages.TTS != nil {
 		o.OutputRate = o.Stages.TTS.Format().SampleRate
 	}

@@ -25,6 +25,8 @@ import (
 // version: an older server reading a newer file ignores it.) Detached is
 // when the record was saved, or its connection ended; Turns the number of
 // turns the conversation has had, so a resumed session numbers on.
+// Language is the session's language; records saved before sessions had
+// one lack it, and theirs is the default.
 type SessionRecord struct {
 	ID       string             `json:"id"`
 	Owner    string             `json:"owner"`
@@ -32,6 +34,7 @@ type SessionRecord struct {
 	Input    int                `json:"input_rate"`
 	Output   int                `json:"output_rate"`
 	TextOnly bool               `json:"text_only,omitempty"`
+	Language string             `json:"language,omitempty"`
 	Detached time.Time          `json:"detached"`
 	Turns    uint64             `json:"turns"`
 	History  []pipeline.Message `json:"history"`
@@ -62,7 +65,7 @@ func (s *sessionStore) snapshot(now time.Time) ([]byte, int, error) {
 		}
 		out.Sessions = append(out.Sessions, SessionRecord{
 			ID: st.id, Owner: string(st.owner), Key: append([]byte(nil), key[:]...), Input: st.input.SampleRate, Output: st.output.SampleRate,
-			TextOnly: st.textOnly, Detached: detached, Turns: st.conv.Turns(), History: st.conv.History(),
+			TextOnly: st.textOnly, Language: st.language, Detached: detached, Turns: st.conv.Turns(), History: st.conv.History(),
 		})
 	}
 	s.mu.Unlock()
@@ -87,7 +90,7 @@ func (s *sessionStore) save(path string, now time.Time) (int, error) {
 // resume window, with conversations made by newConv, and returns how many
 // it restored and how many entries it refused as invalid. A missing file
 // is not an error; a file that is not a session file is errCorruptFile.
-func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline.Conversation) (loaded, refused int, err error) {
+func (s *sessionStore) load(path string, now time.Time, newConv conversationMaker) (loaded, refused int, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, 0, nil
@@ -131,13 +134,17 @@ func (s *sessionStore) load(path string, now time.Time, newConv func() *pipeline
 	return len(keep), refused, nil
 }
 
+// conversationMaker makes the conversation of a restored session of the
+// given language, and says which configured language the session gets.
+type conversationMaker func(language string) (*pipeline.Conversation, string)
+
 // restore checks one saved session and rebuilds it, detached. It refuses
 // an entry with no owner, a malformed id or key, an unsupported rate or a
 // history that no conversation makes (plausibleHistory: the file must not
 // smuggle a system prompt in), and one whose window has passed. A detached time in
 // the future (a clock set back, a file edited) counts as now, so the
 // session expires a window from now rather than never.
-func restore(saved SessionRecord, now time.Time, window time.Duration, newConv func() *pipeline.Conversation) (*sessionState, bool) {
+func restore(saved SessionRecord, now time.Time, window time.Duration, newConv conversationMaker) (*sessionState, bool) {
 	if saved.Owner == "" || len(saved.Key) != sha256.Size || !validID(saved.ID) || saved.Detached.IsZero() {
 		return nil, false
 	}
@@ -154,11 +161,11 @@ func restore(saved SessionRecord, now time.Time, window time.Duration, newConv f
 	if !plausibleHistory(saved.History) {
 		return nil, false
 	}
-	conv := newConv()
+	conv, lang := newConv(saved.Language)
 	conv.Append(saved.History...)
 	conv.SkipTurns(saved.Turns)
 	st := &sessionState{
-		id: saved.ID, owner: principal(saved.Owner), conv: conv, textOnly: saved.TextOnly, detached: detached,
+		id: saved.ID, owner: principal(saved.Owner), conv: conv, textOnly: saved.TextOnly, language: lang, detached: detached,
 		input:  audio.Format{SampleRate: saved.Input, Channels: 1},
 		output: audio.Format{SampleRate: saved.Output, Channels: 1},
 	}

@@ -475,12 +475,14 @@ func (rt *rtConn) startPipeline() error {
 	rt.applied = turnTaking(cfg.TurnDetection, s.opts.VAD)
 	rt.in.setFormat(cfg.InputFormat)
 	rt.out.setFormat(cfg.OutputFormat)
-	tts := s.opts.Stages.TTS
+	stages := c.stages(st.language)
+	tts := stages.TTS
 	if tts != nil {
 		tts = &rtVoices{Synthesizer: tts}
 	}
 	sess, err := pipeline.NewSession(pipeline.Config{
-		Stages:       pipeline.Stages{ASR: s.opts.Stages.ASR, LLM: s.opts.Stages.LLM, TTS: tts, VAD: s.opts.Stages.VAD},
+		Stages:       pipeline.Stages{ASR: stages.ASR, LLM: stages.LLM, TTS: tts, VAD: stages.VAD},
+		Language:     st.language,
 		Conversation: st.conv,
 		Turns:        rt.applied,
 		Tools:        s.opts.Tools,

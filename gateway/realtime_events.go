@@ -150,6 +150,16 @@ func (rt *rtConn) updateSession(e *realtime.SessionUpdateEvent) *realtime.Error 
 	if next.Audio && rt.srv.opts.Stages.TTS == nil {
 		return realtime.Invalid(realtime.CodeNotAvailable, "session.output_modalities", "This server has no speech synthesizer: replies are text only (output_modalities ['text']).")
 	}
+	if u.Transcription.Set && u.Transcription.Value != nil && u.Transcription.Value.Language != "" {
+		lang, err := rt.srv.opts.realtimeLanguage(u.Transcription.Value)
+		if err != nil {
+			return err
+		}
+		if lang != rt.st.language {
+			return realtime.Invalid(realtime.CodeInvalidValue, "session.audio.input.transcription.language",
+				"This session speaks '%s': a session's language is chosen as it starts, by the client secret's session (POST /v1/realtime/client_secrets).", rt.st.language)
+		}
+	}
 	if u.TurnDetection.Set {
 		tt := turnTaking(next.TurnDetection, rt.srv.opts.VAD)
 		if err := rt.sess.SetTurnTaking(tt); err != nil {

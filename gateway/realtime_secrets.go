@@ -124,6 +124,11 @@ func (s *Server) parseClientSecret(body []byte) (*clientSecret, time.Duration, *
 		if u.Audio != nil && *u.Audio && s.opts.Stages.TTS == nil {
 			return nil, 0, realtime.Invalid(realtime.CodeNotAvailable, "session.output_modalities", "This server has no speech synthesizer: replies are text only.")
 		}
+		if u.Transcription.Set {
+			if _, err := s.opts.realtimeLanguage(u.Transcription.Value); err != nil {
+				return nil, 0, err
+			}
+		}
 		secret.update = u
 	}
 	return secret, ttl, nil

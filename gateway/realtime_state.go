@@ -138,7 +138,17 @@ func (rt *rtConn) newState() *sessionState {
 	}
 	cfg := rt.initialConfig()
 	cfg.ID = "sess_" + id
-	st := &sessionState{id: id, owner: rt.c.cred.who, conv: rt.srv.newConversation(), rt: &rtState{cfg: cfg, items: map[string]*rtItem{}}}
+	// The language is the client secret's (checked when it was minted),
+	// else the default; the pipeline's stages follow from it.
+	lang, err := rt.srv.opts.realtimeLanguage(cfg.Transcription)
+	if err != nil {
+		lang = rt.srv.opts.Language
+	}
+	conv, lang := rt.srv.conversationIn(lang)
+	if rt.profile.Instructions == "" && (rt.secret == nil || rt.secret.update.Instructions == nil) {
+		cfg.Instructions = conv.System() // the language's prompt
+	}
+	st := &sessionState{id: id, owner: rt.c.cred.who, conv: conv, language: lang, rt: &rtState{cfg: cfg, items: map[string]*rtItem{}}}
 	st.conv.SetSystem(cfg.Instructions)
 	return st
 }

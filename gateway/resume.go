@@ -21,6 +21,7 @@ type sessionState struct {
 	input    audio.Format
 	output   audio.Format
 	textOnly bool
+	language string      // its key in Options.langs
 	tools    clientTools // the client's tools and their calls awaiting results
 	// rt is a /v1/realtime session's own state (realtime_state.go); nil
 	// for /ws. A session is resumed only on the endpoint that made it.
@@ -161,7 +162,7 @@ func (s *sessionStore) record(st *sessionState, now time.Time) (key [sha256.Size
 	}
 	return st.key, SessionRecord{
 		ID: st.id, Owner: string(st.owner), Input: st.input.SampleRate, Output: st.output.SampleRate,
-		TextOnly: st.textOnly, Detached: detached, Turns: st.conv.Turns(), History: st.conv.History(),
+		TextOnly: st.textOnly, Language: st.language, Detached: detached, Turns: st.conv.Turns(), History: st.conv.History(),
 	}, true
 }
 

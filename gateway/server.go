@@ -147,9 +147,20 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// newConversation returns an empty conversation with the configured caps.
+// newConversation returns an empty conversation of the default language
+// with the configured caps.
 func (s *Server) newConversation() *pipeline.Conversation {
-	return pipeline.NewConversation(s.opts.SystemPrompt, s.opts.MaxHistory).SetMaxBytes(s.opts.MaxHistoryBytes)
+	c, _ := s.conversationIn(s.opts.Language)
+	return c
+}
+
+// conversationIn returns an empty conversation of the session language
+// lang, with its system prompt, and the configured language it is (the
+// default for one no longer configured). It is restore's
+// conversationMaker.
+func (s *Server) conversationIn(lang string) (*pipeline.Conversation, string) {
+	key, l := s.opts.language(lang)
+	return pipeline.NewConversation(l.SystemPrompt, s.opts.MaxHistory).SetMaxBytes(s.opts.MaxHistoryBytes), key
 }
 
 // Handler serves /ws (the WebSocket), POST /v1/tickets (a ticket for one
@@ -502,8 +513,8 @@ func (s *Server) refuse(w http.ResponseWriter, code protocol.Code, msg string) {
 	w.Write(b)
 }
 
-func (s *Server) providers() protocol.Providers {
-	st := s.opts.Stages
+// providers names the providers of stages st for session.started.
+func (s *Server) providers(st pipeline.Stages) protocol.Providers {
 	return protocol.Providers{VAD: s.opts.VADName, ASR: pipeline.NameOf(st.ASR), LLM: pipeline.NameOf(st.LLM), TTS: pipeline.NameOf(st.TTS)}
 }
 

@@ -138,7 +138,7 @@ func (p *persister) close() {
 // lose them as well.
 func (s *Server) openSessionFile() error {
 	path, now := s.opts.SessionFile, s.opts.Now()
-	n, refused, err := s.sessions.load(path, now, s.newConversation)
+	n, refused, err := s.sessions.load(path, now, s.conversationIn)
 	switch {
 	case errors.Is(err, errCorruptFile):
 		aside, merr := moveAside(path, now)

@@ -6,27 +6,46 @@ import (
 	"unicode/utf8"
 )
 
-// Chunker cuts a stream of LLM text into sentences worth synthesising on
-// their own, so speech can start before the reply is complete.
+// Chunker cuts a stream of LLM text into pieces worth synthesising on their
+// own, so speech can start before the reply is complete.
 //
-// A sentence ends at . ! ? ; or a newline followed by white space (the
-// lookahead keeps "3.5" and "e.g." whole), or at CJK 。！？； at once. A cut
-// is only made once the sentence has MinChars runes, so "Hi." waits for
-// more; a run of MaxChars runes with no sentence end is cut at the last comma
-// or space. The zero value is not usable; use NewChunker.
+// Lengths are counted in width: a Han, kana or Hangul character counts 3
+// (it carries about as much speech as a short word), any other rune 1.
+//
+// A sentence ends at . ! ? ; followed by white space or a CJK character
+// (the lookahead keeps "3.5" and "e.g." whole), at a newline, or at once at
+// 。！？； or an ellipsis …, full- or half-width; closing quotes and
+// brackets (」』”’）) and further stops right after it stay with it. A cut is
+// only made once the sentence is MinChars wide, so "Hi." or "好的。" waits
+// for more.
+//
+// The first piece of a reply is cut earlier: at its first clause end (a
+// comma , ， ､ or 、) once it is FirstClause wide, so the first audio comes
+// after the first clause rather than the first sentence. A comma between
+// digits ("1,000", "1，000") is no clause end. Later clauses join into
+// whole sentences, which makes fewer, larger synthesis calls.
+//
+// A run MaxChars wide with no sentence end is cut at its last comma or
+// space, or where it is if it has neither. The zero value is not usable;
+// use NewChunker. A Chunker is used by one goroutine.
 type Chunker struct {
 	MinChars int // default 12
 	MaxChars int // default 220
-	buf      strings.Builder
+	// FirstClause is the width from which the first piece may end at a
+	// comma; default 15 (five CJK characters, or about three English
+	// words); ≤ 0 cuts the first piece at sentence ends only.
+	FirstClause int
+	buf         strings.Builder
+	emitted     bool // a piece of this reply has been returned
 }
 
 // NewChunker returns a Chunker with default limits.
-func NewChunker() *Chunker { return &Chunker{MinChars: 12, MaxChars: 220} }
+func NewChunker() *Chunker { return &Chunker{MinChars: 12, MaxChars: 220, FirstClause: 15} }
 
 // abbreviations that end in a period but rarely end a sentence.
 var abbreviations = []string{"mr.", "mrs.", "ms.", "dr.", "prof.", "sr.", "jr.", "st.", "vs.", "etc.", "e.g.", "i.e.", "approx.", "no."}
 
-// Push adds a delta and returns the sentences it completed, in order.
+// Push adds a delta and returns the pieces it completed, in order.
 func (c *Chunker) Push(delta string) []string {
 	c.buf.WriteString(delta)
 	var out []string
@@ -42,57 +61,124 @@ func (c *Chunker) Push(delta string) []string {
 		c.buf.WriteString(rest)
 		if sentence != "" {
 			out = append(out, sentence)
+			c.emitted = true
 		}
 	}
 }
 
-// Flush returns whatever text is left, trimmed, and empties the Chunker.
+// Flush returns whatever text is left, trimmed, and empties the Chunker,
+// which then starts a new reply.
 func (c *Chunker) Flush() string {
 	s := strings.TrimSpace(c.buf.String())
 	c.buf.Reset()
+	c.emitted = false
 	return s
 }
 
-// findCut returns the byte offset just after the first sentence in s, or 0.
+// findCut returns the byte offset just after the first piece in s, or 0.
 func (c *Chunker) findCut(s string) int {
-	runes := 0
-	lastSoft := 0
+	width, lastSoft := 0, 0
+	var prev rune
 	for i, r := range s {
-		runes++
+		if w := runeWidth(r); width+w <= c.MaxChars || i == 0 {
+			width += w
+		} else if lastSoft > 0 {
+			return lastSoft
+		} else {
+			return i
+		}
 		end := i + utf8.RuneLen(r)
 		switch {
 		case isCJKStop(r):
-			if runes >= c.MinChars/3 { // CJK packs more per rune
-				return end
+			if width >= c.MinChars {
+				return absorbClosers(s, end)
 			}
-		case r == '.' || r == '!' || r == '?' || r == ';' || r == '\n':
-			if end >= len(s) {
+		case r == '.' || r == '!' || r == '?' || r == ';':
+			if width < c.MinChars || (r == '.' && endsWithAbbreviation(s[:end])) {
+				break
+			}
+			cut := absorbClosers(s, end)
+			if cut >= len(s) {
 				return 0 // need one rune of lookahead
 			}
-			next, _ := utf8.DecodeRuneInString(s[end:])
-			if !unicode.IsSpace(next) && r != '\n' {
-				continue
+			if next, _ := utf8.DecodeRuneInString(s[cut:]); unicode.IsSpace(next) || isWide(next) {
+				return cut
 			}
-			if runes < c.MinChars || (r == '.' && endsWithAbbreviation(s[:end])) {
-				continue
+		case r == '\n':
+			if width >= c.MinChars {
+				return end
 			}
-			return end
-		case r == ',' || r == '，' || r == '、' || unicode.IsSpace(r):
+			lastSoft = end
+		case isComma(r):
+			if numberSeparator(prev, s[end:]) {
+				break
+			}
+			lastSoft = end
+			if !c.emitted && c.FirstClause > 0 && width >= c.FirstClause {
+				return end
+			}
+		case unicode.IsSpace(r):
 			lastSoft = end
 		}
-		if runes >= c.MaxChars && lastSoft > 0 {
-			return lastSoft
-		}
+		prev = r
 	}
 	return 0
 }
 
+// runeWidth is r's share of a piece's length (see Chunker).
+func runeWidth(r rune) int {
+	if isWide(r) {
+		return 3
+	}
+	return 1
+}
+
+// isWide reports whether r is a Han, kana or Hangul character.
+func isWide(r rune) bool {
+	return r >= 0x2E80 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
+}
+
 func isCJKStop(r rune) bool {
 	switch r {
-	case '。', '！', '？', '；', '…':
+	case '。', '！', '？', '；', '…', '｡':
 		return true
 	}
 	return false
+}
+
+func isComma(r rune) bool {
+	switch r {
+	case ',', '，', '、', '､':
+		return true
+	}
+	return false
+}
+
+// numberSeparator reports whether a comma after prev, followed by rest,
+// may be inside a number: a digit before it and a digit, or nothing yet,
+// after it.
+func numberSeparator(prev rune, rest string) bool {
+	if !isDigit(prev) {
+		return false
+	}
+	next, n := utf8.DecodeRuneInString(rest)
+	return n == 0 || isDigit(next)
+}
+
+func isDigit(r rune) bool { return '0' <= r && r <= '9' || '０' <= r && r <= '９' }
+
+// absorbClosers returns the offset after the closing quotes, brackets and
+// further stops that follow a stop ending at end, so "好。」" and "yes!”"
+// stay whole.
+func absorbClosers(s string, end int) int {
+	for end < len(s) {
+		r, n := utf8.DecodeRuneInString(s[end:])
+		if !strings.ContainsRune("”’」』）)]》〉】\"'。！？!?…", r) {
+			break
+		}
+		end += n
+	}
+	return end
 }
 
 func endsWithAbbreviation(s string) bool {

@@ -21,6 +21,32 @@ func TestChunker(t *testing.T) {
 		{"split rune-by-rune", strings.Split("One sentence here. Another one there.", ""), []string{"One sentence here.", "Another one there."}},
 		{"newline", []string{"First line of text\nSecond"}, []string{"First line of text", "Second"}},
 		{"max chars cut at comma", []string{strings.Repeat("word ", 30) + "end, " + strings.Repeat("more ", 20)}, nil},
+		{"max chars without a comma or space", []string{strings.Repeat("长", 200)}, nil},
+
+		// The first clause of a reply is cut early; later ones join.
+		{"zh first clause early", []string{"今天天气很好，", "我们去公园吧，然后吃饭。晚上见。"}, []string{"今天天气很好，", "我们去公园吧，然后吃饭。", "晚上见。"}},
+		{"zh first clause needs a few runes", []string{"你好，今天天气很好，我们走吧。"}, []string{"你好，今天天气很好，", "我们走吧。"}},
+		{"zh enumeration comma is a clause end", []string{"苹果香蕉橙子、葡萄和梨都很好。"}, []string{"苹果香蕉橙子、", "葡萄和梨都很好。"}},
+		{"zh half-width comma and stop", []string{"这是一个测试,然后是第二句!最后一句"}, []string{"这是一个测试,", "然后是第二句!", "最后一句"}},
+		{"zh full-width comma after Latin", []string{"OK, Go 语言很好用，它很快。"}, []string{"OK, Go 语言很好用，", "它很快。"}},
+		{"zh thousands separator", []string{"总共是一共1，000元，谢谢。"}, []string{"总共是一共1，000元，", "谢谢。"}},
+		{"zh separator waits for the next rune", []string{"价格一共是1，", "000元。"}, []string{"价格一共是1，000元。"}},
+		{"zh decimal", []string{"温度是三十3.5度。明天更冷。"}, []string{"温度是三十3.5度。", "明天更冷。"}},
+		{"zh ellipsis stays whole", []string{"这个问题……让我想一想。好的"}, []string{"这个问题……", "让我想一想。", "好的"}},
+		{"zh corner quotes stay with the stop", []string{"他说：「我们明天见。」然后", "走了。"}, []string{"他说：「我们明天见。」", "然后走了。"}},
+		{"zh curly quotes stay with the stop", []string{"她问：“你吃饭了吗？”我说吃了。"}, []string{"她问：“你吃饭了吗？”", "我说吃了。"}},
+		{"zh stop and exclamation", []string{"你说的是真的吗？！太好了，谢谢你。"}, []string{"你说的是真的吗？！", "太好了，谢谢你。"}},
+		{"zh short sentence joins the next", []string{"好的。", "我明白你的意思了。"}, []string{"好的。我明白你的意思了。"}},
+		{"mixed zh en", []string{"我喜欢用 Go 写服务器，because it is fast. 你呢？"}, []string{"我喜欢用 Go 写服务器，", "because it is fast.", "你呢？"}},
+		{"mixed en stop before zh", []string{"That is the answer.这是答案。"}, []string{"That is the answer.", "这是答案。"}},
+		{"zh split rune-by-rune", strings.Split("今天天气很好，我们去公园吧。", ""), []string{"今天天气很好，", "我们去公园吧。"}},
+
+		// English: a first clause is cut at a comma only after 15 runes.
+		{"en short first clause waits", []string{"Yes, I can help with that. Anything else?"}, []string{"Yes, I can help with that.", "Anything else?"}},
+		{"en long first clause early", []string{"The capital of France, as you know, is Paris. It is big."}, []string{"The capital of France,", "as you know, is Paris.", "It is big."}},
+		{"en thousands separator", []string{"The total comes to 12,000 dollars, give or take. Yes"}, []string{"The total comes to 12,000 dollars,", "give or take.", "Yes"}},
+		{"en quote after the stop", []string{"She said \"see you tomorrow.\" Then left"}, []string{"She said \"see you tomorrow.\"", "Then left"}},
+		{"en ellipsis", []string{"Well... I think it is fine... Maybe"}, []string{"Well... I think it is fine...", "Maybe"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,13 +59,12 @@ func TestChunker(t *testing.T) {
 				got = append(got, rest)
 			}
 			if tt.want == nil { // only check no sentence exceeds MaxChars and nothing is lost
-				joined := strings.Join(got, " ")
-				if strings.Join(strings.Fields(joined), " ") != strings.Join(strings.Fields(strings.Join(tt.deltas, "")), " ") {
+				if strings.Join(strings.Fields(strings.Join(got, "")), "") != strings.Join(strings.Fields(strings.Join(tt.deltas, "")), "") {
 					t.Fatalf("text lost: %q", got)
 				}
 				for _, s := range got {
-					if len([]rune(s)) > c.MaxChars {
-						t.Fatalf("sentence of %d runes > MaxChars", len([]rune(s)))
+					if w := widthOf(s); w > c.MaxChars {
+						t.Fatalf("piece %d wide > MaxChars", w)
 					}
 				}
 				if len(got) < 2 {
@@ -51,6 +76,33 @@ func TestChunker(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func widthOf(s string) int {
+	w := 0
+	for _, r := range s {
+		w += runeWidth(r)
+	}
+	return w
+}
+
+// TestChunkerNewReply checks that Flush starts a new reply, whose first
+// clause is cut early again, and that FirstClause ≤ 0 turns the early cut
+// off.
+func TestChunkerNewReply(t *testing.T) {
+	c := NewChunker()
+	for range 2 {
+		if got := c.Push("今天天气很好，我们去公园吧，"); !reflect.DeepEqual(got, []string{"今天天气很好，"}) {
+			t.Fatalf("first clause: got %q", got)
+		}
+		if rest := c.Flush(); rest != "我们去公园吧，" {
+			t.Fatalf("flush: got %q", rest)
+		}
+	}
+	c.FirstClause = 0
+	if got := c.Push("今天天气很好，我们去公园吧，"); len(got) != 0 {
+		t.Fatalf("FirstClause 0: got %q", got)
 	}
 }
 

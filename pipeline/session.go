@@ -27,6 +27,7 @@ type Config struct {
 	Input        audio.Format // the client's audio; default audio.Mono16k
 	Output       audio.Format // the client's playback format; default the synthesizer's
 	TextOnly     bool         // reply with text only, no synthesis
+	Language     string       // the conversation's language (BCP 47, e.g. "en", "zh"); "" unknown
 	VAD          vad.Config
 	MaxTextBytes int           // cap on SubmitText; default DefaultMaxTextBytes
 	InboxFrames  int           // 20 ms slots of audio queued before the oldest is dropped; default 50 (1 s)

@@ -11,6 +11,9 @@ import (
 const (
 	maxIDBytes    = 128
 	maxTokenBytes = 256
+	// maxLanguageBytes is the longest language tag taken, as RFC 5646
+	// advises implementations to accept at least.
+	maxLanguageBytes = 35
 )
 
 // Decode parses one client text frame. It returns *SessionStart, *InputText,
@@ -45,6 +48,9 @@ func Decode(data []byte, maxText int) (any, error) {
 		}
 		if len(m.ResumeToken) > maxTokenBytes {
 			return nil, Errorf(CodeInvalidMessage, "session.start: resume_token longer than %d bytes", maxTokenBytes)
+		}
+		if !validLanguageTag(m.Language) {
+			return nil, Errorf(CodeInvalidMessage, `session.start: language must be a BCP 47 tag such as "en" or "zh-CN", at most %d bytes`, maxLanguageBytes)
 		}
 		if err := checkTools(TypeSessionStart, m.Tools); err != nil {
 			return nil, err
@@ -146,6 +152,36 @@ func validToolName(name string) bool {
 		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-') {
 			return false
 		}
+	}
+	return true
+}
+
+// validLanguageTag reports whether tag is "" or has the shape of a BCP 47
+// tag: subtags of 1 to 8 letters or digits joined by '-' (or '_', which
+// some platforms write), the first of letters. Whether the server speaks
+// it is the gateway's question.
+func validLanguageTag(tag string) bool {
+	if tag == "" {
+		return true
+	}
+	if len(tag) > maxLanguageBytes {
+		return false
+	}
+	n, first := 0, true
+	for i := 0; i <= len(tag); i++ {
+		if i == len(tag) || tag[i] == '-' || tag[i] == '_' {
+			if n == 0 || n > 8 {
+				return false
+			}
+			n, first = 0, false
+			continue
+		}
+		b := tag[i] | 0x20 // lower case, for letters
+		letter := 'a' <= b && b <= 'z'
+		if !letter && !('0' <= tag[i] && tag[i] <= '9') || first && !letter {
+			return false
+		}
+		n++
 	}
 	return true
 }

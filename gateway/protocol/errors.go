@@ -16,6 +16,7 @@ const (
 	CodeInvalidMessage     Code = "invalid_message"
 	CodeUnsupportedVersion Code = "unsupported_version"
 	CodeUnsupportedRate    Code = "unsupported_sample_rate"
+	CodeUnsupportedLang    Code = "unsupported_language"
 	CodeNotStarted         Code = "session_not_started"
 	CodeStartTimeout       Code = "session_start_timeout"
 	CodeBusy               Code = "session_busy"

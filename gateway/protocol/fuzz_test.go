@@ -12,6 +12,9 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"session.start","input_audio":{"sample_rate":16000}}`,
 		`{"type":"session.start","version":1,"resume_token":"t","text_only":true}`,
+		`{"type":"session.start","language":"zh-Hans-CN"}`,
+		`{"type":"session.start","language":"en_US","text_only":true}`,
+		`{"type":"session.start","language":"zh--"}`,
 		`{"type":"input.text","text":"héllo 你好"}`,
 		`{"type":"interrupt"}`,
 		`{"type":"ping","id":"1","client_time":1.5}`,

@@ -48,6 +48,11 @@ type SessionStart struct {
 	OutputAudio *AudioFormat `json:"output_audio,omitempty"` // default: the server's configured output rate
 	TextOnly    bool         `json:"text_only,omitempty"`    // replies as text only, no audio
 	ResumeToken string       `json:"resume_token,omitempty"` // resume an earlier session
+	// Language is the language the user speaks and is answered in, a
+	// BCP 47 tag ("en", "zh", "zh-CN"); it picks the server's providers
+	// and prompt for it. "" means the server's default. A resumed session
+	// keeps its own.
+	Language string `json:"language,omitempty"`
 	// Tools are the client's tools, which the model may call (ToolCall);
 	// at most MaxTools. On a resume, tools given (an empty list too)
 	// replace the session's, and none (nil) keeps them.
@@ -129,8 +134,11 @@ type SessionStarted struct {
 	InputAudio  AudioFormat `json:"input_audio"`
 	OutputAudio AudioFormat `json:"output_audio"`
 	TextOnly    bool        `json:"text_only"`
-	Providers   Providers   `json:"providers"`
-	Limits      Limits      `json:"limits"`
+	// Language is the session's language as the server configures it
+	// ("zh" for a request of "zh-CN").
+	Language  string    `json:"language"`
+	Providers Providers `json:"providers"`
+	Limits    Limits    `json:"limits"`
 	// HeartbeatMS is how often the server pings; a client that sends app
 	// pings should do so about as often.
 	HeartbeatMS int64 `json:"heartbeat_ms"`
