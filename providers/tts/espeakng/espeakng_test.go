@@ -235,28 +235,3 @@ func TestWithVoice(t *testing.T) {
 		t.Error("unknown voice accepted")
 	}
 }
-
-// TestMandarin: voice cmn speaks Hanzi; Pinyin through cmn-latn-pinyin.
-func TestMandarin(t *testing.T) {
-	tests := []struct {
-		voice, text string
-	}{
-		{"cmn", "你好，今天天气很好。"},
-		{"cmn-latn-pinyin", "ni3 hao3, jin1 tian1 tian1 qi4 hen3 hao3."},
-	}
-	for _, tt := range tests {
-		t.Run(tt.voice, func(t *testing.T) {
-			tk := synth(t, newSynth(t, espeakng.Config{Voice: tt.voice}), tt.text)
-			d := time.Duration(len(tk.pcm)) * time.Second / 22050
-			t.Logf("%q: %v of audio, RMS %.0f", tt.text, d, rms(tk.pcm))
-			if rms(tk.pcm) < 300 {
-				t.Error("nearly silent")
-			}
-			// Eight syllables: about two seconds. Tone digits read out as
-			// English words would make it much longer.
-			if d < time.Second || d > 4*time.Second {
-				t.Errorf("%v of audio for eight syllables", d)
-			}
-		})
-	}
-}
