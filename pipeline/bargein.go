@@ -253,8 +253,11 @@ func (l *loop) noteWords(partial string) {
 func (l *loop) adaptSilence() {
 	cfg := &l.s.cfg.Turn
 	d := l.tt.VAD.Silence
+	// Over a paused reply, a backchannel that is also a hesitation (zh
+	// "嗯") is a backchannel: the reply waits for no more.
+	hesitant := l.ts.hesitant && (l.ts.counted > 0 || !l.holding())
 	switch {
-	case l.ts.hesitant || l.ts.pitch.Tail() == prosody.Rising:
+	case hesitant || l.ts.pitch.Tail() == prosody.Rising:
 		d = cfg.EndSilenceMax
 	case l.partial != "":
 		d = cfg.EndSilenceMin
