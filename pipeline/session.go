@@ -246,8 +246,7 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 		defer wg.Done()
 		s.turnWorker(ctx, turns, out)
 	}()
-	l := loop{s: s, out: out, tt: s.cfg.Turns, det: vad.New(s.cfg.Turns.VAD, audio.Mono16k.SampleRate), turns: turns,
-		verdicts: make(chan verdict), ts: turnState{words: newWords(s.cfg.Turn), pitch: prosody.New(audio.Mono16k.SampleRate)}}
+	l := s.newLoop(out, turns)
 	err := l.run(ctx)
 	close(s.stopped)
 	cancel()
@@ -268,6 +267,12 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 			return err
 		}
 	}
+}
+
+// newLoop returns the session's input loop, handing turns to turns.
+func (s *Session) newLoop(out Output, turns chan *job) *loop {
+	return &loop{s: s, out: out, tt: s.cfg.Turns, det: vad.New(s.cfg.Turns.VAD, audio.Mono16k.SampleRate), turns: turns,
+		verdicts: make(chan verdict), ts: turnState{words: newWords(s.cfg.Turn), pitch: prosody.New(audio.Mono16k.SampleRate)}}
 }
 
 // loop is the session's input side: it owns the VAD and the utterance being
