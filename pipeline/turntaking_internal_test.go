@@ -12,7 +12,7 @@ import (
 // heardUtterance gives the same partial for all its audio.
 type heardUtterance struct{ partial string }
 
-func (u heardUtterance) Write([]int16) (string, error)         { return u.partial, nil }
+func (u heardUtterance) Write([]int16) (string, error)          { return u.partial, nil }
 func (u heardUtterance) Finish(context.Context) (string, error) { return u.partial, nil }
 func (heardUtterance) Close() error                             { return nil }
 
