@@ -187,6 +187,9 @@ class CaptureProcessor extends AudioWorkletProcessor {
 //   {type: 'end'}                 no more audio for this reply
 //   {type: 'flush'}               barge-in: fade out over this render quantum
 //                                 (≤ 128 samples, under 3 ms) and drop the queue
+//   {type: 'pause'}               output silence, keeping the queue (and what
+//                                 arrives): the user may be taking the turn
+//   {type: 'resume'}              play on from where the pause left off
 // Messages out:
 //   {type: 'first', turn, time}   the reply's first audible sample is output
 //                                 at context time `time` (seconds)
@@ -212,6 +215,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.turn = null
     this.heard = false
     this.fade = false
+    this.paused = false
     this.played = 0 // samples output while a reply was playing
     this.nonZero = 0 // of those, the audible ones
     this.turnNonZero = 0 // the audible ones of this.turn's reply
@@ -248,9 +252,16 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         if (this.state === 'buffering' && this.count === 0) this.finish()
         break
       case 'flush':
-        if (this.state === 'playing' && this.count > 0) this.fade = true
+        if (this.state === 'playing' && this.count > 0 && !this.paused) this.fade = true
         else this.clear()
+        this.paused = false
         this.flushes++
+        break
+      case 'pause':
+        this.paused = true
+        break
+      case 'resume':
+        this.paused = false
         break
     }
   }
@@ -300,7 +311,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       const need = (this.heard ? REBUFFER : PREBUFFER) * sampleRate
       if (this.count >= need || (this.ended && this.count > 0)) this.state = 'playing'
     }
-    if (this.state === 'playing') {
+    if (this.state === 'playing' && !this.paused) {
       const n = Math.min(len, this.count)
       const size = this.ring.length
       let r = this.read
