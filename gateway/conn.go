@@ -630,6 +630,7 @@ func (c *connection) newSession(conv *pipeline.Conversation, in, out audio.Forma
 		TextOnly:     textOnly,
 		Tools:        s.opts.Tools,
 		VAD:          s.opts.VAD,
+		Turn:         s.opts.Turn,
 		MaxTextBytes: s.opts.MaxTextBytes,
 		PlayoutLead:  s.opts.PlayoutLead,
 		Now:          s.opts.Now,

@@ -445,7 +445,16 @@ type SessionConfig struct {
 	// PlayoutLead is how far reply audio may run ahead of real time
 	// (pipeline.Config.PlayoutLead); < 0 sends unpaced.
 	PlayoutLead time.Duration `yaml:"playout_lead"`
+	// Turn tunes barge-in and the end of the user's turn in every
+	// session (pipeline.TurnConfig); the configuration file's turn:
+	// section, not session:.
+	Turn TurnConfig `yaml:"-"`
 }
+
+// TurnConfig is pipeline.TurnConfig: how sessions forgive speech over a
+// reply and find the end of the user's turn (the turn: section of
+// voicegate's configuration file).
+type TurnConfig = pipeline.TurnConfig
 
 // DefaultSessionConfig returns the defaults of SessionConfig.
 func DefaultSessionConfig() SessionConfig {
@@ -455,6 +464,7 @@ func DefaultSessionConfig() SessionConfig {
 		MaxHistory:      pipeline.DefaultMaxHistory,
 		MaxHistoryBytes: pipeline.DefaultMaxHistoryBytes,
 		PlayoutLead:     pipeline.DefaultPlayoutLead,
+		Turn:            pipeline.DefaultTurnConfig(),
 	}
 }
 
@@ -471,6 +481,7 @@ func (c SessionConfig) Validate() error {
 	if c.MaxHistoryBytes < 0 {
 		errs = append(errs, errors.New("session.max_history_bytes cannot be negative"))
 	}
+	errs = append(errs, c.Turn.Validate())
 	return errors.Join(errs...)
 }
 
