@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,75 @@ func TestProcessFrameAllocatesNothing(t *testing.T) {
 			l.abandonUtterance()
 			l.endHold()
 		})
+	}
+}
+
+func TestWords(t *testing.T) {
+	en := newWords(TurnConfig{Backchannels: Backchannels("en"), Hesitations: Hesitations("en")})
+	zh := newWords(TurnConfig{Backchannels: Backchannels("zh"), Hesitations: Hesitations("zh")})
+	tests := []struct {
+		w           words
+		transcript  string
+		substantive int
+		hesitant    bool
+	}{
+		{en, "", 0, false},
+		{en, "Mm-hm.", 0, false},
+		{en, "mhm", 0, false},
+		{en, "uh huh", 0, false},
+		{en, "Yeah, okay!", 0, false},
+		{en, "yeah wait", 1, false},
+		{en, "stop", 1, false},
+		{en, "Please STOP now.", 3, false},
+		{en, "I want um", 3, true},
+		{en, "coffee and", 2, true},
+		{en, "coffee, and...", 2, true},
+		{en, "the band", 2, false},
+		{en, "Um?", 1, true},
+		{zh, "嗯", 0, true},
+		{zh, "嗯嗯。", 0, true},
+		{zh, "对对", 0, false},
+		{zh, "好", 0, false},
+		{zh, "停一下", 3, false},
+		{zh, "我想要那个", 5, true},
+		{zh, "然后", 2, true},
+		{zh, "好的", 2, false},
+	}
+	for _, tc := range tests {
+		if got := tc.w.substantive(tc.transcript); got != tc.substantive {
+			t.Errorf("substantive(%q) = %d, want %d", tc.transcript, got, tc.substantive)
+		}
+		if got := tc.w.hesitant(tc.transcript); got != tc.hesitant {
+			t.Errorf("hesitant(%q) = %v, want %v", tc.transcript, got, tc.hesitant)
+		}
+	}
+}
+
+func TestTurnConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		c    TurnConfig
+		want string // in the error; "" for none
+	}{
+		{"zero", TurnConfig{}, ""},
+		{"defaults", DefaultTurnConfig(), ""},
+		{"negative", TurnConfig{BargeInMinSpeech: -time.Second}, "negative"},
+		{"min above max", TurnConfig{EndSilenceMin: time.Second, EndSilenceMax: 500 * time.Millisecond}, "above"},
+		{"too short", TurnConfig{EndSilenceMin: 10 * time.Millisecond}, "turn.end_silence_min"},
+		{"resume too late", TurnConfig{ResumeAfter: time.Minute}, "turn.resume_after"},
+		{"too many words", TurnConfig{Backchannels: make([]string, maxWords+1)}, "at most"},
+	}
+	for _, tc := range tests {
+		err := tc.c.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := NewSession(Config{Conversation: NewConversation("", 0), Stages: Stages{LLM: GeneratorFunc(nil)}, TextOnly: true,
+		Turn: TurnConfig{EndSilenceMax: time.Hour}}); err == nil {
+		t.Error("NewSession took turn.end_silence_max 1h")
 	}
 }
