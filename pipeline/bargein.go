@@ -250,9 +250,14 @@ func (l *loop) noteWords(partial string) {
 // adaptSilence sets the silence that ends the pending turn from its words
 // and the pitch of its end: longer after a hesitation or a rising tail,
 // shorter after words that sound finished, the detector's own otherwise.
+// A silence the client chose (SetTurnTaking with a VAD.Silence of its own,
+// a Realtime silence_duration_ms) is kept as it is.
 func (l *loop) adaptSilence() {
 	cfg := &l.s.cfg.Turn
 	d := l.tt.VAD.Silence
+	if d != l.s.cfg.VAD.Silence {
+		return
+	}
 	// Over a paused reply, a backchannel that is also a hesitation (zh
 	// "嗯") is a backchannel: the reply waits for no more.
 	hesitant := l.ts.hesitant && (l.ts.counted > 0 || !l.holding())

@@ -228,14 +228,17 @@ func TestAdaptiveEndOfTurn(t *testing.T) {
 		voice   []int16
 		pause   time.Duration
 		wantEnd bool
+		chosen  time.Duration // a silence the client chose (TurnTaking.VAD), kept as it is
 	}{
-		{"um then 700ms", "so I want um", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, false},
-		{"dangling and then 700ms", "coffee and", pipelinetest.Voice(600*time.Millisecond, 16000), 700 * time.Millisecond, false},
-		{"那个 then 700ms", "我想要那个", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, false},
-		{"finished sentence then 500ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 500 * time.Millisecond, true},
-		{"finished sentence then 350ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 350 * time.Millisecond, true},
-		{"rising pitch, no words, then 700ms", "", rising(800 * time.Millisecond), 700 * time.Millisecond, false},
-		{"level pitch, no words, then 700ms", "", pipelinetest.Voice(800*time.Millisecond, 16000), 700 * time.Millisecond, true},
+		{"um then 700ms", "so I want um", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, false, 0},
+		{"dangling and then 700ms", "coffee and", pipelinetest.Voice(600*time.Millisecond, 16000), 700 * time.Millisecond, false, 0},
+		{"那个 then 700ms", "我想要那个", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, false, 0},
+		{"finished sentence then 500ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 500 * time.Millisecond, true, 0},
+		{"finished sentence then 350ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 350 * time.Millisecond, true, 0},
+		{"rising pitch, no words, then 700ms", "", rising(800 * time.Millisecond), 700 * time.Millisecond, false, 0},
+		{"level pitch, no words, then 700ms", "", pipelinetest.Voice(800*time.Millisecond, 16000), 700 * time.Millisecond, true, 0},
+		{"um then 700ms, the client's 600ms", "so I want um", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, true, 600 * time.Millisecond},
+		{"finished then 400ms, the client's 600ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 400 * time.Millisecond, false, 600 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,6 +249,7 @@ func TestAdaptiveEndOfTurn(t *testing.T) {
 			h := start(t, pipeline.Config{
 				Stages:   stages(pipelinetest.NewScripted(tc.heard), &pipelinetest.Tone{}),
 				VAD:      vad.Config{Silence: 500 * time.Millisecond},
+				Turns:    pipeline.TurnTaking{VAD: vad.Config{Silence: tc.chosen}},
 				Language: lang,
 			})
 			h.feed(pipelinetest.Concat(pipelinetest.Silence(300*time.Millisecond, 16000), tc.voice, pipelinetest.Silence(tc.pause, 16000)))
@@ -260,7 +264,7 @@ func TestAdaptiveEndOfTurn(t *testing.T) {
 			}
 			if !ended {
 				// The longest silence ends it all the same.
-				h.feed(pipelinetest.Silence(pipeline.DefaultTurnConfig().EndSilenceMax-tc.pause+100*time.Millisecond, 16000))
+				h.feed(pipelinetest.Silence(max(pipeline.DefaultTurnConfig().EndSilenceMax, tc.chosen)-tc.pause+100*time.Millisecond, 16000))
 				h.wait(0, pipeline.EventSpeechStopped)
 			}
 		})
