@@ -123,12 +123,13 @@ func (l *loop) cutHeld(why CancelReason) {
 // its final transcript decides.
 func (l *loop) heldEnd(ctx context.Context, stopped Event) {
 	h, t := l.hold, l.pending
+	trailing := l.det.TrailingSilence()
 	l.pending = nil
 	l.swapDetector()
 	h.pendingHeld = false
 	now := l.s.cfg.Now()
 	t.trace.Endpoint = now
-	t.trace.SpeechEnd = now.Add(-l.det.TrailingSilence())
+	t.trace.SpeechEnd = now.Add(-trailing)
 	utt := t.utt
 	if utt == nil {
 		t.cancel(nil) // its recognition failed: nothing to hear
