@@ -6,6 +6,7 @@ import (
 
 	"github.com/voicegate/voicegate/gateway"
 	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/gateway/realtime"
 	"github.com/voicegate/voicegate/pipeline/pipelinetest"
 )
 
@@ -70,5 +71,29 @@ func TestBargeInAfterPause(t *testing.T) {
 	}
 	if m, _ := c.expect(protocol.TypeTranscriptFinal); m.str("text") != "stop right there" {
 		t.Fatalf("the barge-in's transcript %s", m.Raw)
+	}
+}
+
+// TestRealtimeBackchannel: an "mm-hm" over a reply is not told to a
+// Realtime client (whose SDKs cancel the response on speech_started), and
+// the response completes.
+func TestRealtimeBackchannel(t *testing.T) {
+	s := newServer(t, func(o *gateway.Options) {
+		sentences(o)
+		o.Stages.ASR = &pipelinetest.Scripted{Transcripts: []string{"one two three. four five six. seven eight nine.", "mm-hm"},
+			Latency: 20 * time.Millisecond, PartialEvery: 100 * time.Millisecond}
+	})
+	c := s.realtime(t, rtDial{})
+	c.speakTurn()
+	c.expect(realtime.EventAudioDelta)
+	go c.appendAudio(realtime.FormatPCM, utterance(24000, 600*time.Millisecond, 500*time.Millisecond))
+	done, msgs := c.response()
+	for _, m := range msgs {
+		if m.Type == realtime.EventSpeechStarted || m.Type == realtime.EventSpeechStopped {
+			t.Fatalf("%s over the reply: the backchannel is no turn (%v)", m.Type, types(msgs))
+		}
+	}
+	if status := field(done.Fields, "response", "status"); status != "completed" {
+		t.Fatalf("response.done %s after %v", done.Raw, types(msgs))
 	}
 }
