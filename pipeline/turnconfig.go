@@ -76,8 +76,9 @@ func DefaultTurnConfig() TurnConfig {
 	}
 }
 
-// Backchannels returns the default backchannel words of language ("en",
-// "zh"; "" is "en"), a new slice each call.
+// Backchannels returns the default backchannel words of language: "zh"'s,
+// or English's for "en" and any language without lists of its own
+// (KnownLanguage). It returns a new slice each call.
 func Backchannels(language string) []string {
 	switch language {
 	case "zh":
@@ -88,7 +89,7 @@ func Backchannels(language string) []string {
 }
 
 // Hesitations returns the default hesitation and dangling words of
-// language ("en", "zh"; "" is "en"), a new slice each call.
+// language, as Backchannels picks them. It returns a new slice each call.
 func Hesitations(language string) []string {
 	switch language {
 	case "zh":
