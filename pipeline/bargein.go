@@ -54,6 +54,12 @@ type turnState struct {
 	silence  time.Duration
 }
 
+// prepare readies the loop's turn-taking state, before run.
+func (l *loop) prepare() {
+	l.verdicts = make(chan verdict)
+	l.ts = turnState{words: newWords(l.s.cfg.Turn), pitch: prosody.New(audio.Mono16k.SampleRate)}
+}
+
 // pauseReplies pauses the replies in progress for speech that may take
 // the turn. It reports whether any reply is paused.
 func (l *loop) pauseReplies() bool {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/voicegate/voicegate/audio"
-	"github.com/voicegate/voicegate/audio/prosody"
 	"github.com/voicegate/voicegate/audio/resample"
 	"github.com/voicegate/voicegate/audio/vad"
 )
@@ -246,7 +245,8 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 		defer wg.Done()
 		s.turnWorker(ctx, turns, out)
 	}()
-	l := s.newLoop(out, turns)
+	l := loop{s: s, out: out, tt: s.cfg.Turns, det: vad.New(s.cfg.Turns.VAD, audio.Mono16k.SampleRate), turns: turns}
+	l.prepare()
 	err := l.run(ctx)
 	close(s.stopped)
 	cancel()
@@ -267,12 +267,6 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 			return err
 		}
 	}
-}
-
-// newLoop returns the session's input loop, handing turns to turns.
-func (s *Session) newLoop(out Output, turns chan *job) *loop {
-	return &loop{s: s, out: out, tt: s.cfg.Turns, det: vad.New(s.cfg.Turns.VAD, audio.Mono16k.SampleRate), turns: turns,
-		verdicts: make(chan verdict), ts: turnState{words: newWords(s.cfg.Turn), pitch: prosody.New(audio.Mono16k.SampleRate)}}
 }
 
 // loop is the session's input side: it owns the VAD and the utterance being

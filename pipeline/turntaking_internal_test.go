@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/audio/vad"
 )
 
 // heardUtterance gives the same partial for all its audio.
@@ -41,7 +42,8 @@ func TestProcessFrameAllocatesNothing(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			l := s.newLoop(OutputFunc(func(Event) {}), make(chan *job, 4))
+			l := &loop{s: s, out: OutputFunc(func(Event) {}), tt: s.cfg.Turns, det: vad.New(s.cfg.Turns.VAD, audio.Mono16k.SampleRate), turns: make(chan *job, 4)}
+			l.prepare()
 			if over {
 				l.replies = append(l.replies, l.newTurn(ctx))
 			}
