@@ -123,6 +123,35 @@ func TestCancelledTurnDropsLateAudio(t *testing.T) {
 	}
 }
 
+// TestPausedReplyPassesThrough: response.paused and response.resumed
+// reach the handler in order, and the reply's audio after them plays on.
+func TestPausedReplyPassesThrough(t *testing.T) {
+	f := newFakeGateway(t)
+	s, rec := dial(t, f, nil)
+	if err := s.SendText("pause me"); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	frames := 0
+	rec.next(t, "response done", func(ev Event) bool {
+		switch m := ev.(type) {
+		case *protocol.ResponsePause:
+			if m.Turn != 1 {
+				t.Errorf("%s of turn %d, want 1", m.Type, m.Turn)
+			}
+			order = append(order, m.Type)
+		case *Audio:
+			frames++
+			order = append(order, "audio")
+		}
+		return is[*protocol.ResponseDone](ev)
+	})
+	want := []string{"audio", "audio", protocol.TypeResponsePaused, protocol.TypeResponseResumed, "audio"}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Fatalf("events %v, want %v", order, want)
+	}
+}
+
 func TestSendAudioFramesWithinLimit(t *testing.T) {
 	f := newFakeGateway(t)
 	f.maxFrame = 640

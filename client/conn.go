@@ -284,6 +284,8 @@ func decodeServer(data []byte) (any, error) {
 		m = new(protocol.ResponseDone)
 	case protocol.TypeResponseCancelled:
 		m = new(protocol.ResponseCancelled)
+	case protocol.TypeResponsePaused, protocol.TypeResponseResumed:
+		m = new(protocol.ResponsePause)
 	case protocol.TypeTurnLatency:
 		m = new(protocol.TurnLatency)
 	case protocol.TypeToolCall:

@@ -16,7 +16,9 @@ import (
 //     (speech.started / speech.stopped), *protocol.Transcript
 //     (transcript.partial / .final), *protocol.TextDelta,
 //     *protocol.AudioStart, *protocol.AudioDone, *protocol.ResponseDone,
-//     *protocol.ResponseCancelled, *protocol.TurnLatency, *protocol.ToolCall
+//     *protocol.ResponseCancelled, *protocol.ResponsePause
+//     (response.paused / response.resumed: hold playback, then go on),
+//     *protocol.TurnLatency, *protocol.ToolCall
 //     (run the tool, then Session.SendToolResult), *protocol.ToolDone.
 //
 // Unknown message types from a newer gateway are skipped.

@@ -210,7 +210,8 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // reply plays a scripted reply. For "cancel me" it cuts the audio after
-// two frames and then, as a racing gateway might, sends one frame more.
+// two frames and then, as a racing gateway might, sends one frame more; for
+// "pause me" it pauses and resumes the reply after two frames.
 func (f *fakeGateway) reply(c *websocket.Conn, send func(any) error, turn uint64, text string) error {
 	frame := func(v int16) error {
 		s := make([]int16, 160)
@@ -228,6 +229,14 @@ func (f *fakeGateway) reply(c *websocket.Conn, send func(any) error, turn uint64
 		},
 		func() error { return frame(1) },
 		func() error { return frame(2) },
+	}
+	pause := func(typ string) func() error {
+		return func() error { return send(&protocol.ResponsePause{Type: typ, Turn: turn}) }
+	}
+	switch text {
+	case "pause me":
+		// An "mm-hm" over the reply: paused between frames, then resumed.
+		steps = append(steps, pause(protocol.TypeResponsePaused), pause(protocol.TypeResponseResumed))
 	}
 	if text == "cancel me" {
 		steps = append(steps,

@@ -30,6 +30,7 @@ var Example []byte
 // of the packages that use them, so each setting is declared, documented
 // and given its default once, beside the code it tunes: gateway.Config
 // (server:), gateway.SessionConfig (session:), vad.Config (vad:),
+// gateway.TurnConfig (turn:, handed to the gateway as Session.Turn),
 // cache.Config (cache:).
 // Durations are written as Go durations: "300ms", "15s", "2m".
 type Config struct {
@@ -38,6 +39,7 @@ type Config struct {
 	Session   gateway.SessionConfig `yaml:"session"`
 	Store     Store                 `yaml:"store"`
 	VAD       vad.Config            `yaml:"vad"`
+	Turn      gateway.TurnConfig    `yaml:"turn"`
 	Providers Providers             `yaml:"providers"`
 	Languages map[string]Language   `yaml:"languages"`
 	Cache     cache.Config          `yaml:"cache"`
@@ -216,6 +218,7 @@ func Default() Config {
 		Session: gateway.DefaultSessionConfig(),
 		Store:   Store{Kind: StoreKindMemory, Redis: redisstore.DefaultConfig()},
 		VAD:     vad.DefaultConfig(),
+		Turn:    gateway.DefaultSessionConfig().Turn,
 		Providers: Providers{
 			ASR: []Provider{{Name: "pocketsphinx"}},
 			LLM: []Provider{{Name: "echo"}},
@@ -257,6 +260,7 @@ func Parse(b []byte, cfg *Config) error {
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
+	cfg.Session.Turn = cfg.Turn // the sessions' settings, from their own section
 	return nil
 }
 

@@ -645,6 +645,7 @@ func (c *connection) newSession(lang string, conv *pipeline.Conversation, in, ou
 		TextOnly:     textOnly,
 		Tools:        s.opts.Tools,
 		VAD:          s.opts.VAD,
+		Turn:         s.opts.Turn,
 		MaxTextBytes: s.opts.MaxTextBytes,
 		PlayoutLead:  s.opts.PlayoutLead,
 		Now:          s.opts.Now,

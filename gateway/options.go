@@ -460,7 +460,16 @@ type SessionConfig struct {
 	// SystemPrompt serve: a session.start without a language gets it.
 	// Options.Languages adds others.
 	Language string `yaml:"language"`
+	// Turn tunes barge-in and the end of the user's turn in every
+	// session (pipeline.TurnConfig); the configuration file's turn:
+	// section, not session:.
+	Turn TurnConfig `yaml:"-"`
 }
+
+// TurnConfig is pipeline.TurnConfig: how sessions forgive speech over a
+// reply and find the end of the user's turn (the turn: section of
+// voicegate's configuration file).
+type TurnConfig = pipeline.TurnConfig
 
 // DefaultSessionConfig returns the defaults of SessionConfig.
 func DefaultSessionConfig() SessionConfig {
@@ -471,6 +480,7 @@ func DefaultSessionConfig() SessionConfig {
 		MaxHistoryBytes: pipeline.DefaultMaxHistoryBytes,
 		PlayoutLead:     pipeline.DefaultPlayoutLead,
 		Language:        "en",
+		Turn:            pipeline.DefaultTurnConfig(),
 	}
 }
 
@@ -490,6 +500,7 @@ func (c SessionConfig) Validate() error {
 	if l := normalizeLanguage(c.Language); l != "" && !validLanguage(l) {
 		errs = append(errs, fmt.Errorf("session.language %q: give a BCP 47 language tag such as en or zh", c.Language))
 	}
+	errs = append(errs, c.Turn.Validate())
 	return errors.Join(errs...)
 }
 

@@ -488,6 +488,7 @@ func (rt *rtConn) startPipeline() error {
 		Tools:        s.opts.Tools,
 		TextOnly:     tts == nil,
 		VAD:          s.opts.VAD,
+		Turn:         s.opts.Turn,
 		MaxTextBytes: s.opts.MaxTextBytes,
 		InboxFrames:  rtInboxFrames,
 		PlayoutLead:  s.opts.PlayoutLead,

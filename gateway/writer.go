@@ -32,7 +32,8 @@ var _ pipeline.Output = (*connection)(nil)
 // queues it on one of two bounded lanes for the writer.
 //
 // The control lane carries what must not wait behind audio: speech.started
-// (the client stops playback at once), response.cancelled, errors, pongs.
+// (the client stops playback at once), response.cancelled, response.paused
+// and response.resumed, errors, pongs.
 // The stream lane carries the rest, in order. A full lane means the client
 // is not reading fast enough: the connection is closed as a slow consumer
 // (error slow_consumer, close 1008) rather than the pipeline waiting.
@@ -60,7 +61,7 @@ func (c *connection) Send(ev pipeline.Event) {
 		// the audio and speech.stopped.
 	case pipeline.EventSpeechStarted:
 		c.push(c.control, outItem{ev: ev})
-	case pipeline.EventResponseCancelled:
+	case pipeline.EventResponseCancelled, pipeline.EventReplyPaused, pipeline.EventReplyResumed:
 		c.push(c.control, outItem{ev: ev})
 	case pipeline.EventError:
 		c.sendError(c.stageError(ev))
@@ -234,6 +235,10 @@ func (c *connection) eventMessage(ev pipeline.Event) any {
 		return &protocol.ResponseDone{Type: protocol.TypeResponseDone, Turn: ev.Turn, Text: ev.Text}
 	case pipeline.EventResponseCancelled:
 		return &protocol.ResponseCancelled{Type: protocol.TypeResponseCancelled, Turn: ev.Turn, Reason: ev.Reason.String(), Text: ev.Text}
+	case pipeline.EventReplyPaused:
+		return &protocol.ResponsePause{Type: protocol.TypeResponsePaused, Turn: ev.Turn}
+	case pipeline.EventReplyResumed:
+		return &protocol.ResponsePause{Type: protocol.TypeResponseResumed, Turn: ev.Turn}
 	case pipeline.EventToolCall:
 		if ce := c.logger().Check(zap.DebugLevel, "tool call"); ce != nil {
 			ce.Write(zap.Uint64("turn", ev.Turn), zap.String("tool", ev.Call.Name), zap.String("call_id", ev.Call.ID))

@@ -24,11 +24,17 @@
 // small queue that reports ErrBusy, and Interrupt through a one-slot signal
 // the input loop checks before any queued audio.
 //
-// Barge-in is a context cancellation: when the user starts speaking during a
-// reply, the turn's context is cancelled with a CancelReason as its cause,
-// every stage stops, the client is told (EventResponseCancelled, whose
-// Reason is that CancelReason), and the Conversation keeps only the
-// sentences whose audio had started going out.
+// Barge-in is a context cancellation: when the user speaks over a reply,
+// the turn's context is cancelled with a CancelReason as its cause, every
+// stage stops, the client is told (EventResponseCancelled, whose Reason is
+// that CancelReason), and the Conversation keeps only the sentences whose
+// audio had started going out. Speech over a reply first only pauses it
+// (EventReplyPaused: its audio is held, its model and synthesis go on); it
+// cuts the reply once it has TurnConfig's voice and words, and a cough or
+// a backchannel ("mm-hm"), judged by its final transcript off the input
+// loop, lets the reply resume (EventReplyResumed) and leaves no turn. The
+// silence that ends a turn follows its words and pitch (audio/prosody):
+// see TurnConfig.
 //
 // How a turn ends is the Session's TurnTaking: by default the detector
 // ends it and a reply follows; a client that drives turns itself (push to

@@ -11,22 +11,32 @@ type EventKind uint8
 
 // The events a Session sends to its Output, in the order a turn produces them.
 const (
-	EventSpeechStarted     EventKind = iota + 1 // the user started speaking; Offset is the stream position
-	EventSpeechStopped                          // the user stopped speaking; Offset is the stream position
-	EventTranscriptPartial                      // Text is the recogniser's current hypothesis
-	EventTranscriptFinal                        // Text is the user's words for this turn
-	EventTextDelta                              // Text is the next piece of the reply
-	EventAudioStart                             // reply audio follows, in Format
-	EventAudio                                  // Audio is reply audio in the Output's format
-	EventAudioDone                              // no more reply audio for this turn
-	EventResponseDone                           // Text is the whole reply
-	EventResponseCancelled                      // the reply was cut (barge-in or interrupt); Text is what was kept
-	EventTurnLatency                            // Trace is the turn's latency record, complete
-	EventError                                  // Err says what failed; the session goes on
-	EventSentence                               // Text is the reply sentence whose audio follows; Sentence numbers it
-	EventToolCall                               // Call is a tool the model asked to run; a client tool's result comes back as a RoleTool message
-	EventToolResult                             // Call ran on the server (Tool.Call); Text is its result
-	EventInputCommitted                         // the user's speech ended and will be transcribed into message Item
+	// EventSpeechStarted: the user started speaking; Offset is the stream
+	// position. Over a reply it waits, the reply paused, until the speech
+	// proves a barge-in; speech that does not (a cough, "mm-hm") sends no
+	// events of its own.
+	EventSpeechStarted     EventKind = iota + 1
+	EventSpeechStopped               // the user stopped speaking; Offset is the stream position
+	EventTranscriptPartial           // Text is the recogniser's current hypothesis
+	EventTranscriptFinal             // Text is the user's words for this turn
+	EventTextDelta                   // Text is the next piece of the reply
+	EventAudioStart                  // reply audio follows, in Format
+	EventAudio                       // Audio is reply audio in the Output's format
+	EventAudioDone                   // no more reply audio for this turn
+	EventResponseDone                // Text is the whole reply
+	EventResponseCancelled           // the reply was cut (barge-in or interrupt); Text is what was kept
+	EventTurnLatency                 // Trace is the turn's latency record, complete
+	EventError                       // Err says what failed; the session goes on
+	EventSentence                    // Text is the reply sentence whose audio follows; Sentence numbers it
+	EventToolCall                    // Call is a tool the model asked to run; a client tool's result comes back as a RoleTool message
+	EventToolResult                  // Call ran on the server (Tool.Call); Text is its result
+	EventInputCommitted              // the user's speech ended and will be transcribed into message Item
+	// EventReplyPaused: speech began over the reply of Turn, which holds
+	// its audio until the speech proves a barge-in (EventSpeechStarted,
+	// then EventResponseCancelled) or not (EventReplyResumed). A client
+	// pauses its playback and keeps what it has queued.
+	EventReplyPaused
+	EventReplyResumed // the reply of Turn goes on where it paused; a client resumes its playback
 )
 
 var kindNames = [...]string{
@@ -46,6 +56,8 @@ var kindNames = [...]string{
 	EventToolCall:          "tool_call",
 	EventToolResult:        "tool_result",
 	EventInputCommitted:    "input_committed",
+	EventReplyPaused:       "reply_paused",
+	EventReplyResumed:      "reply_resumed",
 }
 
 func (k EventKind) String() string {

@@ -37,7 +37,8 @@ type responder struct {
 	rs         *resample.Resampler
 	buf        []int16
 	firstAudio time.Time
-	sentAudio  int // samples sent, in the output format
+	pauseBase  time.Duration // the reply's pauses before its first audio
+	sentAudio  int           // samples sent, in the output format
 	timer      *time.Timer
 	said       []string // the text of the rounds before this one
 }
@@ -136,20 +137,24 @@ func (r *responder) reply() string {
 func (r *responder) userTurn() bool {
 	ctx, tr, cfg := r.t.ctx, r.t.trace, r.s.cfg
 	userText := r.t.text
-	if r.t.utt != nil {
-		text, err := r.t.utt.Finish(r.t.asrCtx)
-		r.t.utt.Close()
-		if err != nil {
-			if ctx.Err() != nil {
-				if r.t.respond {
-					r.cancelled(context.Cause(ctx)) // the client still hears how the turn ended
+	if r.t.utt != nil || r.t.transcribed {
+		text := r.t.heard // decided on the input loop, over a paused reply
+		if r.t.utt != nil {
+			var err error
+			text, err = r.t.utt.Finish(r.t.asrCtx)
+			r.t.utt.Close()
+			if err != nil {
+				if ctx.Err() != nil {
+					if r.t.respond {
+						r.cancelled(context.Cause(ctx)) // the client still hears how the turn ended
+					}
+					return false
 				}
+				r.send(Event{Kind: EventError, Item: r.t.userItem, Err: &StageError{Stage: StageASR, Provider: r.s.provider(r.t, StageASR), Turn: r.t.id, Err: err}})
 				return false
 			}
-			r.send(Event{Kind: EventError, Item: r.t.userItem, Err: &StageError{Stage: StageASR, Provider: r.s.provider(r.t, StageASR), Turn: r.t.id, Err: err}})
-			return false
+			tr.ASRFinal = r.now()
 		}
-		tr.ASRFinal = r.now()
 		userText = strings.TrimSpace(text)
 		r.send(Event{Kind: EventTranscriptFinal, Item: r.t.userItem, Text: userText})
 		if userText == "" {
@@ -475,29 +480,52 @@ func (r *responder) speak(ctx context.Context, sentence string) error {
 // barge-in has little to take back. A shorter remainder waits for more
 // audio, which saves messages, but only while the client holds at least a
 // chunk's worth: the turn's first audio, the sentence's end (final) and a
-// synthesizer that is barely keeping up all send at once.
+// synthesizer that is barely keeping up all send at once. While the reply
+// is paused its audio stays in r.buf, the sentence's synthesis going on;
+// at the sentence's end it waits for the reply to resume.
 func (r *responder) sendAudio(ctx context.Context, final bool) error {
 	out := r.s.cfg.Output
 	chunk := max(out.Samples(r.s.cfg.OutputChunk), 1)
+	gate := &r.t.gate
 	sent := 0
 	defer func() { r.buf = r.buf[:copy(r.buf, r.buf[sent:])] }()
 	for sent < len(r.buf) {
+		if gate.isPaused() {
+			if !final {
+				return nil
+			}
+			if err := gate.wait(ctx); err != nil {
+				return err
+			}
+		}
 		n := min(chunk, len(r.buf)-sent)
 		if n < chunk && !final && !r.firstAudio.IsZero() &&
-			out.Duration(r.sentAudio)-r.now().Sub(r.firstAudio) >= r.s.cfg.OutputChunk {
+			out.Duration(r.sentAudio)-r.played() >= r.s.cfg.OutputChunk {
 			return nil
 		}
 		if err := r.pace(ctx, out); err != nil {
 			return err
 		}
+		if !gate.lockRunning() {
+			continue // paused while pacing
+		}
 		if r.firstAudio.IsZero() {
 			r.firstAudio = r.now()
+			r.pauseBase = gate.pausedForLocked(r.firstAudio)
 		}
 		r.send(Event{Kind: EventAudio, Audio: r.buf[sent : sent+n], Sentence: len(r.spoken)})
+		gate.mu.Unlock()
 		r.sentAudio += n
 		sent += n
 	}
 	return nil
+}
+
+// played returns how much of the reply's audio the client has played by
+// now: the time since its first audio, less the pauses since.
+func (r *responder) played() time.Duration {
+	now := r.now()
+	return now.Sub(r.firstAudio) - (r.t.gate.pausedFor(now) - r.pauseBase)
 }
 
 func (r *responder) pace(ctx context.Context, out audio.Format) error {
@@ -505,7 +533,7 @@ func (r *responder) pace(ctx context.Context, out audio.Format) error {
 	if lead < 0 || r.firstAudio.IsZero() {
 		return nil
 	}
-	ahead := out.Duration(r.sentAudio) - r.now().Sub(r.firstAudio)
+	ahead := out.Duration(r.sentAudio) - r.played()
 	wait := ahead - lead
 	if wait <= 0 {
 		return nil

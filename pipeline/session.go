@@ -23,12 +23,17 @@ type Config struct {
 	// Tools are the session's own tools, run on the server (each has a
 	// Call); they are offered in every turn, beside the client's
 	// (SetTools). They need a Stages.LLM that is a ToolGenerator.
-	Tools        []Tool
-	Input        audio.Format // the client's audio; default audio.Mono16k
-	Output       audio.Format // the client's playback format; default the synthesizer's
-	TextOnly     bool         // reply with text only, no synthesis
-	Language     string       // the conversation's language (BCP 47, e.g. "en", "zh"); "" unknown
-	VAD          vad.Config
+	Tools    []Tool
+	Input    audio.Format // the client's audio; default audio.Mono16k
+	Output   audio.Format // the client's playback format; default the synthesizer's
+	TextOnly bool         // reply with text only, no synthesis
+	VAD      vad.Config
+	// Turn tunes barge-in and the end of the user's turn; its zero
+	// fields are DefaultTurnConfig's, its word lists Language's.
+	Turn TurnConfig
+	// Language is the conversation's language, which picks the default
+	// backchannel and hesitation words: "en" (default) or "zh".
+	Language     string
 	MaxTextBytes int           // cap on SubmitText; default DefaultMaxTextBytes
 	InboxFrames  int           // 20 ms slots of audio queued before the oldest is dropped; default 50 (1 s)
 	PlayoutLead  time.Duration // how far reply audio may run ahead of real time; default DefaultPlayoutLead; <0 sends unpaced
@@ -84,6 +89,15 @@ func (c *Config) setDefaults() error {
 	}
 	c.VAD = c.VAD.WithDefaults()
 	c.Turns.VAD = c.Turns.VAD.Or(c.VAD)
+	if c.Language == "" {
+		c.Language = "en"
+	}
+	def := DefaultTurnConfig()
+	def.Backchannels, def.Hesitations = Backchannels(c.Language), Hesitations(c.Language)
+	c.Turn = c.Turn.Or(def)
+	if err := c.Turn.Validate(); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
 	if len(c.Tools) > MaxTools {
 		return fmt.Errorf("pipeline: %d tools, limit %d", len(c.Tools), MaxTools)
 	}
@@ -195,6 +209,10 @@ type job struct {
 	tools        []Tool      // offered to the model
 	tts          Synthesizer // the reply's voice
 
+	gate        replyGate // holds the reply's audio while speech over it may be a barge-in
+	heard       string    // spoken turns decided off the loop: the final transcript
+	transcribed bool      // heard is the transcript; utt is nil
+
 	done     chan struct{} // closed by finish
 	doneOnce sync.Once
 }
@@ -236,11 +254,14 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 	}()
 	l := loop{s: s, out: out, tt: s.cfg.Turns, cls: cls, turns: turns}
 	l.det = l.newDetector(s.cfg.Turns.VAD)
+	l.prepare()
 	err = l.run(ctx)
 	close(s.stopped)
 	cancel()
 	wg.Wait()
+	l.wg.Wait()
 	l.abandonUtterance()
+	l.endHold()
 	// The worker is gone; close the utterances of turns it never took.
 	for {
 		select {
@@ -276,6 +297,11 @@ type loop struct {
 	partial string
 	heard   int    // samples of the pending turn (Manual turn taking)
 	replies []*job // turns handed to the worker that reply, until they finish
+
+	hold     *hold        // speech over a paused reply, not yet a barge-in; nil for none
+	verdicts chan verdict // final transcripts of tentative turns
+	wg       sync.WaitGroup
+	ts       turnState
 }
 
 func (l *loop) run(ctx context.Context) error {
@@ -298,6 +324,10 @@ func (l *loop) run(ctx context.Context) error {
 		case c := <-l.s.ctrl:
 			l.drainInbox(ctx)
 			c.done <- c.fn(ctx, l)
+		case v := <-l.verdicts:
+			l.decide(ctx, v)
+		case <-l.holdTimeout():
+			l.expire()
 		case <-l.s.inbox.ready:
 			for {
 				var ok bool
@@ -330,12 +360,17 @@ func (l *loop) drainInbox(ctx context.Context) {
 	}
 }
 
-// cutTurn cuts every reply not yet finished.
+// cutTurn cuts every reply not yet finished. Speech that had paused one
+// is the user's turn from here on.
 func (l *loop) cutTurn(why CancelReason) {
 	for _, t := range l.replies {
 		t.cancel(why)
 	}
 	l.prune()
+	if l.hold != nil {
+		l.releasePending()
+		l.cutHeld(why)
+	}
 }
 
 // replying reports whether a reply is queued or running.
@@ -394,7 +429,7 @@ func (l *loop) startTextTurn(ctx context.Context, text string) {
 func (l *loop) processFrame(ctx context.Context) {
 	if l.tt.Manual {
 		if l.pending == nil {
-			l.beginTurn(ctx, nil)
+			l.beginTurn(ctx, nil, false)
 		}
 		l.write(l.frame)
 		// As the detector does, cut a turn that goes on too long: the
@@ -406,33 +441,53 @@ func (l *loop) processFrame(ctx context.Context) {
 	}
 	switch l.det.Process(l.frame) {
 	case vad.SpeechStart:
-		if !l.tt.NoBargeIn {
-			l.cutTurn(CancelBargeIn)
-		}
+		// Speech over a reply pauses it; it cuts the reply once it
+		// proves a barge-in (heldFrame, decide).
+		held := !l.tt.NoBargeIn && l.pauseReplies()
 		l.prefix = l.det.Prefix(l.prefix[:0])
-		l.beginTurn(ctx, l.prefix)
+		l.beginTurn(ctx, l.prefix, held)
 	case vad.None:
 		if l.pending != nil {
 			l.write(l.frame)
+			l.ts.pitch.Write(l.frame)
+			if l.holding() {
+				l.heldFrame()
+			}
+			l.adaptSilence()
 		}
 	case vad.SpeechEnd:
 		if t := l.pending; t != nil {
-			l.send(Event{Kind: EventSpeechStopped, Turn: t.id, Item: t.userItem, Offset: l.det.Position() - l.det.TrailingSilence(), Handle: t.handle})
+			stopped := Event{Kind: EventSpeechStopped, Turn: t.id, Item: t.userItem, Offset: l.det.Position() - l.det.TrailingSilence(), Handle: t.handle}
+			if l.holding() {
+				l.heldEnd(ctx, stopped)
+				return
+			}
+			l.send(stopped)
 			l.endTurn(ctx, l.det.TrailingSilence())
 		}
 	}
 }
 
 // beginTurn starts the user's turn: its utterance, fed prefix first. With
-// voice activity detection the client is told speech started.
-func (l *loop) beginTurn(ctx context.Context, prefix []int16) {
+// voice activity detection the client is told speech started, unless the
+// turn is held: tentative, over a paused reply.
+func (l *loop) beginTurn(ctx context.Context, prefix []int16, held bool) {
 	l.abandonUtterance() // none is pending; if one were, it must not leak
 	t := l.newTurn(ctx)
 	t.respond = !l.tt.NoResponse
 	l.pending = t
 	if !l.tt.Manual {
 		start := l.det.Position() - audio.Mono16k.Duration(len(prefix))
-		l.send(Event{Kind: EventSpeechStarted, Turn: t.id, Item: t.userItem, Offset: start, Handle: t.handle})
+		ev := Event{Kind: EventSpeechStarted, Turn: t.id, Item: t.userItem, Offset: start, Handle: t.handle}
+		if held {
+			l.hold.pendingHeld, l.hold.started, l.hold.voiced = true, ev, l.tt.VAD.MinSpeech
+		} else {
+			l.send(ev)
+		}
+		l.ts.pitch.Reset()
+		l.ts.pitch.Write(prefix)
+		l.ts.counted, l.ts.hesitant = 0, false
+		l.setSilence(l.tt.VAD.Silence)
 	}
 	l.partial, l.uttFail, l.heard = "", false, 0
 	if l.s.cfg.Stages.ASR == nil {
@@ -451,6 +506,7 @@ func (l *loop) beginTurn(ctx context.Context, prefix []int16) {
 // endTurn ends the user's turn, whose speech ended trailing ago, and hands
 // it to the worker.
 func (l *loop) endTurn(ctx context.Context, trailing time.Duration) {
+	l.releasePending() // committed before it proved a barge-in: the user's turn all the same
 	t := l.pending
 	l.pending = nil
 	l.swapDetector()
@@ -478,7 +534,10 @@ func (l *loop) write(samples []int16) {
 	}
 	if partial != "" && partial != l.partial {
 		l.partial = partial
-		l.send(Event{Kind: EventTranscriptPartial, Turn: t.id, Item: t.userItem, Text: partial, Handle: t.handle})
+		l.noteWords(partial)
+		if !l.holding() { // a tentative turn's partials wait for it to prove a barge-in
+			l.send(Event{Kind: EventTranscriptPartial, Turn: t.id, Item: t.userItem, Text: partial, Handle: t.handle})
+		}
 	}
 }
 
@@ -498,6 +557,7 @@ func (l *loop) fail(err error) {
 func (l *loop) swapDetector() {
 	if l.nextDet != nil {
 		l.det, l.nextDet = l.nextDet, nil
+		l.ts.silence = 0 // the new detector's is its own
 	}
 }
 
@@ -510,6 +570,10 @@ func (l *loop) abandonUtterance() {
 		t.cancel(nil)
 		t.finish()
 		l.pending = nil
+		if l.holding() {
+			l.hold.pendingHeld = false // dropped unheard: the replies it paused resume
+			l.settle()
+		}
 	}
 }
 

@@ -27,6 +27,8 @@ const (
 	TypeAudioDone         = "response.audio.done"
 	TypeResponseDone      = "response.done"
 	TypeResponseCancelled = "response.cancelled"
+	TypeResponsePaused    = "response.paused"
+	TypeResponseResumed   = "response.resumed"
 	TypeTurnLatency       = "turn.latency"
 	TypeToolCall          = "tool.call"
 	TypeToolDone          = "tool.done"
@@ -205,6 +207,17 @@ type ResponseCancelled struct {
 	Turn   uint64 `json:"turn"`
 	Reason string `json:"reason"` // "barge_in", "interrupt", "error"
 	Text   string `json:"text"`
+}
+
+// ResponsePause is response.paused or response.resumed. response.paused:
+// the user began speaking over the reply of Turn, which sends no more audio
+// until the speech proves a barge-in (speech.started, then
+// response.cancelled) or not; the client pauses its playback and keeps
+// what it has queued. response.resumed: it was not (a cough, "mm-hm"); the
+// client plays on from where it paused, and the reply's audio follows.
+type ResponsePause struct {
+	Type string `json:"type"`
+	Turn uint64 `json:"turn"`
 }
 
 // TurnLatency is the latency trace of a turn, in milliseconds from the end of

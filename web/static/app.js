@@ -102,6 +102,10 @@ function main() {
       case 'end-reply':
         if (engine.running) engine.endReply()
         return
+      case 'pause-reply':
+        return engine.pauseReply()
+      case 'resume-reply':
+        return engine.resumeReply()
       case 'mute':
         return engine.setMuted(e.muted)
       case 'input-rate':

@@ -125,8 +125,9 @@ export class AudioEngine {
   }
 
   // Reply playback. The page calls startReply on response.audio.start,
-  // pushReply for each binary frame, endReply on response.audio.done and
-  // flush on barge-in.
+  // pushReply for each binary frame, endReply on response.audio.done,
+  // pauseReply and resumeReply on response.paused and .resumed, and flush
+  // on barge-in.
   startReply(turn, rate) {
     this.replyTurn = turn
     this.playback.port.postMessage({ type: 'start', turn, rate })
@@ -138,6 +139,16 @@ export class AudioEngine {
 
   endReply() {
     this.playback.port.postMessage({ type: 'end' })
+  }
+
+  // pauseReply holds the playback where it is, keeping what is queued and
+  // what still arrives (response.paused); resumeReply plays on.
+  pauseReply() {
+    if (this.playback) this.playback.port.postMessage({ type: 'pause' })
+  }
+
+  resumeReply() {
+    if (this.playback) this.playback.port.postMessage({ type: 'resume' })
   }
 
   flush() {

@@ -7,7 +7,8 @@
 // Nothing here touches the DOM, the audio engine or the socket. What the
 // page must do besides drawing is listed in the new state's effects, which
 // app.js carries out: {type: 'flush'} (barge-in: stop the playback now),
-// 'start-reply' {turn, rate}, 'end-reply', 'mute' {muted}, 'input-rate'
+// 'start-reply' {turn, rate}, 'end-reply', 'pause-reply' and 'resume-reply'
+// (hold the playback, its queue kept, and go on), 'mute' {muted}, 'input-rate'
 // {rate}, 'warn' {text} (to the console) and 'probe' (ask /readyz whether
 // the server is up, then report 'refused').
 //
@@ -53,6 +54,7 @@ export function initialState({ host = '' } = {}) {
     userSpeaking: false,
     awaiting: null, // {turn|null, since} while a reply is expected
     playing: null, // turn whose audio is audible, until drained or flushed
+    paused: null, // turn whose playback is held (response.paused), until resumed or cut
     audioTurn: null, // turn whose binary frames are being accepted
     replyTurn: null, // turn the playback worklet was last started for, until a flush
     // Turns below minAudioTurn were cut (by speech or typed text): their
@@ -199,7 +201,25 @@ function onMessage(s, m, now) {
       if (s.awaiting && s.awaiting.turn === m.turn) s.awaiting = null
       return
     }
+    case 'response.paused':
+      // The user may be taking the turn: hold the playback, keep what is
+      // queued. speech.started and response.cancelled follow if they are.
+      s.paused = m.turn
+      s.effects.push({ type: 'pause-reply', turn: m.turn })
+      return
+    case 'response.resumed':
+      // It was a cough or an "mm-hm": play on from where it paused.
+      if (s.paused === m.turn) {
+        s.paused = null
+        s.effects.push({ type: 'resume-reply', turn: m.turn })
+      }
+      return
     case 'response.cancelled': {
+      if (s.paused === m.turn) {
+        // Cut while paused: the playback goes on to nothing (flushed).
+        s.paused = null
+        s.effects.push({ type: 'resume-reply', turn: m.turn })
+      }
       // speech.started and response.cancelled share the control lane in
       // either order: whichever stops the playback counts the barge-in.
       if (s.audioTurn === m.turn || s.playing === m.turn) {

@@ -187,6 +187,10 @@ class CaptureProcessor extends AudioWorkletProcessor {
 //   {type: 'end'}                 no more audio for this reply
 //   {type: 'flush'}               barge-in: fade out over this render quantum
 //                                 (≤ 128 samples, under 3 ms) and drop the queue
+//   {type: 'pause'}               fade out over this render quantum, then output
+//                                 silence, keeping the queue (and what arrives):
+//                                 the user may be taking the turn
+//   {type: 'resume'}              play on from where the pause left off, faded in
 // Messages out:
 //   {type: 'first', turn, time}   the reply's first audible sample is output
 //                                 at context time `time` (seconds)
@@ -212,6 +216,9 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.turn = null
     this.heard = false
     this.fade = false
+    this.paused = false // holding the queue (pause)
+    this.pausing = false // fading out this quantum, then paused
+    this.fadeIn = false // the first quantum after a resume
     this.played = 0 // samples output while a reply was playing
     this.nonZero = 0 // of those, the audible ones
     this.turnNonZero = 0 // the audible ones of this.turn's reply
@@ -234,6 +241,9 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         this.turnNonZero = 0
         this.ended = false
         this.heard = false
+        this.paused = false // a reply's audio follows its resume
+        this.pausing = false
+        this.fadeIn = false
         this.state = 'buffering'
         break
       case 'pcm': {
@@ -248,9 +258,20 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         if (this.state === 'buffering' && this.count === 0) this.finish()
         break
       case 'flush':
-        if (this.state === 'playing' && this.count > 0) this.fade = true
+        if (this.state === 'playing' && this.count > 0 && !this.paused) this.fade = true
         else this.clear()
+        this.paused = false
+        this.pausing = false
         this.flushes++
+        break
+      case 'pause':
+        if (this.state === 'playing' && this.count > 0 && !this.paused) this.pausing = true
+        else this.paused = true
+        break
+      case 'resume':
+        if (this.paused) this.fadeIn = true
+        this.paused = false
+        this.pausing = false
         break
     }
   }
@@ -300,14 +321,15 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       const need = (this.heard ? REBUFFER : PREBUFFER) * sampleRate
       if (this.count >= need || (this.ended && this.count > 0)) this.state = 'playing'
     }
-    if (this.state === 'playing') {
+    if (this.state === 'playing' && !this.paused) {
       const n = Math.min(len, this.count)
       const size = this.ring.length
       let r = this.read
       for (let i = 0; i < n; i++) {
         let s = this.ring[r]
         if (++r === size) r = 0
-        if (this.fade) s *= 1 - i / n
+        if (this.fade || this.pausing) s *= 1 - i / n
+        else if (this.fadeIn) s *= i / n
         out[i] = s
         if (s > AUDIBLE || s < -AUDIBLE) {
           this.nonZero++
@@ -321,6 +343,11 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       this.read = r
       this.count -= n
       this.played += n
+      this.fadeIn = false
+      if (this.pausing) {
+        this.pausing = false
+        this.paused = true
+      }
       if (this.fade) {
         this.clear()
       } else if (this.count === 0) {

@@ -138,4 +138,22 @@ for (const order of [
   check(s.shown === 'listening', 'listening once it drained', s.shown)
 }
 
+// A false interruption pauses the playback and resumes it, queue kept:
+// no flush, no barge-in, no user message.
+{
+  const playing = run(ready, ...talking(1)).s
+  const { s, effects } = run(playing, server({ type: 'response.paused', turn: 1 }), server({ type: 'response.resumed', turn: 1 }))
+  check(JSON.stringify(effects) === JSON.stringify(['pause-reply', 'resume-reply']), 'paused, then resumed', effects)
+  check(s.paused === null && s.counters.bargeIns === 0 && s.messages.length === 2, 'nothing else changes', s.counters)
+  // A pause that proves a barge-in ends in a flush, the pause lifted.
+  const cut = run(
+    playing,
+    server({ type: 'response.paused', turn: 1 }),
+    server({ type: 'speech.started', turn: 2 }),
+    server({ type: 'response.cancelled', turn: 1, reason: 'barge_in', text: 'You said:' }),
+  )
+  check(cut.effects.includes('flush') && cut.effects.includes('resume-reply') && cut.s.paused === null, 'a barge-in after the pause flushes', cut.effects)
+  check(cut.s.counters.bargeIns === 1, 'and counts once', cut.s.counters)
+}
+
 console.log(`state_test.js: ${checks} checks passed`)

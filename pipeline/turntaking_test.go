@@ -1,0 +1,289 @@
+package pipeline_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/voicegate/voicegate/audio"
+	"github.com/voicegate/voicegate/audio/vad"
+	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/pipeline/pipelinetest"
+)
+
+// longReply is what the first turn of these tests says: echoed, it is a
+// reply of three sentences that takes seconds to play.
+const longReply = "one two three four five six. seven eight nine ten eleven twelve. thirteen fourteen"
+
+// cough returns d of a noise burst, as loud as speech: the detector takes
+// it for speech, the recogniser hears no words in it.
+func cough(d time.Duration) []int16 {
+	rng := rand.New(rand.NewPCG(7, 7))
+	out := make([]int16, audio.Mono16k.Samples(d))
+	for i := range out {
+		env := math.Sin(math.Pi * float64(i) / float64(len(out)))
+		out[i] = audio.Clamp16(5000 * env * rng.NormFloat64())
+	}
+	return out
+}
+
+// history returns the conversation as role:content.
+func history(h *harness) string {
+	var out []string
+	for _, m := range h.conv.History() {
+		out = append(out, string(m.Role)+":"+m.Content)
+	}
+	return strings.Join(out, "|")
+}
+
+// count returns how many events of kind k the recorder has from index from.
+func count(h *harness, from int, k pipeline.EventKind) int {
+	n := 0
+	for _, ev := range h.rec.Events()[from:] {
+		if ev.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFalseInterruption: speech over a reply that is no barge-in, a cough
+// or a backchannel, pauses the reply and resumes it; the reply completes
+// whole, nothing is cut, and the interruption leaves no trace in the
+// history.
+func TestFalseInterruption(t *testing.T) {
+	tests := []struct {
+		name   string
+		heard  string // the recogniser's transcript of the interruption
+		signal []int16
+	}{
+		{"300 ms cough", "", cough(300 * time.Millisecond)},
+		{"mm-hm", "Mm-hm.", pipelinetest.Voice(600*time.Millisecond, 16000)},
+		{"uh huh, as two words", "uh huh", pipelinetest.Voice(500*time.Millisecond, 16000)},
+		{"嗯嗯 in Mandarin", "嗯嗯", pipelinetest.Voice(600*time.Millisecond, 16000)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lang := ""
+			if strings.ContainsRune(tc.heard, '嗯') {
+				lang = "zh"
+			}
+			asr := pipelinetest.NewScripted(longReply, tc.heard)
+			tts := &pipelinetest.Tone{PerRune: 20 * time.Millisecond}
+			h := start(t, pipeline.Config{Stages: stages(asr, tts), PlayoutLead: 100 * time.Millisecond, Language: lang})
+			h.speak(16000, 600*time.Millisecond)
+			_, first := h.wait(0, pipeline.EventAudio)
+			h.feed(pipelinetest.Concat(pipelinetest.Silence(200*time.Millisecond, 16000), tc.signal, pipelinetest.Silence(600*time.Millisecond, 16000)))
+			paused, pi := h.wait(first, pipeline.EventReplyPaused)
+			if c, ci, err := h.rec.Wait(h.ctx, pi, func(ev pipeline.Event) bool {
+				return ev.Kind == pipeline.EventReplyResumed || ev.Kind == pipeline.EventResponseCancelled
+			}); err != nil || c.Kind == pipeline.EventResponseCancelled {
+				t.Fatalf("reply cut (%v, reason %v) at %d: %s", err, c.Reason, ci, h.rec.Summary())
+			}
+			resumed, ri := h.wait(pi, pipeline.EventReplyResumed)
+			if paused.Turn != 1 || resumed.Turn != 1 {
+				t.Fatalf("paused turn %d, resumed turn %d, want the reply's, 1", paused.Turn, resumed.Turn)
+			}
+			done, di := h.wait(0, pipeline.EventResponseDone)
+			const reply = "You said: " + longReply + "."
+			if done.Text != reply || di < ri {
+				t.Fatalf("reply %q done at %d, resumed at %d; want %q after the resume", done.Text, di, ri, reply)
+			}
+			for i, ev := range h.rec.Events()[pi:ri] {
+				if ev.Kind == pipeline.EventAudio {
+					t.Fatalf("audio sent at %d while the reply was paused", pi+i)
+				}
+			}
+			if n := count(h, first, pipeline.EventSpeechStarted) + count(h, first, pipeline.EventTranscriptPartial) + count(h, first, pipeline.EventInputCommitted); n != 0 {
+				t.Fatalf("the interruption sent %d events of a user turn: %s", n, h.rec.Summary())
+			}
+			var samples int
+			for _, ev := range h.rec.Events() {
+				if ev.Kind == pipeline.EventAudio && ev.Turn == 1 {
+					samples += len(ev.Audio)
+				}
+			}
+			// Each sentence is spoken alone: the spaces between them are not.
+			if got, want := tts.Format().Duration(samples), tts.Duration(strings.ReplaceAll(reply, ". ", ".")); (got - want).Abs() > 30*time.Millisecond {
+				t.Errorf("reply audio %v, want the whole reply's %v", got, want)
+			}
+			if got, want := history(h), "user:"+longReply+"|assistant:"+reply; got != want {
+				t.Errorf("history\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+// TestBargeInQualifies: words over a reply cut it, after
+// BargeInMinSpeech of voice, and are the user's next turn whole. Audio
+// is written in real time to time the cut from the start of the voice.
+func TestBargeInQualifies(t *testing.T) {
+	asr := pipelinetest.NewScripted(longReply, "please stop now")
+	tts := &pipelinetest.Tone{PerRune: 40 * time.Millisecond}
+	turn := pipeline.TurnConfig{BargeInMinSpeech: 300 * time.Millisecond}
+	h := start(t, pipeline.Config{Stages: stages(asr, tts), PlayoutLead: 100 * time.Millisecond, Turn: turn})
+	h.speak(16000, 600*time.Millisecond)
+	_, first := h.wait(0, pipeline.EventAudio)
+	voice := pipelinetest.Voice(time.Second, 16000)
+	began := time.Now()
+	for i := 0; i < len(voice); i += 320 {
+		h.sess.WriteAudio(voice[i : i+320])
+		time.Sleep(time.Until(began.Add(time.Duration(i/320+1) * 20 * time.Millisecond)))
+		if count(h, first, pipeline.EventResponseCancelled) > 0 {
+			break
+		}
+	}
+	cut, ci := h.wait(first, pipeline.EventResponseCancelled)
+	took := time.Since(began)
+	if cut.Reason != pipeline.CancelBargeIn || cut.Turn != 1 {
+		t.Fatalf("cancelled %+v", cut)
+	}
+	_, pi := h.wait(first, pipeline.EventReplyPaused)
+	started, si := h.wait(first, pipeline.EventSpeechStarted)
+	if !(pi < si && si < ci) {
+		t.Fatalf("paused at %d, speech started at %d, cancelled at %d: want that order", pi, si, ci)
+	}
+	// The detector confirms speech after MinSpeech (100 ms), which counts
+	// as voiced: the cut comes when 300 ms of voice have been heard.
+	t.Logf("voice start → cut: %v (barge_in_min_speech %v)", took, turn.BargeInMinSpeech)
+	if took < turn.BargeInMinSpeech || took > turn.BargeInMinSpeech+250*time.Millisecond {
+		t.Errorf("cut %v after the voice began, want %v to %v", took, turn.BargeInMinSpeech, turn.BargeInMinSpeech+250*time.Millisecond)
+	}
+	if count(h, first, pipeline.EventReplyResumed) != 0 {
+		t.Error("a cut reply was resumed")
+	}
+	h.feed(pipelinetest.Silence(500*time.Millisecond, 16000))
+	final, _ := h.wait(si, pipeline.EventTranscriptFinal)
+	if final.Turn != started.Turn || final.Text != "please stop now" {
+		t.Fatalf("final %q of turn %d, want the barge-in's words, turn %d", final.Text, final.Turn, started.Turn)
+	}
+	h.wait(ci, pipeline.EventResponseDone)
+	want := "user:" + longReply + "|assistant:" + cut.Text + "|user:please stop now|assistant:You said: please stop now."
+	if cut.Text == "" {
+		want = strings.Replace(want, "|assistant:|", "|", 1)
+	}
+	if got := history(h); got != want {
+		t.Errorf("history\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestBargeInAtSpeechEnd: a short word that is no backchannel, over before
+// it proves a barge-in by its length, cuts the reply once its final
+// transcript says so; a recogniser without partials decides the same way.
+func TestBargeInAtSpeechEnd(t *testing.T) {
+	asr := pipelinetest.NewScripted(longReply, "stop")
+	asr.PartialEvery = time.Hour // no partials
+	tts := &pipelinetest.Tone{PerRune: 40 * time.Millisecond}
+	h := start(t, pipeline.Config{Stages: stages(asr, tts), PlayoutLead: 100 * time.Millisecond})
+	h.speak(16000, 600*time.Millisecond)
+	_, first := h.wait(0, pipeline.EventAudio)
+	h.feed(pipelinetest.Concat(pipelinetest.Voice(250*time.Millisecond, 16000), pipelinetest.Silence(400*time.Millisecond, 16000)))
+	cut, ci := h.wait(first, pipeline.EventResponseCancelled)
+	if cut.Reason != pipeline.CancelBargeIn {
+		t.Fatalf("cancelled %+v", cut)
+	}
+	final, fi := h.wait(first, pipeline.EventTranscriptFinal)
+	if final.Text != "stop" || fi < ci {
+		t.Fatalf("final %q at %d, the cut at %d", final.Text, fi, ci)
+	}
+	h.wait(ci, pipeline.EventResponseDone)
+	if got := history(h); !strings.HasSuffix(got, "|user:stop|assistant:You said: stop.") {
+		t.Errorf("history %q", got)
+	}
+}
+
+// TestResumeAfterTimeout: a final transcript that does not come in
+// ResumeAfter leaves the reply paused no longer.
+func TestResumeAfterTimeout(t *testing.T) {
+	asr := pipelinetest.NewScripted(longReply, "")
+	tts := &pipelinetest.Tone{PerRune: 20 * time.Millisecond}
+	h := start(t, pipeline.Config{Stages: stages(asr, tts), PlayoutLead: 100 * time.Millisecond,
+		Turn: pipeline.TurnConfig{ResumeAfter: 200 * time.Millisecond}})
+	h.speak(16000, 600*time.Millisecond)
+	_, first := h.wait(0, pipeline.EventAudio)
+	asr.Latency = 3 * time.Second // the second utterance's Finish
+	h.feed(pipelinetest.Concat(cough(300*time.Millisecond), pipelinetest.Silence(400*time.Millisecond, 16000)))
+	_, pi := h.wait(first, pipeline.EventReplyPaused)
+	began := time.Now()
+	h.wait(pi, pipeline.EventReplyResumed)
+	if d := time.Since(began); d > 2*time.Second {
+		t.Fatalf("resumed %v after the pause, want within resume_after (200ms) of the speech end", d)
+	}
+	h.wait(0, pipeline.EventResponseDone)
+	if n := count(h, 0, pipeline.EventResponseCancelled); n != 0 {
+		t.Fatalf("%d replies cancelled", n)
+	}
+}
+
+// TestAdaptiveEndOfTurn: the silence that ends a turn follows what was
+// said: a hesitation, or a rising pitch, holds the turn open over a pause
+// that ends a finished sentence.
+func TestAdaptiveEndOfTurn(t *testing.T) {
+	rising := func(d time.Duration) []int16 { return glide(d, 160, 280) }
+	tests := []struct {
+		name    string
+		heard   string
+		voice   []int16
+		pause   time.Duration
+		wantEnd bool
+		chosen  time.Duration // a silence the client chose (TurnTaking.VAD), kept as it is
+	}{
+		{"um then 700ms", "so I want um", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, false, 0},
+		{"dangling and then 700ms", "coffee and", pipelinetest.Voice(600*time.Millisecond, 16000), 700 * time.Millisecond, false, 0},
+		{"那个 then 700ms", "我想要那个", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, false, 0},
+		{"finished sentence then 500ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 500 * time.Millisecond, true, 0},
+		{"finished sentence then 350ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 350 * time.Millisecond, true, 0},
+		{"rising pitch, no words, then 700ms", "", rising(800 * time.Millisecond), 700 * time.Millisecond, false, 0},
+		{"level pitch, no words, then 700ms", "", pipelinetest.Voice(800*time.Millisecond, 16000), 700 * time.Millisecond, true, 0},
+		{"um then 700ms, the client's 600ms", "so I want um", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, true, 600 * time.Millisecond},
+		{"finished then 400ms, the client's 600ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 400 * time.Millisecond, false, 600 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lang := ""
+			if strings.ContainsRune(tc.heard, '那') {
+				lang = "zh"
+			}
+			h := start(t, pipeline.Config{
+				Stages:   stages(pipelinetest.NewScripted(tc.heard), &pipelinetest.Tone{}),
+				VAD:      vad.Config{Silence: 500 * time.Millisecond},
+				Turns:    pipeline.TurnTaking{VAD: vad.Config{Silence: tc.chosen}},
+				Language: lang,
+			})
+			h.feed(pipelinetest.Concat(pipelinetest.Silence(300*time.Millisecond, 16000), tc.voice, pipelinetest.Silence(tc.pause, 16000)))
+			// A control call runs after the audio written before it.
+			if err := h.sess.SetTools(nil); err != nil {
+				t.Fatal(err)
+			}
+			h.wait(0, pipeline.EventSpeechStarted)
+			ended := count(h, 0, pipeline.EventSpeechStopped) > 0
+			if ended != tc.wantEnd {
+				t.Fatalf("turn ended %v after %v of silence, want %v: %s", ended, tc.pause, tc.wantEnd, h.rec.Summary())
+			}
+			if !ended {
+				// The longest silence ends it all the same.
+				h.feed(pipelinetest.Silence(max(pipeline.DefaultTurnConfig().EndSilenceMax, tc.chosen)-tc.pause+100*time.Millisecond, 16000))
+				h.wait(0, pipeline.EventSpeechStopped)
+			}
+		})
+	}
+}
+
+// glide is a voice at 16 kHz whose pitch moves from f0 to f1 Hz.
+func glide(d time.Duration, f0, f1 float64) []int16 {
+	const rate = 16000
+	out := make([]int16, audio.Mono16k.Samples(d))
+	phase := 0.0
+	for i := range out {
+		f := f0 * math.Pow(f1/f0, float64(i)/float64(len(out)))
+		phase += 2 * math.Pi * f / rate
+		v := 0.0
+		for h, a := range []float64{1, 0.6, 0.4, 0.25, 0.15} {
+			v += a * math.Sin(float64(h+1)*phase)
+		}
+		out[i] = audio.Clamp16(2600 * v)
+	}
+	return out
+}
