@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/voicegate/voicegate/configs"
 	"github.com/voicegate/voicegate/pipeline"
@@ -113,10 +114,10 @@ func TestExampleConfigBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if got := []string{pipeline.NameOf(b.stages.ASR), pipeline.NameOf(b.stages.LLM), pipeline.NameOf(b.stages.TTS)}; !slices.Equal(got, []string{"pocketsphinx", "echo", "flite"}) {
+	if got := []string{pipeline.NameOf(b.stages.ASR), pipeline.NameOf(b.stages.LLM), pipeline.NameOf(b.stages.TTS)}; !slices.Equal(got, []string{"pocketsphinx", "echo", "piper"}) {
 		t.Errorf("the example's stages are %v", got)
 	}
-	if b.vadName() != "energy" || b.stages.VAD != nil {
+	if b.vadName() != "silero" {
 		t.Errorf("the example's vad is %q", b.vadName())
 	}
 	if err := buildLanguages(b, cfg.Languages, Builtin(), Deps{Log: zap.NewNop()}); err != nil {
@@ -173,5 +174,38 @@ func TestBuildErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDefaultStandIns: without the models, the built-in default runs on
+// the energy detector and flite and says so in one line; a file that
+// names Silero or Piper gets an error naming what is missing instead.
+func TestDefaultStandIns(t *testing.T) {
+	t.Setenv("VOICEGATE_MODELS", t.TempDir())
+	core, logs := observer.New(zap.InfoLevel)
+	b, err := buildStages(configs.Default().Providers, Builtin(), Deps{Log: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.stages.VAD != nil || pipeline.NameOf(b.stages.TTS) != "flite" {
+		t.Errorf("without models: vad %q, tts %q; want energy and flite", b.vadName(), pipeline.NameOf(b.stages.TTS))
+	}
+	if got := logs.FilterMessageSnippet("offline models not found").All(); len(got) != 1 || !strings.Contains(got[0].Message, "flite for piper") || !strings.Contains(got[0].Message, "energy for silero") {
+		t.Errorf("want one line naming the stand-ins, got %v", logs.All())
+	}
+
+	for _, doc := range []string{"providers: {vad: [{name: silero}]}", "providers: {tts: [{name: piper}]}"} {
+		cfg := configs.Default()
+		if err := configs.Parse([]byte(doc), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		b, err := buildStages(cfg.Providers, Builtin(), Deps{Log: zap.NewNop()})
+		if err == nil {
+			b.Close()
+			t.Errorf("%s without its model: no error", doc)
+		} else if !strings.Contains(err.Error(), "scripts/models.sh") {
+			t.Errorf("%s: %v, want it to say how to fetch the model", doc, err)
+		}
 	}
 }

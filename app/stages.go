@@ -1,7 +1,10 @@
 package app
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,6 +30,8 @@ type built struct {
 	// in the file); a stage they leave empty is nil, the gateway's
 	// default.
 	languages map[string]gateway.Language
+	// standIns are the default providers whose models were missing.
+	standIns []standInNote
 }
 
 func (b *built) Close() {
@@ -49,7 +54,27 @@ func buildStages(cfg configs.Providers, reg Registry, d Deps) (*built, error) {
 		return nil, err
 	}
 	b.stages = stages
+	if len(b.standIns) > 0 {
+		var swaps []string
+		var errs []error
+		for _, n := range b.standIns {
+			swaps = append(swaps, n.used+" for "+n.wanted)
+			errs = append(errs, n.err)
+		}
+		d.Log.Warn("offline models not found (make models fetches them): using "+strings.Join(swaps, ", "), zap.Error(errors.Join(errs...)))
+	}
 	return b, nil
+}
+
+// offlineStandIns are the engines that serve when a default provider's
+// model files are missing (configs.Default names the first; a
+// configuration file that names one gets an error instead).
+var offlineStandIns = map[string]string{"silero": "energy", "piper": "flite"}
+
+// standInNote records a default provider replaced by its stand-in.
+type standInNote struct {
+	wanted, used string
+	err          error
 }
 
 // oneVAD refuses a list of voice activity models (configs.Validate does
@@ -111,6 +136,14 @@ func buildChain[T any](b *built, key, stage string, list []configs.Provider, kin
 		}
 		start := time.Now()
 		v, err := mk(p, d)
+		if standIn, ok := offlineStandIns[p.Name]; ok && err != nil && p.Line() == 0 && errors.Is(err, fs.ErrNotExist) {
+			// The built-in default's model is not there: today's offline
+			// engine serves instead, and buildStages says so once.
+			b.standIns = append(b.standIns, standInNote{wanted: p.Name, used: standIn, err: err})
+			if mk, ok = kinds[standIn]; ok {
+				v, err = mk(configs.Provider{Name: standIn}, d)
+			}
+		}
 		if err != nil {
 			return zero, fmt.Errorf("%s.%s[%d] %s: %w", key, stage, i, p.Name, err)
 		}

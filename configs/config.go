@@ -222,8 +222,8 @@ func Default() Config {
 		Providers: Providers{
 			ASR: []Provider{{Name: "pocketsphinx"}},
 			LLM: []Provider{{Name: "echo"}},
-			TTS: []Provider{{Name: "flite"}},
-			VAD: []Provider{{Name: "energy"}},
+			TTS: []Provider{{Name: "piper"}},
+			VAD: []Provider{{Name: "silero"}},
 		},
 		Cache: cache.DefaultConfig(),
 	}

@@ -68,7 +68,9 @@ func (rt *rtConn) Send(ev pipeline.Event) {
 	}
 	switch ev.Kind {
 	case pipeline.EventTurnLatency:
-		c.turnDone(ev)
+		// Observed when it reaches the writer, as on /ws: the turn's
+		// audio, queued ahead of it, is on the wire by then.
+		c.push(c.stream, outItem{ev: ev})
 		return
 	case pipeline.EventToolResult, pipeline.EventAudioStart:
 		return // a server tool is the server's business; the format is the session's
@@ -116,6 +118,16 @@ func streamIf[T any](rt *rtConn, ev *T) {
 	if ev != nil {
 		rt.stream(ev)
 	}
+}
+
+// eventMessage is the connection's writer handing back an event Send
+// queued without a message: the turn's latency, whose audio is on the
+// wire now. The Realtime protocol has no message for it.
+func (rt *rtConn) eventMessage(ev pipeline.Event) any {
+	if ev.Kind == pipeline.EventTurnLatency {
+		rt.c.turnDone(ev)
+	}
+	return nil
 }
 
 // cfg returns the session's settings as they are now.

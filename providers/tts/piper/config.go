@@ -3,6 +3,7 @@ package piper
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -101,6 +102,9 @@ type MissingError struct {
 	Missing []string // file names in Dir
 	Hint    string   // how to get them
 }
+
+// Unwrap returns fs.ErrNotExist: the files are not there.
+func (e *MissingError) Unwrap() error { return fs.ErrNotExist }
 
 func (e *MissingError) Error() string {
 	return fmt.Sprintf("piper: %s lacks %s (%s)", e.Dir, strings.Join(e.Missing, ", "), e.Hint)
