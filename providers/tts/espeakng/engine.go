@@ -49,12 +49,13 @@ static void *vg_sym(vg_espeak *e, const char *name, const char **missing) {
 // RTLD_LOCAL keeps its symbols out of the process's global scope, and
 // RTLD_DEEPBIND makes the library resolve its own symbols before the
 // process's, so it never calls into another eSpeak NG loaded already. It
-// returns NULL on success, else the reason (dlerror's message, or the name
-// of a function the library lacks).
-static const char *vg_open(vg_espeak *e, const char *path) {
+// returns 0 on success; 1 when the library cannot be loaded, *why being
+// dlerror's message; 2 when it lacks a function, *why being its name.
+static int vg_open(vg_espeak *e, const char *path, const char **why) {
 	e->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
 	if (e->lib == NULL) {
-		return dlerror();
+		*why = dlerror();
+		return 1;
 	}
 	const char *missing = NULL;
 	e->initialize = vg_sym(e, "espeak_Initialize", &missing);
@@ -66,8 +67,10 @@ static const char *vg_open(vg_espeak *e, const char *path) {
 	if (missing != NULL) {
 		dlclose(e->lib);
 		e->lib = NULL;
+		*why = missing;
+		return 2;
 	}
-	return missing;
+	return 0;
 }
 
 static int vg_init(vg_espeak *e, int chunk_ms, const char *data) {
@@ -163,9 +166,15 @@ func open(name string) (*library, error) {
 	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	if msg := C.vg_open(c, cname); msg != nil {
+	var why *C.char
+	switch C.vg_open(c, cname, &why) {
+	case 0:
+	case 1:
 		C.free(unsafe.Pointer(c))
-		return nil, fmt.Errorf("%w: %s: %s", ErrNoLibrary, name, C.GoString(msg))
+		return nil, fmt.Errorf("%w: %s", ErrNoLibrary, C.GoString(why))
+	default:
+		C.free(unsafe.Pointer(c))
+		return nil, fmt.Errorf("%w: %s has no %s", ErrNoLibrary, name, C.GoString(why))
 	}
 	return &library{c: c, turn: make(chan struct{}, 1)}, nil
 }

@@ -78,3 +78,14 @@ func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm
 	}
 	return pcmstream.Run(ctx, emit, func(st *pcmstream.Stream) error { return s.lib.synthesize(ctx, s.cfg, text, st) })
 }
+
+// Phonemes is eSpeak NG's reading of text (UTF-8) in its phoneme mnemonics,
+// as `espeak-ng -x` prints them ("tS;'i55n" for 今 in cmn-latn-pinyin),
+// clause after clause, separated by spaces: what Synthesize speaks. It
+// waits for the engine until ctx is done.
+func (s *Synthesizer) Phonemes(ctx context.Context, text string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	return s.lib.phonemes(ctx, s.cfg, text)
+}
