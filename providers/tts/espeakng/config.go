@@ -5,6 +5,10 @@ import (
 	"fmt"
 )
 
+// ErrNoLibrary reports that Debian's eSpeak NG library, libespeak-ng.so.1,
+// cannot be loaded: install the espeak-ng package (or libespeak-ng1 alone).
+var ErrNoLibrary = errors.New("espeakng: cannot load eSpeak NG (install Debian's espeak-ng or libespeak-ng1)")
+
 // Config configures a Synthesizer. The zero value works.
 type Config struct {
 	// Voice is an eSpeak NG voice or language name, such as "en-us", "de"

@@ -1,48 +1,51 @@
 // Package espeakng is an offline speech synthesiser (pipeline.Synthesizer)
 // built on eSpeak NG: 22050 Hz mono, about a hundred languages, robotic but
-// fast and small. The engine is the eSpeak NG 1.52 built into sherpa-onnx's
-// shared library (linked through a blank import of sherpa-onnx-go-linux;
-// only the header comes from Debian's libespeak-ng-dev), reading Debian's
-// espeak-ng-data 1.51. The process never links a second eSpeak NG.
+// fast and small. The engine is Debian's eSpeak NG 1.51 (libespeak-ng.so.1,
+// package libespeak-ng1, which espeak-ng brings) with its data
+// (espeak-ng-data). The package does not link it: New loads it once per
+// process with dlopen, its symbols local to it and bound to itself
+// (RTLD_LOCAL|RTLD_DEEPBIND), and calls it only through the functions it
+// looks up there. Only the header comes from libespeak-ng-dev at build
+// time. When the library is missing, New returns an error wrapping
+// ErrNoLibrary, which names the package to install.
 //
 // Start here: New, then Synthesizer.Synthesize, which streams audio to its
 // emit callback while eSpeak NG is still synthesising and stops at the next
-// chunk (20 ms of audio) when ctx is cancelled.
+// chunk (20 ms of audio) when ctx is cancelled. Synthesizer.Phonemes gives
+// eSpeak NG's reading of a text in its phoneme mnemonics.
 //
-// # Process-wide state, shared with tts/piper
+// # Process-wide state
 //
 // eSpeak NG keeps all its state in globals: one initialisation, one current
-// voice and one synthesis at a time per process. This package initialises it
-// once, on the first New, and synthesises during Exclusive turns of the
-// process's eSpeak NG gate (providers/internal/espeakgate). Each
-// Synthesizer's voice, rate and pitch are applied in its turn when they
-// differ from the last synthesis's, so Synthesizers with different Configs
-// can be mixed. A turn is held only while eSpeak NG computes, never while
-// emit runs: the audio is queued for the caller's goroutine, which calls
-// emit. eSpeak NG is fast enough for the turns not to matter: it makes about
-// 850 seconds of speech per second of CPU here, first audio within a
-// millisecond.
+// voice and one synthesis at a time per process. This package loads and
+// initialises it on the first New and synthesises in turns (a caller waits
+// for its turn until its ctx is done). Each Synthesizer's voice, rate and
+// pitch are applied in its turn when they differ from the last synthesis's,
+// so Synthesizers with different Configs can be mixed. A turn is held only
+// while eSpeak NG computes, never while emit runs: the audio is queued for
+// the caller's goroutine, which calls emit. eSpeak NG is fast enough for
+// the turns not to matter: it makes about 850 seconds of speech per second
+// of CPU here, first audio within a millisecond.
 //
-// The Piper voices (tts/piper) use the same eSpeak NG to phonemise, inside
-// sherpa-onnx: sherpa-onnx initialises it again (same data directory,
-// espeakgate.DataDir) when it creates its first engine, and sets its own
-// voice at every sentence. So the two coexist like this: a Piper engine is
-// created during an Exclusive turn; a Piper sentence is made during a
-// Shared turn (sherpa-onnx serialises its engines' eSpeak NG calls on its
-// own lock, so Piper sessions run in parallel with each other but never
-// alongside an eSpeak NG synthesis); and after anyone else's turn this
-// package sets its synthesis callback, voice, rate and pitch again. An
-// eSpeak NG synthesis may so wait for the Piper sentences in progress
-// (0.1–0.5 s each); its ctx bounds the wait. When sherpa-onnx initialises
-// eSpeak NG after this package did, eSpeak NG keeps sherpa-onnx's buffer
-// length (its default) instead of 20 ms: chunks, and so the steps at which
-// a cancel is seen, may be larger. TestWithEspeakNG in tts/piper runs both
-// interleaved and concurrently.
+// # Two eSpeak NG in one process, with tts/piper
 //
-// Mandarin: voice "cmn" turns Hanzi into audio, but eSpeak NG reads them
-// wrongly (1.51 read tone digits out in English; sherpa-onnx's 1.52 with
-// Debian's 1.51 data makes other wrong phonemes). Pinyin with voice
-// "cmn-latn-pinyin" ("ni3 hao3") is read right; so is Cantonese, "yue".
+// The Piper voices (tts/piper) phonemise with another eSpeak NG, the 1.52
+// built into sherpa-onnx's shared library, which exports the same function
+// names. The two are isolated: Debian's 1.51, loaded with local symbols and
+// deep binding, speaks the espeakng voices with its data and never calls
+// into sherpa-onnx's copy; sherpa-onnx's 1.52, inside its library, makes
+// Piper's phonemes. Each has its own globals (data, voice, callback), so
+// neither waits for nor disturbs the other: an espeakng synthesis runs
+// while a Piper sentence is being made. Linking Debian's library into the
+// binary instead would clash with sherpa-onnx's symbols, and sherpa-onnx's
+// 1.52 reads Debian's 1.51 Mandarin dictionary wrongly. TestWithEspeakNG
+// and TestPiperThenEspeakNG in tts/piper run both, interleaved and
+// concurrently, in either order.
+//
+// Mandarin: voice "cmn" turns Hanzi into audio, but reads the tone digits
+// of its dictionary's Pinyin out in English. Voice "cmn-latn-pinyin" reads
+// Hanzi as the Mandarin syllables of their Pinyin ("今" is "tS;'i55n"), the
+// same as the Pinyin itself ("jin1"). Cantonese, "yue", is read right too.
 //
 // # Build
 //

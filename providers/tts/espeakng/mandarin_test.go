@@ -3,6 +3,7 @@
 package espeakng_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 	"unicode"
@@ -50,6 +51,50 @@ func TestMandarin(t *testing.T) {
 			}
 			if d := fromHanzi - fromPinyin; d < -fromPinyin/10 || d > fromPinyin/10 {
 				t.Errorf("Hanzi give %v of audio, their Pinyin %v: not the same syllables", fromHanzi, fromPinyin)
+			}
+		})
+	}
+}
+
+// TestMandarinPhonemes: with the Pinyin voice, Chinese text is read as the
+// Mandarin syllables of its Pinyin, tone by tone. (The eSpeak NG 1.52 in
+// sherpa-onnx, reading the same 1.51 data, turns 今天 into "l#qk_| qZ;k_|".)
+func TestMandarinPhonemes(t *testing.T) {
+	s := newSynth(t, espeakng.Config{Voice: mandarinVoice})
+	tests := []struct {
+		hanzi, pinyin string
+		want          []string // syllables, in order
+	}{
+		{"今天天气很好，我们去公园吧。", "jin1 tian1 tian1 qi4 hen3 hao3, wo3 men5 qu4 gong1 yuan2 ba5.",
+			[]string{"tS;'i55n", "th'iE55n", "th'iE55n", "tS;h'i51", "X'@214n", "X'Au214", "w'o214", "k'ong55", "'y&35n"}},
+		{"你好，很高兴认识你。", "ni3 hao3, hen3 gao1 xing4 ren4 shi5 ni3.",
+			[]string{"n'i214", "X'Au214", "k'Au55", "S;'i51N", "z.'@51n", "n'i214"}},
+		{"明天会下雨吗？", "ming2 tian1 hui4 xia4 yu3 ma5?",
+			[]string{"m'i35N", "th'iE55n", "X'uei51", "S;'iA51", ";'y214", "m'A11"}},
+	}
+	ctx := t.Context()
+	for _, tt := range tests {
+		t.Run(tt.hanzi, func(t *testing.T) {
+			han, err := s.Phonemes(ctx, tt.hanzi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			py, err := s.Phonemes(ctx, tt.pinyin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %s", tt.hanzi, han)
+			if han != py {
+				t.Errorf("Hanzi read as %q, their Pinyin as %q", han, py)
+			}
+			rest := han
+			for _, syl := range tt.want {
+				i := strings.Index(rest, syl)
+				if i < 0 {
+					t.Errorf("no %q (in order) in %q", syl, han)
+					break
+				}
+				rest = rest[i+len(syl):]
 			}
 		})
 	}

@@ -4,10 +4,10 @@ package espeakng
 
 import (
 	"context"
-	"github.com/voicegate/voicegate/providers/internal/pcmstream"
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/providers/internal/pcmstream"
 )
 
 var (
@@ -22,23 +22,26 @@ func Available() bool { return true }
 // synthesis is serialised process-wide (see the package doc). It holds no
 // resources of its own.
 type Synthesizer struct {
+	lib *library
 	cfg Config
 }
 
-// New initialises eSpeak NG (once per process), checks that cfg.Voice
+// New loads and initialises Debian's eSpeak NG (once per process; an
+// error wrapping ErrNoLibrary when it is not installed), checks that cfg.Voice
 // exists and returns a Synthesizer.
 func New(cfg Config) (*Synthesizer, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := initEngine(); err != nil {
+	lib, err := loadLibrary()
+	if err != nil {
 		return nil, err
 	}
-	if err := configure(cfg); err != nil {
+	if err := lib.configure(cfg); err != nil {
 		return nil, err
 	}
-	return &Synthesizer{cfg: cfg}, nil
+	return &Synthesizer{lib: lib, cfg: cfg}, nil
 }
 
 // WithVoice returns a Synthesizer like s that speaks in voice, an eSpeak
@@ -49,10 +52,10 @@ func (s *Synthesizer) WithVoice(voice string) (pipeline.Synthesizer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := configure(cfg); err != nil {
+	if err := s.lib.configure(cfg); err != nil {
 		return nil, err
 	}
-	return &Synthesizer{cfg: cfg}, nil
+	return &Synthesizer{lib: s.lib, cfg: cfg}, nil
 }
 
 // Name is "espeakng:<voice>", e.g. "espeakng:en-us".
@@ -73,5 +76,16 @@ func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm
 	if pcmstream.IsBlank(text) {
 		return nil
 	}
-	return pcmstream.Run(ctx, emit, func(st *pcmstream.Stream) error { return synthesize(ctx, s.cfg, text, st) })
+	return pcmstream.Run(ctx, emit, func(st *pcmstream.Stream) error { return s.lib.synthesize(ctx, s.cfg, text, st) })
+}
+
+// Phonemes is eSpeak NG's reading of text (UTF-8) in its phoneme mnemonics,
+// as `espeak-ng -x` prints them ("tS;'i55n" for 今 in cmn-latn-pinyin),
+// clause after clause, separated by spaces: what Synthesize speaks. It
+// waits for the engine until ctx is done.
+func (s *Synthesizer) Phonemes(ctx context.Context, text string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	return s.lib.phonemes(ctx, s.cfg, text)
 }

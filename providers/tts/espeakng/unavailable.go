@@ -12,7 +12,7 @@ import (
 
 var _ pipeline.Synthesizer = (*Synthesizer)(nil)
 
-var errNotBuilt = errors.New("espeakng: built without cgo; rebuild with CGO_ENABLED=1 on Linux with libespeak-ng-dev")
+var errNotBuilt = errors.New("espeakng: built without cgo; rebuild with CGO_ENABLED=1 on Linux with libespeak-ng-dev; it runs with libespeak-ng1")
 
 // Available reports whether this build includes the eSpeak NG engine. This
 // one does not.
@@ -33,4 +33,9 @@ func (s *Synthesizer) Format() audio.Format { return audio.Format{SampleRate: 22
 // Synthesize reports that this build has no eSpeak NG engine.
 func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm []int16) error) error {
 	return errNotBuilt
+}
+
+// Phonemes reports that this build has no eSpeak NG engine.
+func (s *Synthesizer) Phonemes(ctx context.Context, text string) (string, error) {
+	return "", errNotBuilt
 }

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-
-	"github.com/voicegate/voicegate/providers/internal/espeakgate"
 )
 
 // Voice is the Go module scripts/models.sh prepares the default voice from,
@@ -32,11 +30,15 @@ type Config struct {
 	Engines int `yaml:"engines"`
 	// Threads is the compute threads per engine, 1 to 16. Default 1.
 	Threads int `yaml:"threads"`
-	// DataDir is eSpeak NG's data, which phonemises the text. Default
-	// Debian's espeak-ng-data. The process has one eSpeak NG: give every
-	// voice (and the espeakng provider) the same directory.
+	// DataDir is the data of the eSpeak NG inside sherpa-onnx, which
+	// phonemises the text. Default Debian's espeak-ng-data (DefaultDataDir).
+	// sherpa-onnx initialises that eSpeak NG once per process, with the
+	// first engine's directory: give every voice the same one.
 	DataDir string `yaml:"data_dir"`
 }
+
+// DefaultDataDir is Debian's eSpeak NG data (package espeak-ng-data).
+const DefaultDataDir = "/usr/lib/x86_64-linux-gnu/espeak-ng-data"
 
 // ModelsDir is the models directory: $VOICEGATE_MODELS, else
 // voicegate/models in the user's cache directory ($XDG_CACHE_HOME, else
@@ -70,7 +72,7 @@ func (c Config) withDefaults() Config {
 		c.Threads = 1
 	}
 	if c.DataDir == "" {
-		c.DataDir = espeakgate.DataDir
+		c.DataDir = DefaultDataDir
 	}
 	return c
 }

@@ -26,9 +26,13 @@
 // A Synthesizer owns a pool of engines (Config.Engines, created as needed)
 // shared by all its sessions; a session waits, bounded by its ctx, for a
 // free one. Each engine runs Config.Threads compute threads. Piper
-// phonemises with the eSpeak NG inside sherpa-onnx, the same one the
-// espeakng provider speaks with: see that package's doc for how the two
-// take turns (providers/internal/espeakgate).
+// phonemises with the eSpeak NG 1.52 inside sherpa-onnx's library, which
+// sherpa-onnx initialises once per process (on the first engine, with its
+// Config.DataDir) and whose calls it serialises itself. The espeakng
+// provider speaks with another one: two eSpeak NG in one process,
+// isolated, Debian's 1.51 with its data for the espeakng voices (loaded
+// with dlopen, local symbols) and sherpa-onnx's 1.52 inside its library for
+// Piper's phonemes. Neither waits for the other (see the espeakng doc).
 //
 // Measured on the development machine (2 cores shared with other work;
 // TestFigures): first audio of a ten-word sentence 220–370 ms (the whole

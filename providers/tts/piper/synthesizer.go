@@ -12,7 +12,6 @@ import (
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/pipeline"
-	"github.com/voicegate/voicegate/providers/internal/espeakgate"
 )
 
 var _ pipeline.Synthesizer = (*Synthesizer)(nil)
@@ -26,8 +25,6 @@ func Available() bool { return true }
 type Synthesizer struct {
 	cfg    Config
 	format audio.Format
-	// user is this Synthesizer's identity at the eSpeak NG gate.
-	user espeakgate.User
 	// slots holds one token per engine in use, so at most cfg.Engines are.
 	slots chan struct{}
 	// done is closed by Close, to wake callers waiting for a slot.
@@ -74,13 +71,7 @@ func New(cfg Config) (*Synthesizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	release, err := espeakgate.Shared(context.Background(), &s.user)
-	if err != nil {
-		sherpa.DeleteOfflineTts(e.tts)
-		return nil, err
-	}
 	probe := e.tts.Generate("Hello.", 0, 1)
-	release()
 	if probe == nil || probe.SampleRate <= 0 || len(probe.Samples) == 0 {
 		sherpa.DeleteOfflineTts(e.tts)
 		return nil, fmt.Errorf("piper: the voice in %s makes no audio", cfg.Dir)
@@ -94,14 +85,9 @@ func New(cfg Config) (*Synthesizer, error) {
 	return s, nil
 }
 
-// newEngine loads the voice. sherpa-onnx initialises eSpeak NG on its first
-// engine in the process, so creation holds the eSpeak NG gate alone.
+// newEngine loads the voice. sherpa-onnx initialises its eSpeak NG once,
+// on the process's first engine, and serialises its engines' calls into it.
 func (s *Synthesizer) newEngine() (*engine, error) {
-	release, _, err := espeakgate.Exclusive(context.Background(), &s.user)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
 	c := sherpa.OfflineTtsConfig{
 		Model: sherpa.OfflineTtsModelConfig{
 			Vits: sherpa.OfflineTtsVitsModelConfig{
@@ -199,18 +185,12 @@ func (s *Synthesizer) generate(ctx context.Context, e *engine, parts []string, o
 		case <-ctx.Done():
 			return
 		}
-		release, err := espeakgate.Shared(ctx, &s.user)
-		if err != nil {
-			e.free <- pcm
-			return
-		}
 		pcm = pcm[:0]
 		e.tts.GenerateWithCallback(text, 0, speed, func(samples []float32) {
 			for _, v := range samples {
 				pcm = append(pcm, audio.Clamp16(float64(v)*32767))
 			}
 		})
-		release()
 		if len(pcm) == 0 {
 			e.free <- pcm
 			continue
