@@ -19,6 +19,7 @@ import (
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/audio/wav"
 	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/providers/tts/piper"
 )
 
 // The offline default must understand assistant-style English spoken by
@@ -55,7 +56,7 @@ type turnResult struct {
 }
 
 // TestOfflineVoiceLoop streams flite speech at real-time pace through the
-// gateway's offline default (VAD + pocketsphinx + echo + flite) and checks
+// gateway's offline default (Silero VAD + pocketsphinx + echo + Piper) and checks
 // what comes back: speech events where the speech is, transcripts, the echo
 // reply and reply audio as long as the reply takes to say.
 func TestOfflineVoiceLoop(t *testing.T) {
@@ -141,10 +142,11 @@ func TestOfflineVoiceLoop(t *testing.T) {
 	case err := <-readErr:
 		t.Fatal(err)
 	}
-	if ss.Providers.ASR != "pocketsphinx" || ss.Providers.TTS != "flite" || ss.Providers.LLM != "echo" {
+	if ss.Providers.VAD != "silero" || ss.Providers.ASR != "pocketsphinx" || ss.Providers.TTS != "piper" || ss.Providers.LLM != "echo" {
 		t.Fatalf("offline default providers = %+v", ss.Providers)
 	}
 
+	voice := newPiperVoice(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	stream := newPacer(c, 16000)
 	var results []*turnResult
@@ -199,12 +201,12 @@ func TestOfflineVoiceLoop(t *testing.T) {
 		if r.reply != want {
 			t.Errorf("turn %d: reply %q, want %q", i+1, r.reply, want)
 		}
-		// The reply's audio lasts as long as flite takes to say it.
-		ref := loadWAV(t, flite(t, dir, fmt.Sprint("r", i), r.reply))
+		// The reply's audio lasts as long as Piper takes to say it
+		// (its timing is sampled: two takes differ by up to about 13%).
 		got := audio.Mono16k.Duration(r.audioBytes / 2)
-		want16 := audio.Mono16k.Duration(len(ref))
-		if ratio := float64(got) / float64(want16); ratio < 0.8 || ratio > 1.25 {
-			t.Errorf("turn %d: reply audio %v, flite says the reply in %v", i+1, got, want16)
+		says := voice.says(t, r.reply)
+		if ratio := float64(got) / float64(says); ratio < 0.75 || ratio > 1.33 {
+			t.Errorf("turn %d: reply audio %v, Piper says the reply in %v", i+1, got, says)
 		}
 		t.Logf("turn %d: heard %q (said %q), reply audio %v", i+1, r.final, r.sentence, got.Round(time.Millisecond))
 	}
@@ -389,4 +391,26 @@ func (p *pacer) send(ctx context.Context, t testing.TB, samples []int16) {
 		p.sent += n
 		samples = samples[n:]
 	}
+}
+
+// piperVoice speaks as the offline default does, to know how long a reply
+// takes to say.
+type piperVoice struct{ s *piper.Synthesizer }
+
+func newPiperVoice(t *testing.T) piperVoice {
+	s, err := piper.New(piper.Config{Engines: 1})
+	if err != nil {
+		t.Fatalf("the offline default's voice: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return piperVoice{s}
+}
+
+// says returns how long Piper takes to say text.
+func (v piperVoice) says(t *testing.T, text string) time.Duration {
+	n := 0
+	if err := v.s.Synthesize(context.Background(), text, func(pcm []int16) error { n += len(pcm); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return v.s.Format().Duration(n)
 }

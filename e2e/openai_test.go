@@ -156,7 +156,7 @@ providers:
 	speak := func() {
 		p := newPacer(s.c, 16000)
 		p.send(ctx, t, pipelinetest.Concat(pipelinetest.Silence(300*time.Millisecond, 16000),
-			pipelinetest.Voice(900*time.Millisecond, 16000), pipelinetest.Silence(500*time.Millisecond, 16000)))
+			pipelinetest.Voice(900*time.Millisecond, 16000), pipelinetest.Silence(time.Second, 16000)))
 	}
 
 	// Turn 1: the model stays overloaded (503) through the first try and
