@@ -92,7 +92,7 @@ func TestRunAgainstFakeGateway(t *testing.T) {
 		voice: 400 * time.Millisecond, pauseMin: 400 * time.Millisecond, pauseMax: 600 * time.Millisecond,
 		ramp: 200 * time.Millisecond, shards: 2, allocWindow: time.Second, logf: t.Logf,
 	}
-	g, err := o.runGateway(context.Background(), 20, 3*time.Second)
+	g, err := o.runGateway(context.Background(), 20, 3*time.Second, false)
 	if err != nil {
 		t.Fatal(err)
 	}
