@@ -28,8 +28,13 @@ type outItem struct {
 
 var _ pipeline.Output = (*connection)(nil)
 
-// Send is the session's Output. It never blocks: it copies what it needs and
-// queues it on one of two bounded lanes for the writer.
+// Send is the session's Output. It copies what it needs and, when nothing is
+// queued ahead and no write is in progress, writes the message itself, on
+// the caller's goroutine: reply audio reaches the socket as soon as it is
+// ready, without waiting for the writer to be scheduled. Otherwise it
+// queues the message on one of two bounded lanes for the writer and returns
+// at once. A write of its own waits only for the socket, for at most
+// WriteTimeout (then the connection is closed as a slow consumer).
 //
 // The control lane carries what must not wait behind audio: speech.started
 // (the client stops playback at once), response.cancelled, errors, pongs.
@@ -107,15 +112,50 @@ func (c *connection) sendError(e *protocol.Error) {
 }
 
 func (c *connection) push(lane chan outItem, it outItem) {
+	if c.writeNow(it) {
+		return
+	}
+	c.queued.Add(1)
 	select {
 	case lane <- it:
 		return
 	default:
 	}
+	c.queued.Add(-1)
 	if it.pcm != nil {
 		c.srv.putBuf(it.pcm)
 	}
 	c.slowConsumer("write queue full")
+}
+
+// writeNow writes it on the caller's goroutine if that keeps the order the
+// lanes would give: nothing queued, no other write in progress. It reports
+// whether it did (or dropped it, or failed the connection trying). Only the
+// native protocol writes inline: an adapter's encoder runs on the writer
+// (and a connection without a socket, in tests, only queues).
+func (c *connection) writeNow(it outItem) bool {
+	if c.adapter != nil || c.rt != nil || c.ws == nil || c.queued.Load() != 0 || !c.wmu.TryLock() {
+		return false
+	}
+	defer c.wmu.Unlock()
+	if c.queued.Load() != 0 || c.isClosing() {
+		// Queued since, by another goroutine: behind that, or the
+		// connection is closing (the writer drops the lanes).
+		return false
+	}
+	if err := c.write(it); err != nil {
+		c.writeFailed(err)
+	}
+	return true
+}
+
+// writeFailed ends the connection after a failed write.
+func (c *connection) writeFailed(err error) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		c.slowConsumer("write timed out")
+	} else {
+		c.fail(closeReason{peer: true, err: err})
+	}
 }
 
 func (c *connection) slowConsumer(why string) {
@@ -125,9 +165,10 @@ func (c *connection) slowConsumer(why string) {
 	}
 }
 
-// writeLoop is the connection's only writer of data messages. The control
-// lane is always drained first. When the connection fails it stops, tells
-// the client why and closes the socket.
+// writeLoop writes what Send queued (Send writes itself when nothing is
+// queued: see writeNow). The control lane is always drained first. Every
+// write holds wmu. When the connection fails it stops, tells the client why
+// and closes the socket.
 func (c *connection) writeLoop() {
 	defer c.closeSocket()
 	for {
@@ -144,12 +185,12 @@ func (c *connection) writeLoop() {
 			case it = <-c.stream:
 			}
 		}
-		if err := c.write(it); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				c.slowConsumer("write timed out")
-			} else {
-				c.fail(closeReason{peer: true, err: err})
-			}
+		c.wmu.Lock()
+		err := c.write(it)
+		c.wmu.Unlock()
+		c.queued.Add(-1)
+		if err != nil {
+			c.writeFailed(err)
 			return
 		}
 	}
@@ -283,6 +324,8 @@ func (c *connection) closeSocket() {
 	}
 	stop := time.AfterFunc(c.srv.opts.WriteTimeout, c.kill)
 	defer stop.Stop()
+	c.wmu.Lock() // after a write of Send's own in progress (kill ends a stuck one)
+	defer c.wmu.Unlock()
 	if r.class.Code != "" {
 		c.srv.metrics.errors.WithLabelValues(string(r.class.Code)).Inc()
 		cl := r.class

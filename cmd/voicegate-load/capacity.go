@@ -15,6 +15,7 @@ type capacityOpts struct {
 	duration   time.Duration
 	latency    time.Duration // the added-latency p99 a load must keep to
 	resolution float64       // stop when hi − lo ≤ resolution × lo
+	runs       int           // at most this many probes per server
 }
 
 // Probe is one run of the search.
@@ -40,8 +41,9 @@ type Capacity struct {
 	Cores    int     `json:"cores"`    // the CPUs it ran on
 	PerCore  float64 `json:"sessions_per_core"`
 	// Bound says why the search stopped: "bisected" (between a pass and
-	// a fail), "max" (every load up to -capacity-max passed), "client"
-	// (the client fell behind first: Sessions is a lower bound).
+	// a fail, or -capacity-runs), "max" (every load up to -capacity-max
+	// passed), "runs" (-capacity-runs passes, no fail), "client" (the
+	// client fell behind first: Sessions is a lower bound).
 	Bound  string  `json:"bound"`
 	Probes []Probe `json:"probes"`
 }
@@ -65,8 +67,8 @@ func (c *CapacityReport) Ratio() float64 {
 // is off, the bare server.
 func (o *options) findCapacity(ctx context.Context) (*CapacityReport, error) {
 	c := o.capacity
-	if c.start < 1 || c.max < c.start || c.duration < 2*time.Second || c.resolution <= 0 {
-		return nil, errors.New("-capacity-start ≥ 1, -capacity-max ≥ it, -capacity-duration ≥ 2s and -capacity-resolution > 0 are needed")
+	if c.start < 1 || c.max < c.start || c.duration < 2*time.Second || c.resolution <= 0 || c.runs < 1 {
+		return nil, errors.New("-capacity-start ≥ 1, -capacity-max ≥ it, -capacity-duration ≥ 2s, -capacity-resolution > 0 and -capacity-runs ≥ 1 are needed")
 	}
 	rep := &CapacityReport{LatencyMS: float64(c.latency) / float64(time.Millisecond)}
 	var err error
@@ -101,7 +103,7 @@ func (o *options) search(ctx context.Context, server string, probe func(context.
 		o.logf("%s sessions-per-core search: %d sessions: %s", server, n, verdict)
 		return p.Pass, nil
 	}
-	for n := c.start; ; n = min(2*n, c.max) {
+	for n := c.start; len(res.Probes) < c.runs; n = min(2*n, c.max) {
 		ok, err := try(n)
 		if err != nil {
 			return nil, err
@@ -116,7 +118,7 @@ func (o *options) search(ctx context.Context, server string, probe func(context.
 			break
 		}
 	}
-	for hi > 0 && float64(hi-lo) > c.resolution*float64(max(lo, 1)) && hi-lo > 1 && ctx.Err() == nil {
+	for hi > 0 && float64(hi-lo) > c.resolution*float64(max(lo, 1)) && hi-lo > 1 && len(res.Probes) < c.runs && ctx.Err() == nil {
 		mid := (lo + hi) / 2
 		ok, err := try(mid)
 		if err != nil {
@@ -127,6 +129,9 @@ func (o *options) search(ctx context.Context, server string, probe func(context.
 		} else {
 			hi = mid
 		}
+	}
+	if res.Bound == "" && hi == 0 {
+		res.Bound = "runs" // -capacity-runs passes, none failed
 	}
 	if res.Bound == "" {
 		res.Bound = "bisected"

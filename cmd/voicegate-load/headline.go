@@ -146,6 +146,8 @@ func (c *Capacity) String() string {
 	switch c.Bound {
 	case "max":
 		s = "≥ " + s + " (-capacity-max)"
+	case "runs":
+		s = "≥ " + s + " (-capacity-runs)"
 	case "client":
 		s = "≥ " + s + " (client-bound)"
 	}

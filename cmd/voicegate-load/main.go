@@ -89,6 +89,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.capacity.max, "capacity-max", 6000, "with -sessions-per-core: the most sessions tried")
 	fs.DurationVar(&o.capacity.duration, "capacity-duration", 10*time.Second, "with -sessions-per-core: how long each search run speaks")
 	fs.DurationVar(&o.capacity.latency, "capacity-latency", 20*time.Millisecond, "with -sessions-per-core: the added latency p99 a load must keep to")
+	fs.IntVar(&o.capacity.runs, "capacity-runs", 10, "with -sessions-per-core: at most this many search runs per server")
 	fs.Float64Var(&o.capacity.resolution, "capacity-resolution", 0.05, "with -sessions-per-core: stop bisecting when the bounds are this close (fraction of the lower)")
 	if err := fs.Parse(args); err != nil {
 		return err
