@@ -48,8 +48,8 @@ type Side struct {
 	SentPerSec    float64        `json:"frames_sent_per_s"`
 	HandledPerSec float64        `json:"frames_handled_per_s"` // by the server's own counters: received less dropped
 	SendLag       Dist           `json:"send_lag"`
-	LateFrames    uint64         `json:"late_frames"`    // sent ≥ 20 ms after due
-	SkippedFrames int64          `json:"skipped_frames"` // not sent: the client was more than -max-lag behind
+	LateFrames    uint64         `json:"late_frames"`               // sent ≥ 20 ms after due
+	SkippedFrames int64          `json:"skipped_frames"`            // not sent: the client was more than -max-lag behind
 	Echo          Dist           `json:"echo_round_trip,omitempty"` // baseline: an echoed frame, written → echo read
 	CPUCores      float64        `json:"cpu_cores"`
 	ClientCores   float64        `json:"client_cpu_cores"`
@@ -86,7 +86,7 @@ type Gateway struct {
 	Cancelled      int64           `json:"responses_cancelled"`
 	E2E            Dist            `json:"end_of_speech_to_first_audio"`
 	Added          Dist            `json:"gateway_added"`
-	Untraced       Dist            `json:"e2e_minus_trace"` // what the client saw beyond first_audio_sent_ms
+	Untraced       Dist            `json:"e2e_minus_trace"`  // what the client saw beyond first_audio_sent_ms
 	BeyondVAD      Dist            `json:"added_beyond_vad"` // e2e − trace endpoint_ms − providers: what the sessions-per-core search limits
 	AudioMsgs      int64           `json:"audio_messages"`
 	AudioBytes     int64           `json:"audio_bytes"`

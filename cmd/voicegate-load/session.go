@@ -55,16 +55,16 @@ type load struct {
 	responses, cancelled, traces, replies            atomic.Int64
 	audioMsgs, audioBytes, textMsgs                  atomic.Int64
 
-	e2e    samples          // end of speech → first reply audio byte
-	echo   samples          // baseline: an echoed frame written → its echo read
-	hidden samples          // e2e − the trace's first_audio_sent_ms, per turn
+	e2e    samples // end of speech → first reply audio byte
+	echo   samples // baseline: an echoed frame written → its echo read
+	hidden samples // e2e − the trace's first_audio_sent_ms, per turn
 	// beyondVAD is e2e − the trace's endpoint_ms (the silence the VAD
 	// waited, its window included) − the providers' latencies, per turn.
 	beyondVAD samples
-	stage  [nStages]samples // turn.latency milestones, as sent
-	hop    [nHops]samples   // turn.latency hops minus their configured provider latency
-	mu     sync.Mutex       // guards errs
-	errs   map[string]int   // error descriptions, for the report
+	stage     [nStages]samples // turn.latency milestones, as sent
+	hop       [nHops]samples   // turn.latency hops minus their configured provider latency
+	mu        sync.Mutex       // guards errs
+	errs      map[string]int   // error descriptions, for the report
 }
 
 // The milestones of turn.latency and the hops between them.
