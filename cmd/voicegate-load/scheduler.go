@@ -135,7 +135,7 @@ func (sh *shard) run(sc *scheduler, t0 time.Duration) {
 				continue
 			}
 			sh.sent.Add(1)
-			if s.sentN++; !l.protocol && s.sentN%l.echoEvery == 0 {
+			if s.sentN++; !l.protocol && l.echoEvery > 0 && s.sentN%l.echoEvery == 0 {
 				s.echoAt.Store(int64(l.clk.now()))
 			}
 			if last {

@@ -225,15 +225,15 @@ func (l *load) read(s *session) {
 			return
 		}
 		now := l.clk.now()
-		if typ == websocket.MessageBinary && !l.protocol {
-			if at := s.echoAt.Swap(0); at > 0 && l.measuring.Load() {
-				l.echo.add(now - time.Duration(at))
-			}
-			continue
-		}
 		if typ == websocket.MessageBinary {
 			l.audioMsgs.Add(1)
 			l.audioBytes.Add(int64(n))
+			if !l.protocol {
+				if at := s.echoAt.Swap(0); at > 0 && l.measuring.Load() {
+					l.echo.add(now - time.Duration(at))
+				}
+				continue
+			}
 			if s.armed > s.matched {
 				s.matched = s.armed
 				e2e := now - time.Duration(s.lastVoiceEnd.Load())
