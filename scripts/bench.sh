@@ -61,7 +61,9 @@ fi
 ncpu=$(nproc)
 pin_args=()
 if [[ $ncpu -ge 2 ]]; then
-	server_cpus=${BENCH_SERVER_CPUS-0} client_cpus=${BENCH_CLIENT_CPUS-1-$((ncpu - 1))}
+	rest=1-$((ncpu - 1))
+	[[ $ncpu == 2 ]] && rest=1
+	server_cpus=${BENCH_SERVER_CPUS-0} client_cpus=${BENCH_CLIENT_CPUS-$rest}
 else
 	server_cpus=${BENCH_SERVER_CPUS-} client_cpus=${BENCH_CLIENT_CPUS-}
 fi

@@ -129,14 +129,24 @@ func TestHeadline(t *testing.T) {
 		want map[string]string // verdict by key
 	}{
 		{name: "all met", rep: Report{
-			Capacity: &CapacityReport{LatencyMS: 20, Gateway: &Capacity{PerCore: 1700, Sessions: 1700, Cores: 1}, Baseline: &Capacity{PerCore: 2000, Sessions: 2000, Cores: 1}},
-			Runs:     []*Result{run(500, 1, 0.1, 9, 400), run(1000, 0.55, 0.5, 1.5, 318)},
+			Capacity: &CapacityReport{LatencyMS: 20, Gateway: &Capacity{PerCore: 1700, Sessions: 1700, Cores: 1, Bound: "bisected"},
+				Baseline: &Capacity{PerCore: 2000, Sessions: 2000, Cores: 1, Bound: "bisected"}},
+			Runs: []*Result{run(500, 1, 0.1, 9, 400), run(1000, 0.55, 0.5, 1.5, 318)},
 		}, want: map[string]string{"per_core": "PASS", "cpu_frame": "PASS", "send_hop": "PASS", "e2e_p99": "PASS"}},
 		{name: "all missed, no search", rep: Report{
 			Runs: []*Result{run(1000, 0.9, 0.5, 5, 340)},
 		}, want: map[string]string{"per_core": "—", "cpu_frame": "MISS", "send_hop": "MISS", "e2e_p99": "MISS"}},
+		{name: "lower bounds decide nothing", rep: Report{
+			Capacity: &CapacityReport{LatencyMS: 20, Gateway: &Capacity{PerCore: 1000, Sessions: 1000, Cores: 1, Bound: "client"},
+				Baseline: &Capacity{PerCore: 2000, Sessions: 2000, Cores: 1, Bound: "bisected"}},
+		}, want: map[string]string{"per_core": "—"}},
+		{name: "a lower bound above the target", rep: Report{
+			Capacity: &CapacityReport{LatencyMS: 20, Gateway: &Capacity{PerCore: 1900, Sessions: 1900, Cores: 1, Bound: "max"},
+				Baseline: &Capacity{PerCore: 2000, Sessions: 2000, Cores: 1, Bound: "bisected"}},
+		}, want: map[string]string{"per_core": "PASS"}},
 		{name: "search short of the ratio", rep: Report{
-			Capacity: &CapacityReport{LatencyMS: 20, Gateway: &Capacity{PerCore: 1000, Sessions: 1000, Cores: 1}, Baseline: &Capacity{PerCore: 2000, Sessions: 2000, Cores: 1}},
+			Capacity: &CapacityReport{LatencyMS: 20, Gateway: &Capacity{PerCore: 1000, Sessions: 1000, Cores: 1, Bound: "bisected"},
+				Baseline: &Capacity{PerCore: 2000, Sessions: 2000, Cores: 1, Bound: "bisected"}},
 		}, want: map[string]string{"per_core": "MISS"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

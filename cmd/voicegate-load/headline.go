@@ -71,6 +71,21 @@ func (rep *Report) headline() []headlineRow {
 	if measured {
 		capRow.ratio = fmt.Sprintf("%.2f×", c.Ratio())
 	}
+	// A search that stopped short of a failing load (Bound other than
+	// "bisected") gives a lower bound only: the ratio decides the target
+	// only where the bound points the same way.
+	if measured {
+		gExact, bExact := c.Gateway.Bound == "bisected", c.Baseline.Bound == "bisected"
+		pass := c.Ratio() >= perCoreTarget
+		switch {
+		case gExact && bExact:
+		case pass && bExact: // the gateway holds at least this many
+		case !pass && gExact: // the bare server holds at least this many
+		default:
+			measured = false
+			capRow.ratio += " (bounds only)"
+		}
+	}
 	capRow.verdict = verdict("per_core", fmt.Sprintf("≥ %.1f×", perCoreTarget), measured, c.Ratio() >= perCoreTarget, capRow.ratio)
 	rows = append(rows, capRow)
 
