@@ -84,6 +84,7 @@ type connection struct {
 	stream  chan outItem
 	wmu     sync.Mutex
 	queued  atomic.Int64
+	room    sendRoom // under wmu
 
 	wg sync.WaitGroup // writer and watchdog
 

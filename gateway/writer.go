@@ -28,13 +28,12 @@ type outItem struct {
 
 var _ pipeline.Output = (*connection)(nil)
 
-// Send is the session's Output. It copies what it needs and, when nothing is
-// queued ahead and no write is in progress, writes the message itself, on
-// the caller's goroutine: reply audio reaches the socket as soon as it is
-// ready, without waiting for the writer to be scheduled. Otherwise it
-// queues the message on one of two bounded lanes for the writer and returns
-// at once. A write of its own waits only for the socket, for at most
-// WriteTimeout (then the connection is closed as a slow consumer).
+// Send is the session's Output. It never blocks. When nothing is queued
+// ahead, no write is in progress and the socket's send buffer has room, it
+// writes the message itself, on the caller's goroutine: reply audio reaches
+// the socket as soon as it is ready, without waiting for the writer to be
+// scheduled. Otherwise it copies what it needs and queues it on one of two
+// bounded lanes for the writer.
 //
 // The control lane carries what must not wait behind audio: speech.started
 // (the client stops playback at once), response.cancelled, errors, pongs.
@@ -129,12 +128,12 @@ func (c *connection) push(lane chan outItem, it outItem) {
 }
 
 // writeNow writes it on the caller's goroutine if that keeps the order the
-// lanes would give: nothing queued, no other write in progress. It reports
+// lanes would give (nothing queued, no other write in progress) and cannot
+// block (the socket's send buffer has room for it: see roomFor). It reports
 // whether it did (or dropped it, or failed the connection trying). Only the
-// native protocol writes inline: an adapter's encoder runs on the writer
-// (and a connection without a socket, in tests, only queues).
+// native protocol writes inline: an adapter's encoder runs on the writer.
 func (c *connection) writeNow(it outItem) bool {
-	if c.adapter != nil || c.rt != nil || c.ws == nil || c.queued.Load() != 0 || !c.wmu.TryLock() {
+	if c.adapter != nil || c.rt != nil || c.netConn == nil || c.queued.Load() != 0 || !c.wmu.TryLock() {
 		return false
 	}
 	defer c.wmu.Unlock()
@@ -143,10 +142,29 @@ func (c *connection) writeNow(it outItem) bool {
 		// connection is closing (the writer drops the lanes).
 		return false
 	}
+	if it.msg != nil || !c.roomFor(inlineSize(it)) {
+		return false
+	}
 	if err := c.write(it); err != nil {
 		c.writeFailed(err)
 	}
 	return true
+}
+
+// inlineSize bounds the bytes it takes on the wire, before it is encoded:
+// the audio, or an event's fields (at most 2 KiB) and its text, escaped at
+// worst 6 bytes a byte. A prebuilt message (session.started with its
+// history, an error) always goes through the writer.
+func inlineSize(it outItem) int {
+	const wsHeaderMax, eventFields = 14, 2048
+	if it.pcm != nil {
+		return len(*it.pcm) + wsHeaderMax
+	}
+	text := len(it.ev.Text)
+	if it.ev.Call != nil {
+		text += len(it.ev.Call.Arguments)
+	}
+	return eventFields + 6*text + wsHeaderMax
 }
 
 // writeFailed ends the connection after a failed write.

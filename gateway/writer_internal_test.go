@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,18 +22,25 @@ import (
 // WebSocket (its writer not started) and the client's end.
 func socketPair(t *testing.T) (*connection, *websocket.Conn) {
 	t.Helper()
-	srv, err := New(Options{Stages: pipeline.Stages{LLM: echo.New(echo.Config{}), TTS: &pipelinetest.Tone{Rate: 16000}}})
+	o := Options{Stages: pipeline.Stages{LLM: echo.New(echo.Config{}), TTS: &pipelinetest.Tone{Rate: 16000}}}
+	o.WriteTimeout = time.Minute // a write that waited for the socket would show
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepted := make(chan *websocket.Conn, 1)
+	type conns struct {
+		ws  *websocket.Conn
+		raw net.Conn
+	}
+	accepted := make(chan conns, 1)
 	hold := make(chan struct{})
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
+		rec := &hijackRecorder{ResponseWriter: w}
+		ws, err := websocket.Accept(rec, r, nil)
 		if err != nil {
 			return
 		}
-		accepted <- ws
+		accepted <- conns{ws, rec.conn}
 		<-hold // the handler's return would end the socket
 	}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -42,7 +50,8 @@ func socketPair(t *testing.T) (*connection, *websocket.Conn) {
 		t.Fatal(err)
 	}
 	c := newConnection(srv, "test")
-	c.ws = <-accepted
+	a := <-accepted
+	c.ws, c.netConn = a.ws, a.raw
 	t.Cleanup(func() {
 		c.ws.CloseNow()
 		client.CloseNow()
@@ -121,4 +130,34 @@ func TestSendWritesWhenNothingIsQueued(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSendNeverWaitsForTheSocket: a client that stops reading fills the
+// socket's buffers; Send then queues instead of writing, and returns at
+// once, until the lane is full and the client is dropped as a slow
+// consumer.
+func TestSendNeverWaitsForTheSocket(t *testing.T) {
+	c, _ := socketPair(t) // the client never reads
+	turn := &pipeline.Turn{}
+	second := pipelinetest.Voice(time.Second, 16000)
+	start := time.Now()
+	inline := 0
+	for i := 0; i < 2000 && !c.isClosing(); i++ {
+		t0 := time.Now()
+		c.Send(pipeline.Event{Kind: pipeline.EventAudio, Turn: 1, Audio: second, Sentence: 1, Handle: turn})
+		if d := time.Since(t0); d > 2*time.Second {
+			t.Fatalf("Send %d took %v: it waited for the socket", i, d)
+		}
+		if c.queued.Load() == 0 {
+			inline++
+		}
+	}
+	if inline == 0 {
+		t.Error("no message was written by Send: the socket had room at first")
+	}
+	if !c.isClosing() || c.reason.class.Code != protocol.CodeSlowConsumer {
+		t.Errorf("after %d seconds of audio unread (%d written by Send): closing %v, reason %q; want slow_consumer",
+			2000, inline, c.isClosing(), c.reason.class.Code)
+	}
+	t.Logf("%d seconds of audio written by Send before the socket was full; %v in all", inline, time.Since(start))
 }
