@@ -8,7 +8,13 @@
 // the method.
 //
 //	voicegate-load -sessions 1000,2000 -duration 20s,60s
+//	voicegate-load -server-cpus 0 -client-cpus 1 -sessions-per-core -sessions 1000 -duration 20s
 //	voicegate-load -url ws://127.0.0.1:8080/ws -admin-url http://127.0.0.1:9090 -pid 4242 -sessions 200 -duration 10s
+//
+// With -server-cpus and -client-cpus the servers and the client run on CPUs
+// of their own; -sessions-per-core first bisects for the most sessions each
+// server carries there, and the report opens with a headline table of
+// gateway against bare server.
 //
 // The client shares the machine with the server, so it is built to be
 // cheap: frames are encoded once and shared, a few scheduler goroutines pace
@@ -88,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.capacity.start, "capacity-start", 250, "with -sessions-per-core: the first load tried; it doubles until a run fails")
 	fs.IntVar(&o.capacity.max, "capacity-max", 6000, "with -sessions-per-core: the most sessions tried")
 	fs.DurationVar(&o.capacity.duration, "capacity-duration", 10*time.Second, "with -sessions-per-core: how long each search run speaks")
-	fs.DurationVar(&o.capacity.latency, "capacity-latency", 20*time.Millisecond, "with -sessions-per-core: the added latency p99 a load must keep to")
+	fs.DurationVar(&o.capacity.latency, "capacity-latency", 20*time.Millisecond, "with -sessions-per-core: the p99 a load must keep to of the latency added beyond the VAD's wait (gateway) or of an echo's round trip (bare server)")
 	fs.IntVar(&o.capacity.runs, "capacity-runs", 10, "with -sessions-per-core: at most this many search runs per server")
 	fs.Float64Var(&o.capacity.resolution, "capacity-resolution", 0.05, "with -sessions-per-core: stop bisecting when the bounds are this close (fraction of the lower)")
 	if err := fs.Parse(args); err != nil {
