@@ -25,8 +25,9 @@ import (
 //
 //   - the reader: serve's own goroutine (the HTTP handler's), the only one
 //     that calls ws.Reader; it parses messages and feeds the session;
-//   - the writer (writeLoop): the only one that writes data messages, from
-//     two bounded lanes, and the one that closes the socket;
+//   - the writer (writeLoop): writes data messages queued on two bounded
+//     lanes (Send writes itself when nothing is queued), and closes the
+//     socket;
 //   - the watchdog: session.start timeout and WebSocket pings;
 //   - the session's Run, started by the reader on session.start.
 //
@@ -75,9 +76,15 @@ type connection struct {
 
 	heardAt atomic.Int64 // unix nanoseconds of the last message or pong
 
-	// Write lanes; see Send.
+	// Write lanes; see Send. wmu is held for every data write, by the
+	// writer or by Send writing itself; queued counts the items pushed
+	// onto the lanes and not yet written, so Send writes itself only
+	// when nothing is ahead of it.
 	control chan outItem
 	stream  chan outItem
+	wmu     sync.Mutex
+	queued  atomic.Int64
+	room    sendRoom // under wmu
 
 	wg sync.WaitGroup // writer and watchdog
 

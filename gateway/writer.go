@@ -28,8 +28,12 @@ type outItem struct {
 
 var _ pipeline.Output = (*connection)(nil)
 
-// Send is the session's Output. It never blocks: it copies what it needs and
-// queues it on one of two bounded lanes for the writer.
+// Send is the session's Output. It never blocks. When nothing is queued
+// ahead, no write is in progress and the socket's send buffer has room, it
+// writes the message itself, on the caller's goroutine: reply audio reaches
+// the socket as soon as it is ready, without waiting for the writer to be
+// scheduled. Otherwise it copies what it needs and queues it on one of two
+// bounded lanes for the writer.
 //
 // The control lane carries what must not wait behind audio: speech.started
 // (the client stops playback at once), response.cancelled, response.paused
@@ -108,15 +112,69 @@ func (c *connection) sendError(e *protocol.Error) {
 }
 
 func (c *connection) push(lane chan outItem, it outItem) {
+	if c.writeNow(it) {
+		return
+	}
+	c.queued.Add(1)
 	select {
 	case lane <- it:
 		return
 	default:
 	}
+	c.queued.Add(-1)
 	if it.pcm != nil {
 		c.srv.putBuf(it.pcm)
 	}
 	c.slowConsumer("write queue full")
+}
+
+// writeNow writes it on the caller's goroutine if that keeps the order the
+// lanes would give (nothing queued, no other write in progress) and cannot
+// block (the socket's send buffer has room for it: see roomFor). It reports
+// whether it did (or dropped it, or failed the connection trying). Only the
+// native protocol writes inline: an adapter's encoder runs on the writer.
+func (c *connection) writeNow(it outItem) bool {
+	if c.adapter != nil || c.rt != nil || c.netConn == nil || c.queued.Load() != 0 || !c.wmu.TryLock() {
+		return false
+	}
+	defer c.wmu.Unlock()
+	if c.queued.Load() != 0 || c.isClosing() {
+		// Queued since, by another goroutine: behind that, or the
+		// connection is closing (the writer drops the lanes).
+		return false
+	}
+	if it.msg != nil || !c.roomFor(inlineSize(it)) {
+		return false
+	}
+	if err := c.write(it); err != nil {
+		c.writeFailed(err)
+	}
+	return true
+}
+
+// inlineSize bounds the bytes it takes on the wire, before it is encoded:
+// the audio, or an event's fields (at most 2 KiB) and its text, escaped at
+// worst 6 bytes a byte. A prebuilt message (session.started with its
+// history, an error) always goes through the writer.
+func inlineSize(it outItem) int {
+	const wsHeaderMax, eventFields = 14, 2048
+	if it.pcm != nil {
+		return len(*it.pcm) + wsHeaderMax
+	}
+	text := len(it.ev.Text)
+	if it.ev.Call != nil {
+		text += len(it.ev.Call.Arguments)
+	}
+	return eventFields + 6*text + wsHeaderMax
+}
+
+// writeFailed ends the connection after a failed write.
+func (c *connection) writeFailed(err error) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		c.slowConsumer("write timed out")
+	} else {
+		c.fail(closeReason{peer: true, err: err})
+	}
 }
 
 func (c *connection) slowConsumer(why string) {
@@ -126,9 +184,10 @@ func (c *connection) slowConsumer(why string) {
 	}
 }
 
-// writeLoop is the connection's only writer of data messages. The control
-// lane is always drained first. When the connection fails it stops, tells
-// the client why and closes the socket.
+// writeLoop writes what Send queued (Send writes itself when nothing is
+// queued: see writeNow). The control lane is always drained first. Every
+// write holds wmu. When the connection fails it stops, tells the client why
+// and closes the socket.
 func (c *connection) writeLoop() {
 	defer c.closeSocket()
 	for {
@@ -145,12 +204,12 @@ func (c *connection) writeLoop() {
 			case it = <-c.stream:
 			}
 		}
-		if err := c.write(it); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				c.slowConsumer("write timed out")
-			} else {
-				c.fail(closeReason{peer: true, err: err})
-			}
+		c.wmu.Lock()
+		err := c.write(it)
+		c.wmu.Unlock()
+		c.queued.Add(-1)
+		if err != nil {
+			c.writeFailed(err)
 			return
 		}
 	}
@@ -288,6 +347,8 @@ func (c *connection) closeSocket() {
 	}
 	stop := time.AfterFunc(c.srv.opts.WriteTimeout, c.kill)
 	defer stop.Stop()
+	c.wmu.Lock() // after a write of Send's own in progress (kill ends a stuck one)
+	defer c.wmu.Unlock()
 	if r.class.Code != "" {
 		c.srv.metrics.errors.WithLabelValues(string(r.class.Code)).Inc()
 		cl := r.class

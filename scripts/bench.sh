@@ -4,8 +4,15 @@
 # coder/websocket baseline (cmd/voicegate-load). Prints markdown to stdout;
 # docs/benchmarks.md explains the method and the figures.
 #
-#   scripts/bench.sh                 # full: 1,000 × 20 s and 2,000 × 60 s, nginx 500 × 20 s (~8 min)
-#   BENCH_QUICK=1 scripts/bench.sh   # smoke: 200 × 10 s, nginx 100 × 5 s, -check (< 3 min)
+#   scripts/bench.sh                 # full: sessions per core (bisected, gateway and bare) and
+#                                    # 1,000 × 20 s pinned; 2,000 × 60 s on every CPU; nginx 500 × 20 s
+#                                    # (~20 min)
+#   BENCH_QUICK=1 scripts/bench.sh   # smoke: sessions-per-core search capped at 100, 200 × 10 s,
+#                                    # nginx 100 × 5 s, -check (< 4 min)
+#
+# On a machine with 2 or more CPUs the gateway and the bare server run pinned
+# to CPU 0 and the load client to the others (voicegate-load -server-cpus,
+# -client-cpus), so the client does not compete with the server measured.
 #
 # Environment:
 #   BENCH_QUICK=1       small, fast run; the load tool's -check makes errors or
@@ -24,6 +31,11 @@
 #   BENCH_OUT           directory for bench.json, profiles and logs (default: bin/bench)
 #   BENCH_QUIET_WAIT    full run: wait up to this long for an idle machine before each phase (default 3m)
 #   BENCH_ARGS          extra flags for voicegate-load
+#   BENCH_SERVER_CPUS, BENCH_CLIENT_CPUS   the load phase's pinning (default 0 and 1-(nproc-1);
+#                       "" for both: no pinning)
+#   BENCH_PER_CORE=0    skip the sessions-per-core search
+#   BENCH_SCALE=0       full run: skip the 2,000 × 60 s run on every CPU (unpinned: one core
+#                       cannot carry it); BENCH_SCALE_SESSIONS, BENCH_SCALE_DURATION change it
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,12 +49,26 @@ if [[ $quick == 1 ]]; then
 	sessions=${BENCH_SESSIONS:-200}
 	duration=${BENCH_DURATION:-10s}
 	load_args=(-check -baseline-duration 5s -alloc-window 2s)
+	per_core_args=(-sessions-per-core -capacity-start 50 -capacity-max 100 -capacity-duration 3s -capacity-runs 3)
 else
 	benchtime=${BENCH_BENCHTIME:-1s}
-	sessions=${BENCH_SESSIONS:-1000,2000}
-	duration=${BENCH_DURATION:-20s,60s}
+	sessions=${BENCH_SESSIONS:-1000}
+	duration=${BENCH_DURATION:-20s}
 	load_args=(-quiet-wait "${BENCH_QUIET_WAIT:-3m}" -cpuprofile "$out/cpu.pprof" -heapprofile "$out/heap.pprof")
+	per_core_args=(-sessions-per-core -capacity-start 250 -capacity-max 6000 -capacity-duration 10s)
 fi
+[[ ${BENCH_PER_CORE:-1} == 0 ]] && per_core_args=()
+ncpu=$(nproc)
+pin_args=()
+if [[ $ncpu -ge 2 ]]; then
+	rest=1-$((ncpu - 1))
+	[[ $ncpu == 2 ]] && rest=1
+	server_cpus=${BENCH_SERVER_CPUS-0} client_cpus=${BENCH_CLIENT_CPUS-$rest}
+else
+	server_cpus=${BENCH_SERVER_CPUS-} client_cpus=${BENCH_CLIENT_CPUS-}
+fi
+[[ -n $server_cpus ]] && pin_args+=(-server-cpus "$server_cpus")
+[[ -n $client_cpus ]] && pin_args+=(-client-cpus "$client_cpus")
 
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
 echo "# voicegate benchmarks"
@@ -89,8 +115,18 @@ if [[ ${BENCH_LOAD:-1} != 0 ]]; then
 	mkdir -p "$out/logs"
 	# shellcheck disable=SC2086
 	if ! "$bin/voicegate-load" -sessions "$sessions" -duration "$duration" \
-		-dir "$out/logs" -json "$out/bench.json" "${load_args[@]}" ${BENCH_ARGS:-}; then
+		-dir "$out/logs" -json "$out/bench.json" "${load_args[@]}" "${pin_args[@]}" "${per_core_args[@]}" ${BENCH_ARGS:-}; then
 		status=1
+	fi
+	if [[ $quick != 1 && ${BENCH_SCALE:-1} != 0 ]]; then
+		echo
+		echo "### Scale: ${BENCH_SCALE_SESSIONS:-2000} sessions × ${BENCH_SCALE_DURATION:-60s} on every CPU (not pinned)"
+		echo
+		# shellcheck disable=SC2086
+		if ! "$bin/voicegate-load" -sessions "${BENCH_SCALE_SESSIONS:-2000}" -duration "${BENCH_SCALE_DURATION:-60s}" \
+			-dir "$out/logs" -json "$out/bench-scale.json" -quiet-wait "${BENCH_QUIET_WAIT:-3m}" ${BENCH_ARGS:-}; then
+			status=1
+		fi
 	fi
 	for p in "$out"/cpu.pprof*; do
 		[[ -f $p ]] || continue

@@ -123,6 +123,11 @@ func (e Event) String() string {
 const (
 	window     = 10 * time.Millisecond // analysis window
 	highPassHz = 60                    // below this is hum, rumble and DC, not speech
+	// hpFlush: the high-pass state decays toward 0 in digital silence and,
+	// left alone, settles on a subnormal float that rounds to itself, where
+	// every sample costs an order of magnitude more (12 µs a 20 ms frame
+	// instead of 0.6). Far below one LSB, it is flushed to 0 instead.
+	hpFlush = 1e-20
 
 	// The noise floor follows a falling level with the first time constant
 	// and a rising one, outside speech, with the second.
@@ -279,6 +284,9 @@ func (d *Detector) Process(samples []int16) Event {
 			if yy > peak2 { // not max(): its NaN handling costs a branch per sample
 				peak2 = yy
 			}
+		}
+		if math.Abs(y1) < hpFlush {
+			y1 = 0 // see hpFlush
 		}
 		st.hpX, st.hpY, st.sum, st.peak2 = x1, y1, sum, peak2
 		st.n += n

@@ -92,7 +92,7 @@ func TestRunAgainstFakeGateway(t *testing.T) {
 		voice: 400 * time.Millisecond, pauseMin: 400 * time.Millisecond, pauseMax: 600 * time.Millisecond,
 		ramp: 200 * time.Millisecond, shards: 2, allocWindow: time.Second, logf: t.Logf,
 	}
-	g, err := o.runGateway(context.Background(), 20, 3*time.Second)
+	g, err := o.runGateway(context.Background(), 20, 3*time.Second, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestBaselineLoad(t *testing.T) {
 	b := &baseline{echoEvery: 10}
 	srv := httptest.NewServer(b)
 	defer srv.Close()
-	o := options{voice: 400 * time.Millisecond, pauseMin: 400 * time.Millisecond, pauseMax: 400 * time.Millisecond}
+	o := options{voice: 400 * time.Millisecond, pauseMin: 400 * time.Millisecond, pauseMax: 400 * time.Millisecond, echoEvery: 10}
 	l := o.newLoad(false)
 	sessions := l.open(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), 10, 100*time.Millisecond)
 	sc := newScheduler(l, sessions, 2)
@@ -155,6 +155,11 @@ func TestBaselineLoad(t *testing.T) {
 	}
 	if echoes := l.audioMsgs.Load(); echoes < sent/10-10 {
 		t.Fatalf("%d echoes for %d frames", echoes, sent)
+	}
+	// Every echo is timed against the frame it echoes: the 10th, 20th, …
+	// of its connection.
+	if d := l.echo.dist(); d.N < int(sent/10-10) || d.P50 <= 0 || d.Max > 1000 {
+		t.Fatalf("echo round trips %+v for %d frames; want about one per 10 frames, each under a second", d, sent)
 	}
 }
 

@@ -8,7 +8,13 @@
 // the method.
 //
 //	voicegate-load -sessions 1000,2000 -duration 20s,60s
+//	voicegate-load -server-cpus 0 -client-cpus 1 -sessions-per-core -sessions 1000 -duration 20s
 //	voicegate-load -url ws://127.0.0.1:8080/ws -admin-url http://127.0.0.1:9090 -pid 4242 -sessions 200 -duration 10s
+//
+// With -server-cpus and -client-cpus the servers and the client run on CPUs
+// of their own; -sessions-per-core first bisects for the most sessions each
+// server carries there, and the report opens with a headline table of
+// gateway against bare server.
 //
 // The client shares the machine with the server, so it is built to be
 // cheap: frames are encoded once and shared, a few scheduler goroutines pace
@@ -59,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		soak        = fs.Duration("soak", 0, "instead of the benchmark, keep -sessions talking this long and sample RSS, goroutines and latency (make soak)")
 		soakEvery   = fs.Duration("soak-sample", time.Minute, "with -soak: sampling interval")
 		soakSettle  = fs.Int("soak-settle", 5, "with -soak: drift is measured from this sample on (1-based)")
+		serverCPUs  = fs.String("server-cpus", "", "pin the gateway and the baseline server to these CPUs (a list as taskset -c takes it: 0 or 0-1,3); with -url, the -pid process's threads (its GOMAXPROCS stays as it started)")
+		clientCPUs  = fs.String("client-cpus", "", "pin this load client to these CPUs; GOMAXPROCS follows")
 	)
 	fs.StringVar(&o.url, "url", "", "attach to a running gateway at this WebSocket URL (with -pid) instead of starting its own")
 	fs.StringVar(&o.admin, "admin-url", "http://127.0.0.1:9090", "with -url: the gateway's admin listener (server.admin_addr), where its /metrics and /debug/pprof are")
@@ -81,6 +89,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.allocWindow, "alloc-window", 3*time.Second, "window over which allocations per frame are counted")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "save the gateway's CPU profile of each speaking phase here (suffixed with the run's sessions if several)")
 	fs.StringVar(&o.heapProfile, "heapprofile", "", "save the gateway's heap profile with the sessions open and idle here (suffixed likewise)")
+	fs.BoolVar(&o.capacity.enabled, "sessions-per-core", false, "first find, by bisection over short runs, the most sessions the gateway and then the bare server carry "+
+		"with 0 dropped frames and added latency p99 ≤ -capacity-latency; per core of -server-cpus")
+	fs.IntVar(&o.capacity.start, "capacity-start", 250, "with -sessions-per-core: the first load tried; it doubles until a run fails")
+	fs.IntVar(&o.capacity.max, "capacity-max", 6000, "with -sessions-per-core: the most sessions tried")
+	fs.DurationVar(&o.capacity.duration, "capacity-duration", 10*time.Second, "with -sessions-per-core: how long each search run speaks")
+	fs.DurationVar(&o.capacity.latency, "capacity-latency", 20*time.Millisecond, "with -sessions-per-core: the p99 a load must keep to of the latency added beyond the VAD's wait (gateway) or of an echo's round trip (bare server)")
+	fs.IntVar(&o.capacity.runs, "capacity-runs", 10, "with -sessions-per-core: at most this many search runs per server")
+	fs.Float64Var(&o.capacity.resolution, "capacity-resolution", 0.05, "with -sessions-per-core: stop bisecting when the bounds are this close (fraction of the lower)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +125,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case o.pauseMax < o.pauseMin || o.voice < frameDur || o.allocWindow < time.Second || o.maxLag < frameDur:
 		return errors.New("need -pause-max ≥ -pause-min, -voice ≥ 20ms, -alloc-window ≥ 1s, -max-lag ≥ 20ms")
 	}
+	o.logf = func(format string, args ...any) {
+		if !*quiet {
+			fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+		}
+	}
+	if err := o.pinning(*serverCPUs, *clientCPUs); err != nil {
+		return err
+	}
 	if o.shards <= 0 {
 		o.shards = 2 * runtime.GOMAXPROCS(0)
 	}
@@ -117,11 +141,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer os.RemoveAll(o.dir)
-	}
-	o.logf = func(format string, args ...any) {
-		if !*quiet {
-			fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
-		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -145,7 +164,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	rep := &Report{Machine: machine(), When: time.Now()}
+	rep := &Report{Machine: machine(), When: time.Now(), ServerCPUs: *serverCPUs, ClientCPUs: *clientCPUs}
+	if o.capacity.enabled {
+		if rep.Capacity, err = o.findCapacity(ctx); err != nil {
+			return err
+		}
+	}
 	cpuProfile, heapProfile := o.cpuProfile, o.heapProfile
 	for i, n := range ns {
 		d := ds[i]
@@ -153,7 +177,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			o.cpuProfile, o.heapProfile = suffix(cpuProfile, n), suffix(heapProfile, n)
 		}
 		r := &Result{Sessions: n, Duration: d.Seconds(), Config: o.cfg}
-		if r.Gateway, err = o.runGateway(ctx, n, d); err != nil {
+		if r.Gateway, err = o.runGateway(ctx, n, d, false); err != nil {
 			return fmt.Errorf("gateway, %d sessions: %w", n, err)
 		}
 		if o.baseline && ctx.Err() == nil {

@@ -48,10 +48,14 @@ type Verdict struct {
 
 // Report is everything an invocation measured; -json writes it.
 type Report struct {
-	Machine Machine    `json:"machine"`
-	When    time.Time  `json:"when"`
-	Runs    []*Result  `json:"runs"`
-	Targets []*Verdict `json:"targets"`
+	Machine    Machine         `json:"machine"`
+	When       time.Time       `json:"when"`
+	ServerCPUs string          `json:"server_cpus,omitempty"` // -server-cpus: where the servers ran
+	ClientCPUs string          `json:"client_cpus,omitempty"` // -client-cpus: where this client ran
+	Capacity   *CapacityReport `json:"sessions_per_core,omitempty"`
+	Runs       []*Result       `json:"runs"`
+	Headline   []*Verdict      `json:"headline"`
+	Targets    []*Verdict      `json:"targets"`
 }
 
 // goal is one of the performance targets: the runs at its scale, and the test.
@@ -66,16 +70,21 @@ type goal struct {
 
 const hopTarget = 2.0 // ms, p99 per stage hop
 
+// e2eMarginMS is what the gateway may add, at p99, to end of speech →
+// first audio byte beyond VAD silence and the providers: the VAD's 10 ms
+// window and 10 ms for everything else.
+const e2eMarginMS = 20.0
+
 var pipelineHops = []string{"asr", "llm", "chunker", "tts", "send"}
 
 func goals(cfg latencies) []goal {
 	// The latency and drop targets are set for 1,000 sessions; a larger run
 	// is shown beside them but judged only on the targets set for its scale.
 	at1000 := func(r *Result) bool { return r.Sessions >= 1000 && r.Sessions < 2000 }
-	e2eLimit := float64(cfg.Silence+cfg.providers())/float64(time.Millisecond) + 10
+	e2eLimit := float64(cfg.Silence+cfg.providers())/float64(time.Millisecond) + e2eMarginMS
 	gs := []goal{{
 		key: "e2e", short: fmt.Sprintf("p99 ≤ %.0f ms @ 1k", e2eLimit),
-		target: fmt.Sprintf("1,000 sessions: end of speech → first audio byte p99 ≤ VAD silence + providers + 10 ms (%.0f ms)", e2eLimit),
+		target: fmt.Sprintf("1,000 sessions: end of speech → first audio byte p99 ≤ VAD silence + providers + %.0f ms (%.0f ms)", e2eMarginMS, e2eLimit),
 		scale:  at1000,
 		check:  func(r *Result) (bool, bool) { return r.Gateway.E2E.P99 <= e2eLimit, r.Gateway.E2E.N > 0 },
 		show:   func(r *Result) string { return fmt.Sprintf("%.1f ms", r.Gateway.E2E.P99) },
@@ -191,6 +200,7 @@ func fmtDist2(d Dist) string {
 func (rep *Report) writeMarkdown(w io.Writer) {
 	m := rep.Machine
 	fmt.Fprintf(w, "voicegate load: %d CPUs (%s), Linux %s, %s; %s\n\n", m.CPUs, m.Model, m.Kernel, m.Go, rep.When.Format(time.RFC3339))
+	rep.writeHeadline(w)
 	if len(rep.Runs) == 0 {
 		return
 	}
@@ -253,6 +263,7 @@ func (rep *Report) writeMarkdown(w io.Writer) {
 	})
 	row("e2e", "**End of speech → first audio byte** (client clock)", func(r *Result) string { return fmtDist(r.Gateway.E2E) })
 	row("", "Gateway-added: that − VAD silence − providers", func(r *Result) string { return fmtDist(r.Gateway.Added) })
+	row("", "Beyond the VAD: that − trace endpoint_ms − providers (what -sessions-per-core limits)", func(r *Result) string { return fmtDist(r.Gateway.BeyondVAD) })
 	for _, st := range stageNames {
 		row("", "Trace "+st+"_ms", func(r *Result) string { return fmtDist(r.Gateway.Stages[st]) })
 	}

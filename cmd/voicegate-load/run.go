@@ -31,6 +31,8 @@ type options struct {
 	quietWait   time.Duration // wait up to this long for the machine to be idle before each run
 	cpuProfile  string        // write the gateway's CPU profile of each run's speech phase here
 	heapProfile string        // write the gateway's heap profile with the run's sessions open and idle here
+	pin         pinning       // -server-cpus, -client-cpus
+	capacity    capacityOpts  // -sessions-per-core
 	logf        func(format string, args ...any)
 }
 
@@ -46,8 +48,9 @@ type Side struct {
 	SentPerSec    float64        `json:"frames_sent_per_s"`
 	HandledPerSec float64        `json:"frames_handled_per_s"` // by the server's own counters: received less dropped
 	SendLag       Dist           `json:"send_lag"`
-	LateFrames    uint64         `json:"late_frames"`    // sent ≥ 20 ms after due
-	SkippedFrames int64          `json:"skipped_frames"` // not sent: the client was more than -max-lag behind
+	LateFrames    uint64         `json:"late_frames"`               // sent ≥ 20 ms after due
+	SkippedFrames int64          `json:"skipped_frames"`            // not sent: the client was more than -max-lag behind
+	Echo          Dist           `json:"echo_round_trip,omitempty"` // baseline: an echoed frame, written → echo read
 	CPUCores      float64        `json:"cpu_cores"`
 	ClientCores   float64        `json:"client_cpu_cores"`
 	OtherCores    float64        `json:"other_cpu_cores"` // everything else on the machine: other processes, the kernel
@@ -83,7 +86,8 @@ type Gateway struct {
 	Cancelled      int64           `json:"responses_cancelled"`
 	E2E            Dist            `json:"end_of_speech_to_first_audio"`
 	Added          Dist            `json:"gateway_added"`
-	Untraced       Dist            `json:"e2e_minus_trace"` // what the client saw beyond first_audio_sent_ms
+	Untraced       Dist            `json:"e2e_minus_trace"`  // what the client saw beyond first_audio_sent_ms
+	BeyondVAD      Dist            `json:"added_beyond_vad"` // e2e − trace endpoint_ms − providers: what the sessions-per-core search limits
 	AudioMsgs      int64           `json:"audio_messages"`
 	AudioBytes     int64           `json:"audio_bytes"`
 	TextMsgs       int64           `json:"text_messages"`
@@ -120,7 +124,7 @@ func (r *Result) ThroughputRatio() float64 {
 
 func (o *options) newLoad(protocol bool) *load {
 	return &load{
-		clk: clock{epoch: time.Now()}, fr: newFrames(o.voice), cfg: o.cfg, protocol: protocol, maxLag: o.maxLag,
+		clk: clock{epoch: time.Now()}, fr: newFrames(o.voice), cfg: o.cfg, protocol: protocol, maxLag: o.maxLag, echoEvery: o.echoEvery,
 		pat: pattern{pauseMin: int(o.pauseMin / frameDur), pauseMax: int(o.pauseMax / frameDur)},
 	}
 }
@@ -251,12 +255,14 @@ const (
 	baselineFramesMetric = "wsbaseline_frames_in_total"
 )
 
-// runGateway measures the gateway with n sessions streaming for d.
-func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Gateway, err error) {
+// runGateway measures the gateway with n sessions streaming for d. A probe
+// (a run of the sessions-per-core search) skips the heap, allocation and
+// profile measurements and measures the speaking phase only.
+func (o *options) runGateway(ctx context.Context, n int, d time.Duration, probe bool) (_ *Gateway, err error) {
 	o.waitQuiet(ctx)
 	var t *target
 	if o.url == "" {
-		t, err = spawnGateway(ctx, o.dir, o.cfg, max(5000, 2*n))
+		t, err = spawnGateway(ctx, o.dir, o.cfg, max(5000, 2*n), o.pin)
 	} else {
 		t, err = attach(o.url, o.admin, o.pid)
 	}
@@ -273,12 +279,15 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 
 	// Heap per idle session: live heap (after a forced GC) with n sessions
 	// open and quiet, against none.
-	_ = pipeline.Sleep(ctx, 500*time.Millisecond)
-	m0, err := t.memstats(true)
-	if err != nil {
-		return nil, err
+	var m0 memStats
+	var p0 procSample
+	if !probe {
+		_ = pipeline.Sleep(ctx, 500*time.Millisecond)
+		if m0, err = t.memstats(true); err != nil {
+			return nil, err
+		}
+		p0, _ = readProc(t.pid)
 	}
-	p0, _ := readProc(t.pid)
 	ramp := o.rampFor(n)
 	o.logf("gateway: opening %d sessions over %v", n, ramp)
 	sessions := l.open(ctx, t.ws, n, ramp)
@@ -286,51 +295,18 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 	if g.Connected == 0 {
 		return nil, fmt.Errorf("no session could be opened: %v", l.errs)
 	}
-	_ = pipeline.Sleep(ctx, 2*time.Second)
-	m1, err := t.memstats(true)
-	if err != nil {
-		return nil, err
-	}
-	p1, _ := readProc(t.pid)
-	g.HeapGCed = m1.GCed
-	g.HeapPerSession = float64(m1.HeapInuse-m0.HeapInuse) / float64(g.Connected)
-	g.StackPerSess = float64(m1.StackInuse-m0.StackInuse) / float64(g.Connected)
-	g.RSSPerSession = float64(p1.RSS-p0.RSS) / float64(g.Connected)
-	if o.heapProfile != "" {
-		if err := t.heapProfile(o.heapProfile); err != nil {
-			o.logf("heap profile: %v", err)
-		} else {
-			g.HeapProfile = o.heapProfile
-		}
-	}
-
-	// Allocations per frame: mallocs while every session streams silence,
-	// less the idle rate (heartbeats, these scrapes), per frame received.
-	a0, _ := t.memstats(false)
-	_ = pipeline.Sleep(ctx, o.allocWindow)
-	a1, _ := t.memstats(false)
-	idleRate := float64(a1.Mallocs-a0.Mallocs) / o.allocWindow.Seconds()
 	sc := newScheduler(l, sessions, o.shards)
-	l.mode.Store(modeSilence)
-	sc.start()
-	defer sc.halt()
-	o.logf("gateway: streaming silence (allocation window %v)", o.allocWindow)
-	_ = pipeline.Sleep(ctx, time.Second)
-	f0, _ := t.scrape()
-	a2, _ := t.memstats(false)
-	t2 := time.Now()
-	_ = pipeline.Sleep(ctx, o.allocWindow)
-	a3, _ := t.memstats(false)
-	f1, _ := t.scrape()
-	if g.HeapProfile != "" {
-		// With the idle profile as -base, alloc_objects shows what the
-		// per-frame path allocates.
-		if err := t.heapProfile(g.HeapProfile + ".silence"); err != nil {
-			o.logf("heap profile: %v", err)
+	var idleRate float64
+	if probe {
+		l.mode.Store(modeSilence)
+		sc.start()
+		defer sc.halt()
+		_ = pipeline.Sleep(ctx, time.Second)
+	} else {
+		if idleRate, err = o.measureIdle(ctx, t, g, l, sc, m0, p0); err != nil {
+			return nil, err
 		}
-	}
-	if frames := f1[gatewayFramesMetric] - f0[gatewayFramesMetric]; frames > 0 {
-		g.AllocsPerFrame = max(0, (float64(a3.Mallocs-a2.Mallocs)-idleRate*time.Since(t2).Seconds())/frames)
+		defer sc.halt()
 	}
 
 	// The measured phase: utterances and pauses at real time.
@@ -343,7 +319,7 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 	l.mode.Store(modeSpeech)
 	l.measuring.Store(true)
 	var prof sync.WaitGroup
-	if o.cpuProfile != "" && d >= 4*time.Second {
+	if o.cpuProfile != "" && d >= 4*time.Second && !probe {
 		g.Profile = o.cpuProfile
 		prof.Add(1)
 		go func() {
@@ -395,6 +371,7 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 	l.e2e.mu.Unlock()
 	g.Added = distOf(added)
 	g.Untraced = l.hidden.dist()
+	g.BeyondVAD = l.beyondVAD.dist()
 	for i := range nStages {
 		if d := l.stage[i].dist(); d.N > 0 {
 			g.Stages[stageNames[i]] = d
@@ -412,10 +389,61 @@ func (o *options) runGateway(ctx context.Context, n int, d time.Duration) (_ *Ga
 	return g, nil
 }
 
+// measureIdle measures, with the sessions open, the heap per idle session
+// and then, with every session streaming silence, allocations per frame; it
+// leaves sc running (silence) and returns the idle allocation rate.
+func (o *options) measureIdle(ctx context.Context, t *target, g *Gateway, l *load, sc *scheduler, m0 memStats, p0 procSample) (float64, error) {
+	_ = pipeline.Sleep(ctx, 2*time.Second)
+	m1, err := t.memstats(true)
+	if err != nil {
+		return 0, err
+	}
+	p1, _ := readProc(t.pid)
+	g.HeapGCed = m1.GCed
+	g.HeapPerSession = float64(m1.HeapInuse-m0.HeapInuse) / float64(g.Connected)
+	g.StackPerSess = float64(m1.StackInuse-m0.StackInuse) / float64(g.Connected)
+	g.RSSPerSession = float64(p1.RSS-p0.RSS) / float64(g.Connected)
+	if o.heapProfile != "" {
+		if err := t.heapProfile(o.heapProfile); err != nil {
+			o.logf("heap profile: %v", err)
+		} else {
+			g.HeapProfile = o.heapProfile
+		}
+	}
+
+	// Allocations per frame: mallocs while every session streams silence,
+	// less the idle rate (heartbeats, these scrapes), per frame received.
+	a0, _ := t.memstats(false)
+	_ = pipeline.Sleep(ctx, o.allocWindow)
+	a1, _ := t.memstats(false)
+	idleRate := float64(a1.Mallocs-a0.Mallocs) / o.allocWindow.Seconds()
+	l.mode.Store(modeSilence)
+	sc.start()
+	o.logf("gateway: streaming silence (allocation window %v)", o.allocWindow)
+	_ = pipeline.Sleep(ctx, time.Second)
+	f0, _ := t.scrape()
+	a2, _ := t.memstats(false)
+	t2 := time.Now()
+	_ = pipeline.Sleep(ctx, o.allocWindow)
+	a3, _ := t.memstats(false)
+	f1, _ := t.scrape()
+	if g.HeapProfile != "" {
+		// With the idle profile as -base, alloc_objects shows what the
+		// per-frame path allocates.
+		if err := t.heapProfile(g.HeapProfile + ".silence"); err != nil {
+			o.logf("heap profile: %v", err)
+		}
+	}
+	if frames := f1[gatewayFramesMetric] - f0[gatewayFramesMetric]; frames > 0 {
+		g.AllocsPerFrame = max(0, (float64(a3.Mallocs-a2.Mallocs)-idleRate*time.Since(t2).Seconds())/frames)
+	}
+	return idleRate, nil
+}
+
 // runBaseline puts the same load on the bare echo server.
 func (o *options) runBaseline(ctx context.Context, n int, d time.Duration) (_ *Side, err error) {
 	o.waitQuiet(ctx)
-	t, err := spawnBaseline(ctx, o.dir, o.echoEvery)
+	t, err := spawnBaseline(ctx, o.dir, o.echoEvery, o.pin)
 	if err != nil {
 		return nil, err
 	}
@@ -451,6 +479,7 @@ func (o *options) runBaseline(ctx context.Context, n int, d time.Duration) (_ *S
 	sc.halt()
 	lag, skipped := sc.lag()
 	b.SendLag, b.LateFrames, b.SkippedFrames = lag.dist(), lag.late, skipped
+	b.Echo = l.echo.dist()
 	for _, s := range sessions {
 		if !s.dead.Load() {
 			b.OpenAtEnd++

@@ -135,6 +135,9 @@ func (sh *shard) run(sc *scheduler, t0 time.Duration) {
 				continue
 			}
 			sh.sent.Add(1)
+			if s.sentN++; !l.protocol && l.echoEvery > 0 && s.sentN%l.echoEvery == 0 {
+				s.echoAt.Store(int64(l.clk.now()))
+			}
 			if last {
 				s.lastVoiceEnd.Store(int64(l.clk.now()))
 				s.utterances.Add(1)

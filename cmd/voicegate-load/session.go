@@ -41,6 +41,9 @@ type load struct {
 	cfg      latencies
 	protocol bool          // speak voicegate's protocol; false against the bare baseline server
 	maxLag   time.Duration // a shard further behind than this skips frames
+	// echoEvery is the baseline's: it echoes every echoEvery-th frame
+	// of a connection, and the client times those round trips.
+	echoEvery int
 
 	mode      atomic.Int32 // modeIdle, modeSilence or modeSpeech
 	measuring atomic.Bool  // record send lag
@@ -52,12 +55,16 @@ type load struct {
 	responses, cancelled, traces, replies            atomic.Int64
 	audioMsgs, audioBytes, textMsgs                  atomic.Int64
 
-	e2e    samples          // end of speech → first reply audio byte
-	hidden samples          // e2e − the trace's first_audio_sent_ms, per turn
-	stage  [nStages]samples // turn.latency milestones, as sent
-	hop    [nHops]samples   // turn.latency hops minus their configured provider latency
-	mu     sync.Mutex       // guards errs
-	errs   map[string]int   // error descriptions, for the report
+	e2e    samples // end of speech → first reply audio byte
+	echo   samples // baseline: an echoed frame written → its echo read
+	hidden samples // e2e − the trace's first_audio_sent_ms, per turn
+	// beyondVAD is e2e − the trace's endpoint_ms (the silence the VAD
+	// waited, its window included) − the providers' latencies, per turn.
+	beyondVAD samples
+	stage     [nStages]samples // turn.latency milestones, as sent
+	hop       [nHops]samples   // turn.latency hops minus their configured provider latency
+	mu        sync.Mutex       // guards errs
+	errs      map[string]int   // error descriptions, for the report
 }
 
 // The milestones of turn.latency and the hops between them.
@@ -97,6 +104,10 @@ type session struct {
 	left    int // frames left in the current utterance or pause
 	vi      int // next voice frame
 	rng     uint64
+	sentN   int // frames written
+	// echoAt is, against the baseline, when the last frame it will echo
+	// was written (clock time), until the echo is read.
+	echoAt atomic.Int64
 
 	// Written by the sender when an utterance's last voiced frame is out,
 	// read by the reader when the reply's first audio arrives.
@@ -217,6 +228,12 @@ func (l *load) read(s *session) {
 		if typ == websocket.MessageBinary {
 			l.audioMsgs.Add(1)
 			l.audioBytes.Add(int64(n))
+			if !l.protocol {
+				if at := s.echoAt.Swap(0); at > 0 && l.measuring.Load() {
+					l.echo.add(now - time.Duration(at))
+				}
+				continue
+			}
 			if s.armed > s.matched {
 				s.matched = s.armed
 				e2e := now - time.Duration(s.lastVoiceEnd.Load())
@@ -314,6 +331,9 @@ func (l *load) event(s *session, msg []byte) {
 		l.trace(&tl)
 		if s.lastE2E > 0 && tl.FirstAudioMS != nil && !tl.Cancelled {
 			l.hidden.addMS(s.lastE2E - *tl.FirstAudioMS)
+		}
+		if s.lastE2E > 0 && tl.EndpointMS != nil && !tl.Cancelled && !tl.TextInput {
+			l.beyondVAD.addMS(s.lastE2E - *tl.EndpointMS - float64(l.cfg.providers())/float64(time.Millisecond))
 		}
 		s.lastE2E = 0
 	case protocol.TypeError:

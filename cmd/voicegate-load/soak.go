@@ -37,7 +37,7 @@ type soakReport struct {
 
 // runSoak measures a spawned gateway with n sessions speaking for d.
 func (o *options) runSoak(ctx context.Context, n int, d, every time.Duration, settle int) (*soakReport, error) {
-	t, err := spawnGateway(ctx, o.dir, o.cfg, max(5000, 2*n))
+	t, err := spawnGateway(ctx, o.dir, o.cfg, max(5000, 2*n), o.pin)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ providers:
 // same server as cmd/voicegate, with the synthetic providers added) with a
 // generated config, an admin listener of its own and -pprof, and waits
 // until /readyz answers.
-func spawnGateway(ctx context.Context, dir string, c latencies, maxSessions int) (*target, error) {
+func spawnGateway(ctx context.Context, dir string, c latencies, maxSessions int, pin pinning) (*target, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -83,7 +83,7 @@ func spawnGateway(ctx context.Context, dir string, c latencies, maxSessions int)
 	}
 	t := &target{name: "gateway", ws: "ws://" + addr + "/ws", http: "http://" + addr, admin: "http://" + adminAddr,
 		logPath: filepath.Join(dir, "gateway.log")}
-	if err := t.start(exec.Command(self, gatewayCommand, "-config", cfg, "-addr", addr, "-admin-addr", adminAddr, "-pprof")); err != nil {
+	if err := t.start(exec.Command(self, gatewayCommand, "-config", cfg, "-addr", addr, "-admin-addr", adminAddr, "-pprof"), pin); err != nil {
 		return nil, err
 	}
 	if err := t.waitReady(ctx); err != nil {
@@ -94,7 +94,7 @@ func spawnGateway(ctx context.Context, dir string, c latencies, maxSessions int)
 }
 
 // spawnBaseline re-executes this binary as the bare echo server.
-func spawnBaseline(ctx context.Context, dir string, echoEvery int) (*target, error) {
+func spawnBaseline(ctx context.Context, dir string, echoEvery int, pin pinning) (*target, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func spawnBaseline(ctx context.Context, dir string, echoEvery int) (*target, err
 	}
 	t := &target{name: "baseline", ws: "ws://" + addr + "/ws", http: "http://" + addr, admin: "http://" + addr,
 		logPath: filepath.Join(dir, "baseline.log")}
-	if err := t.start(exec.Command(self, "-serve-baseline", addr, "-echo-every", strconv.Itoa(echoEvery))); err != nil {
+	if err := t.start(exec.Command(self, "-serve-baseline", addr, "-echo-every", strconv.Itoa(echoEvery)), pin); err != nil {
 		return nil, err
 	}
 	if err := t.waitReady(ctx); err != nil {
@@ -132,13 +132,23 @@ func attach(wsURL, adminURL string, pid int) (*target, error) {
 	return &target{name: "gateway", ws: wsURL, http: scheme + host, admin: strings.TrimSuffix(adminURL, "/"), pid: pid}, nil
 }
 
-func (t *target) start(cmd *exec.Cmd) error {
+// pinning is where the servers and this client run (-server-cpus,
+// -client-cpus); a nil set leaves that side where the scheduler puts it.
+type pinning struct {
+	server, client *cpuSet
+}
+
+func (t *target) start(cmd *exec.Cmd, pin pinning) error {
 	log, err := os.Create(t.logPath)
 	if err != nil {
 		return err
 	}
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if pin.server != nil {
+		start = func() error { return pin.server.startPinned(pin.client, cmd.Start) }
+	}
+	if err := start(); err != nil {
 		log.Close()
 		return fmt.Errorf("start %s: %w", t.name, err)
 	}
