@@ -65,6 +65,7 @@ session: {max_history: 1000, max_history_bytes: 1000000}
 cache: {tts: {enabled: false}}
 store: {kind: redis, redis: {url: %s/0}}
 providers:
+  vad: [{name: energy}]
   asr: [{name: scripted, transcripts: ["hello there"]}]
   llm: [{name: echo, first_token: %s}]
   tts: [{name: tone, rate: 16000}]
