@@ -121,15 +121,7 @@ func (p *Pool[E]) Get(ctx context.Context) (E, error) {
 // Put gives back e, taken with Get and fit for the next caller, and
 // releases its slot; after Close it frees e instead.
 func (p *Pool[E]) Put(e E) {
-	p.mu.Lock()
-	closed := p.closed
-	if !closed {
-		p.idle = append(p.idle, e)
-	}
-	p.mu.Unlock()
-	if closed {
-		p.free(e)
-	}
+	p.Add(e)
 	p.release()
 }
 

@@ -63,6 +63,15 @@ func (f *factory) allFreedOnce(t *testing.T) {
 	}
 }
 
+// closeAndCheck closes p, waits for its engines and checks that each was
+// freed once.
+func closeAndCheck(t *testing.T, p *Pool[*engine], f *factory) {
+	t.Helper()
+	p.Close()
+	p.Wait()
+	f.allFreedOnce(t)
+}
+
 func newPool(f *factory, size int) *Pool[*engine] {
 	return New(size, f.make, f.free, errProvider)
 }
@@ -127,9 +136,7 @@ func TestGet(t *testing.T) {
 			for _, e := range held {
 				p.Put(e)
 			}
-			p.Close()
-			p.Wait()
-			f.allFreedOnce(t)
+			closeAndCheck(t, p, f)
 		})
 	}
 }
@@ -217,9 +224,7 @@ func TestClose(t *testing.T) {
 			}
 			p := newPool(f, 1)
 			tt.run(t, p, f)
-			p.Close()
-			p.Wait()
-			f.allFreedOnce(t)
+			closeAndCheck(t, p, f)
 		})
 	}
 }
@@ -237,9 +242,7 @@ func TestAddPreloads(t *testing.T) {
 		t.Errorf("made %d engines, want only the added one", f.count())
 	}
 	p.Put(e)
-	p.Close()
-	p.Wait()
-	f.allFreedOnce(t)
+	closeAndCheck(t, p, f)
 }
 
 func TestFailedMakeReleasesSlot(t *testing.T) {
@@ -251,8 +254,7 @@ func TestFailedMakeReleasesSlot(t *testing.T) {
 			t.Fatalf("Get: %v, want %v (a failed make must give its slot back)", err, boom)
 		}
 	}
-	p.Close()
-	p.Wait()
+	closeAndCheck(t, p, f)
 }
 
 func TestDiscard(t *testing.T) {
@@ -271,9 +273,7 @@ func TestDiscard(t *testing.T) {
 		t.Error("Get returned the discarded engine")
 	}
 	p.Put(e2)
-	p.Close()
-	p.Wait()
-	f.allFreedOnce(t)
+	closeAndCheck(t, p, f)
 }
 
 func TestWaitForTakenEngines(t *testing.T) {
