@@ -72,6 +72,18 @@ func closeAndCheck(t *testing.T, p *Pool[*engine], f *factory) {
 	f.allFreedOnce(t)
 }
 
+// getLater calls Get in a goroutine, gives it time to start waiting and
+// returns where its error will come.
+func getLater(p *Pool[*engine]) <-chan error {
+	got := make(chan error, 1)
+	go func() {
+		_, err := p.Get(context.Background())
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	return got
+}
+
 func newPool(f *factory, size int) *Pool[*engine] {
 	return New(size, f.make, f.free, errProvider)
 }
@@ -182,12 +194,7 @@ func TestClose(t *testing.T) {
 		}},
 		{"wakes a waiting Get", false, func(t *testing.T, p *Pool[*engine], f *factory) {
 			e, _ := p.Get(context.Background())
-			got := make(chan error, 1)
-			go func() {
-				_, err := p.Get(context.Background())
-				got <- err
-			}()
-			time.Sleep(20 * time.Millisecond)
+			got := getLater(p)
 			p.Close()
 			select {
 			case err := <-got:
@@ -200,12 +207,7 @@ func TestClose(t *testing.T) {
 			p.Put(e)
 		}},
 		{"during make frees the new engine", true, func(t *testing.T, p *Pool[*engine], f *factory) {
-			got := make(chan error, 1)
-			go func() {
-				_, err := p.Get(context.Background())
-				got <- err
-			}()
-			time.Sleep(20 * time.Millisecond)
+			got := getLater(p)
 			p.Close()
 			close(f.gate)
 			if err := <-got; !errors.Is(err, errProvider) {
