@@ -32,7 +32,8 @@ type Pool[E any] struct {
 	closed bool
 }
 
-// New returns a pool of at most size engines in use at once. newEngine
+// New returns a pool of at most size engines in use at once; size below 1
+// is a programming error (New panics): callers validate it. newEngine
 // makes one when none is idle; free releases one (nil: there is nothing to
 // release). Get returns errClosed after Close (nil: ErrClosed), so that a
 // provider's callers can match its own sentinel with errors.Is.

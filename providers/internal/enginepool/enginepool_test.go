@@ -361,3 +361,16 @@ func TestConcurrent(t *testing.T) {
 	}
 	f.allFreedOnce(t)
 }
+
+func TestNewSize(t *testing.T) {
+	for _, size := range []int{0, -1} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New with size %d did not panic", size)
+				}
+			}()
+			New(size, func() (int, error) { return 0, nil }, nil, nil)
+		}()
+	}
+}
