@@ -17,8 +17,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/voicegate/voicegate/audio"
-	"github.com/voicegate/voicegate/audio/wav"
 	"github.com/voicegate/voicegate/gateway/protocol"
+	"github.com/voicegate/voicegate/internal/speechtest"
 	"github.com/voicegate/voicegate/providers/tts/piper"
 )
 
@@ -325,19 +325,7 @@ func writeJSON(t testing.TB, ctx context.Context, c *websocket.Conn, v any) {
 // loadWAV reads a mono 16 kHz WAV.
 func loadWAV(t testing.TB, path string) []int16 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	format, samples, err := wav.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if format != audio.Mono16k {
-		t.Fatalf("%s is %v, want 16 kHz mono", path, format)
-	}
-	return samples
+	return speechtest.ReadWAV(t, path)
 }
 
 // noise returns n samples of white noise of peak amplitude amp: 30 is a quiet

@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/voicegate/voicegate/audio"
-	"github.com/voicegate/voicegate/audio/resample"
-	"github.com/voicegate/voicegate/audio/wav"
+	"github.com/voicegate/voicegate/internal/speechtest"
 )
 
 // glide returns d of a voice-like harmonic signal at rate whose pitch
@@ -134,9 +131,9 @@ func TestFliteSpeech(t *testing.T) {
 		{"Is it raining?", Flat},
 		{"Are you coming to the party tonight?", Flat},
 	}
-	for i, tc := range tests {
+	for _, tc := range tests {
 		t.Run(tc.text, func(t *testing.T) {
-			x := synthesize(t, tc.text, i)
+			x := speechtest.Flite(t, "slt", tc.text)
 			tr := New(16000)
 			voiced, windows := 0, 0
 			var lo, hi float64 = math.Inf(1), 0
@@ -160,27 +157,4 @@ func TestFliteSpeech(t *testing.T) {
 			}
 		})
 	}
-}
-
-// synthesize returns text spoken by flite's slt voice at 16 kHz.
-func synthesize(t *testing.T, text string, i int) []int16 {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("speech%d.wav", i))
-	if out, err := exec.Command("flite", "-voice", "slt", "-t", text, "-o", path).CombinedOutput(); err != nil {
-		t.Fatalf("flite: %v: %s", err, out)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	format, samples, err := wav.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := resample.New(format.SampleRate, 16000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rs.Flush(rs.Process(nil, samples))
 }

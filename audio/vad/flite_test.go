@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/voicegate/voicegate/audio"
-	"github.com/voicegate/voicegate/audio/wav"
+	"github.com/voicegate/voicegate/internal/speechtest"
 )
 
 // TestFliteSpeech runs real synthesized speech (flite's slt voice), padded
@@ -41,7 +39,7 @@ func TestFliteSpeech(t *testing.T) {
 	const tolerance = 100 * time.Millisecond
 	var worst time.Duration
 	for i, text := range sentences {
-		clean, rate := synthesize(t, text, i)
+		clean, rate := speechtest.Flite(t, "slt", text), audio.Mono16k.SampleRate
 		truth := speechSpan(clean, rate)
 		for _, bg := range backgrounds {
 			t.Run(fmt.Sprintf("sentence %d in %s", i, bg.name), func(t *testing.T) {
@@ -82,28 +80,6 @@ func TestFliteSpeech(t *testing.T) {
 		}
 	}
 	t.Logf("worst start/end error on flite speech: %v", worst)
-}
-
-// synthesize returns text spoken by flite's slt voice.
-func synthesize(t *testing.T, text string, i int) ([]int16, int) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("speech%d.wav", i))
-	if out, err := exec.Command("flite", "-voice", "slt", "-t", text, "-o", path).CombinedOutput(); err != nil {
-		t.Fatalf("flite: %v: %s", err, out)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	format, samples, err := wav.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if format.Channels != 1 {
-		t.Fatalf("flite wrote %v", format)
-	}
-	return samples, format.SampleRate
 }
 
 // speechSpan returns where speech is in clean synthesized audio: from the

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/providers/internal/enginepool"
 )
 
 var _ pipeline.Recognizer = (*Recognizer)(nil)
@@ -19,14 +20,8 @@ func Available() bool { return true }
 // concurrently.
 type Recognizer struct {
 	cfg Config
-	// slots holds one token per decoder in use, so at most PoolSize are.
-	slots chan struct{}
-	// done is closed by Close, to wake Starts waiting for a slot.
-	done chan struct{}
-
-	mu     sync.Mutex
-	idle   []*decoder
-	closed bool
+	// decoders holds at most PoolSize; an open Utterance owns one.
+	decoders *enginepool.Pool[*decoder]
 }
 
 // New loads cfg.Preload decoders and returns a Recognizer. Close it to free
@@ -36,18 +31,15 @@ func New(cfg Config) (*Recognizer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &Recognizer{
-		cfg:   cfg,
-		slots: make(chan struct{}, cfg.PoolSize),
-		done:  make(chan struct{}),
-	}
+	r := &Recognizer{cfg: cfg}
+	r.decoders = enginepool.New(cfg.PoolSize, func() (*decoder, error) { return newDecoder(cfg) }, (*decoder).free, ErrClosed)
 	for range cfg.Preload {
 		d, err := newDecoder(cfg)
 		if err != nil {
 			r.Close()
 			return nil, err
 		}
-		r.idle = append(r.idle, d)
+		r.decoders.Add(d)
 	}
 	return r, nil
 }
@@ -64,87 +56,22 @@ func (r *Recognizer) Start(ctx context.Context) (pipeline.Utterance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	select {
-	case r.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-r.done:
-		return nil, ErrClosed
-	}
-	d, err := r.get()
+	d, err := r.decoders.Get(ctx)
 	if err != nil {
-		<-r.slots
 		return nil, err
 	}
 	if err := d.start(); err != nil {
-		r.put(d)
+		r.decoders.Put(d)
 		return nil, err
 	}
 	return &Utterance{r: r, dec: d}, nil
-}
-
-// get returns an idle decoder or a new one. The caller holds a slot.
-func (r *Recognizer) get() (*decoder, error) {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil, ErrClosed
-	}
-	if n := len(r.idle); n > 0 {
-		d := r.idle[n-1]
-		r.idle[n-1] = nil
-		r.idle = r.idle[:n-1]
-		r.mu.Unlock()
-		return d, nil
-	}
-	r.mu.Unlock()
-
-	d, err := newDecoder(r.cfg)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	if closed {
-		d.free()
-		return nil, ErrClosed
-	}
-	return d, nil
-}
-
-// put returns d, which has no utterance in progress, to the pool and
-// releases its slot. After Close it frees d instead.
-func (r *Recognizer) put(d *decoder) {
-	r.mu.Lock()
-	closed := r.closed
-	if !closed {
-		r.idle = append(r.idle, d)
-	}
-	r.mu.Unlock()
-	if closed {
-		d.free()
-	}
-	<-r.slots
 }
 
 // Close frees the idle decoders and makes Start fail with ErrClosed. A
 // decoder still owned by an open Utterance is freed when that Utterance is
 // closed. Close is idempotent.
 func (r *Recognizer) Close() error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil
-	}
-	r.closed = true
-	close(r.done)
-	idle := r.idle
-	r.idle = nil
-	r.mu.Unlock()
-	for _, d := range idle {
-		d.free()
-	}
+	r.decoders.Close()
 	return nil
 }
 
@@ -219,12 +146,11 @@ func (u *Utterance) Close() error {
 	if d.inUtt {
 		if _, err := d.end(); err != nil {
 			// A decoder that cannot end its utterance cannot start another.
-			d.free()
-			<-u.r.slots
+			u.r.decoders.Discard(d)
 			return nil
 		}
 	}
-	u.r.put(d)
+	u.r.decoders.Put(d)
 	return nil
 }
 

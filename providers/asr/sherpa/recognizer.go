@@ -12,6 +12,7 @@ import (
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/providers/internal/enginepool"
 )
 
 var _ pipeline.Recognizer = (*Recognizer)(nil)
@@ -32,14 +33,14 @@ const (
 // a time, each with its own stream; decoding is one stream at a time. Its
 // methods may be called concurrently.
 type Recognizer struct {
-	cfg   Config
-	slots chan struct{} // a token per open utterance
-	done  chan struct{} // closed by Close
+	cfg Config
+	// utterances holds at most PoolSize open utterances; each is made for
+	// one Start and freed by its Close, never reused.
+	utterances *enginepool.Pool[*utterance]
 
-	mu      sync.Mutex // serialises the engine's calls, and guards closed
+	mu      sync.Mutex // serialises the engine's calls
 	online  *sherpaonnx.OnlineRecognizer
 	offline *sherpaonnx.OfflineRecognizer
-	closed  bool
 }
 
 // New checks cfg and the model directory, loads the model and returns a
@@ -53,7 +54,8 @@ func New(cfg Config) (*Recognizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Recognizer{cfg: cfg, slots: make(chan struct{}, cfg.PoolSize), done: make(chan struct{})}
+	r := &Recognizer{cfg: cfg}
+	r.utterances = enginepool.New(cfg.PoolSize, r.newUtterance, (*utterance).release, ErrClosed)
 	feat := sherpaonnx.FeatureConfig{SampleRate: sampleRate, FeatureDim: featureDim}
 	if cfg.Kind == KindZipformerStreaming {
 		c := sherpaonnx.OnlineRecognizerConfig{FeatConfig: feat, DecodingMethod: "greedy_search"}
@@ -97,22 +99,20 @@ func (r *Recognizer) Name() string { return "sherpa:" + r.cfg.Kind }
 // closed, ctx is done (returning ctx.Err()) or the Recognizer is closed
 // (returning ErrClosed).
 func (r *Recognizer) Start(ctx context.Context) (pipeline.Utterance, error) {
-	select {
-	case r.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-r.done:
-		return nil, ErrClosed
+	u, err := r.utterances.Get(ctx)
+	if err != nil {
+		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		<-r.slots
-		return nil, ErrClosed
-	}
+	return u, nil
+}
+
+// newUtterance makes an utterance, with a stream for a streaming model.
+func (r *Recognizer) newUtterance() (*utterance, error) {
 	u := &utterance{r: r}
 	if r.online != nil {
+		r.mu.Lock()
 		u.stream = sherpaonnx.NewOnlineStream(r.online)
+		r.mu.Unlock()
 	}
 	return u, nil
 }
@@ -120,25 +120,17 @@ func (r *Recognizer) Start(ctx context.Context) (pipeline.Utterance, error) {
 // Close frees the model once every utterance is closed; Start fails from
 // now on. It is idempotent.
 func (r *Recognizer) Close() error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil
-	}
-	r.closed = true
-	close(r.done)
-	r.mu.Unlock()
-	// Wait for the open utterances: each gives its slot back at Close.
-	for range cap(r.slots) {
-		r.slots <- struct{}{}
-	}
+	r.utterances.Close()
+	r.utterances.Wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.online != nil {
 		sherpaonnx.DeleteOnlineRecognizer(r.online)
+		r.online = nil
 	}
 	if r.offline != nil {
 		sherpaonnx.DeleteOfflineRecognizer(r.offline)
+		r.offline = nil
 	}
 	return nil
 }
@@ -232,6 +224,12 @@ func (u *utterance) Close() error {
 		return nil
 	}
 	u.closed = true
+	u.r.utterances.Discard(u)
+	return nil
+}
+
+// release frees the utterance's stream and audio.
+func (u *utterance) release() {
 	if u.stream != nil {
 		u.r.mu.Lock()
 		sherpaonnx.DeleteOnlineStream(u.stream)
@@ -239,8 +237,6 @@ func (u *utterance) Close() error {
 		u.stream = nil
 	}
 	u.pcm = nil
-	<-u.r.slots
-	return nil
 }
 
 func appendFloat(dst []float32, samples []int16) []float32 {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/voicegate/voicegate/providers/internal/models"
 )
 
 // Voice is the Go module scripts/models.sh prepares the default voice from,
@@ -42,21 +44,21 @@ const DefaultDataDir = "/usr/lib/x86_64-linux-gnu/espeak-ng-data"
 
 // ModelsDir is the models directory: $VOICEGATE_MODELS, else
 // voicegate/models in the user's cache directory ($XDG_CACHE_HOME, else
-// ~/.cache).
+// ~/.cache); "" when the environment names none (no HOME either).
 func ModelsDir() string {
-	if d := os.Getenv("VOICEGATE_MODELS"); d != "" {
-		return d
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "voicegate", "models")
+	d, _ := models.Dir(os.Getenv)
+	return d
 }
 
 // DefaultDir is where scripts/models.sh prepares Voice.
-func DefaultDir() string { return filepath.Join(ModelsDir(), "go", filepath.FromSlash(Voice)) }
+// It is "" when there is no models directory.
+func DefaultDir() string {
+	d := ModelsDir()
+	if d == "" {
+		return ""
+	}
+	return filepath.Join(d, "go", filepath.FromSlash(Voice))
+}
 
 func (c Config) withDefaults() Config {
 	if c.Dir == "" {

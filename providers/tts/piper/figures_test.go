@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/voicegate/voicegate/audio/resample"
+	"github.com/voicegate/voicegate/internal/speechtest"
 	"github.com/voicegate/voicegate/pipeline"
 	"github.com/voicegate/voicegate/providers/asr/pocketsphinx"
 	"github.com/voicegate/voicegate/providers/tts/flite"
@@ -125,18 +126,7 @@ func TestFigures(t *testing.T) {
 }
 
 // The sentences the offline end-to-end test says to the gateway (e2e).
-var spoken = []string{
-	"what is the weather like today",
-	"please turn on the kitchen lights",
-	"set a timer for ten minutes",
-	"play some music in the living room",
-	"what time is it in london",
-	"remind me to call my mother tomorrow",
-	"how far is the nearest train station",
-	"add milk and eggs to my shopping list",
-	"what is the capital of france",
-	"tell me a joke about computers",
-}
+var spoken = speechtest.Requests
 
 // misses counts the words of ref that hyp gets wrong: the word-level edit
 // distance (substitutions, insertions, deletions).

@@ -6,12 +6,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
 
 	sherpa "github.com/k2-fsa/sherpa-onnx-go-linux"
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/providers/internal/enginepool"
 )
 
 var _ pipeline.Synthesizer = (*Synthesizer)(nil)
@@ -25,16 +25,9 @@ func Available() bool { return true }
 type Synthesizer struct {
 	cfg    Config
 	format audio.Format
-	// slots holds one token per engine in use, so at most cfg.Engines are.
-	slots chan struct{}
-	// done is closed by Close, to wake callers waiting for a slot.
-	done chan struct{}
-	// gens counts generations still running, which Close waits for.
-	gens sync.WaitGroup
-
-	mu     sync.Mutex
-	idle   []*engine
-	closed bool
+	// engines holds at most cfg.Engines; one is taken for each generation,
+	// from Synthesize until its last sentence is made.
+	engines *enginepool.Pool[*engine]
 }
 
 // engine is one sherpa-onnx voice instance; one generation at a time.
@@ -62,26 +55,23 @@ func New(cfg Config) (*Synthesizer, error) {
 	if err := checkVoice(cfg.Dir); err != nil {
 		return nil, err
 	}
-	s := &Synthesizer{
-		cfg:   cfg,
-		slots: make(chan struct{}, cfg.Engines),
-		done:  make(chan struct{}),
-	}
+	s := &Synthesizer{cfg: cfg}
+	s.engines = enginepool.New(cfg.Engines, s.newEngine, freeEngine, ErrClosed)
 	e, err := s.newEngine()
 	if err != nil {
 		return nil, err
 	}
 	probe := e.tts.Generate("Hello.", 0, 1)
 	if probe == nil || probe.SampleRate <= 0 || len(probe.Samples) == 0 {
-		sherpa.DeleteOfflineTts(e.tts)
+		freeEngine(e)
 		return nil, fmt.Errorf("piper: the voice in %s makes no audio", cfg.Dir)
 	}
 	s.format = audio.Format{SampleRate: probe.SampleRate, Channels: 1}
 	if err := s.format.Validate(); err != nil {
-		sherpa.DeleteOfflineTts(e.tts)
+		freeEngine(e)
 		return nil, fmt.Errorf("piper: the voice in %s: %w", cfg.Dir, err)
 	}
-	s.idle = append(s.idle, e)
+	s.engines.Add(e)
 	return s, nil
 }
 
@@ -113,6 +103,8 @@ func (s *Synthesizer) newEngine() (*engine, error) {
 	return e, nil
 }
 
+func freeEngine(e *engine) { sherpa.DeleteOfflineTts(e.tts) }
+
 // Name is "piper".
 func (s *Synthesizer) Name() string { return "piper" }
 
@@ -135,7 +127,7 @@ func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm
 	if len(parts) == 0 {
 		return nil
 	}
-	e, err := s.get(ctx)
+	e, err := s.engines.Get(ctx)
 	if err != nil {
 		return err
 	}
@@ -167,8 +159,7 @@ func (s *Synthesizer) Synthesize(ctx context.Context, text string, emit func(pcm
 // until ctx is done. It closes out, takes back the audio nobody took and
 // returns e to the pool.
 func (s *Synthesizer) generate(ctx context.Context, e *engine, parts []string, out chan []int16) {
-	defer s.gens.Done()
-	defer s.put(e)
+	defer s.engines.Put(e)
 	defer func() {
 		close(out)
 		if ctx.Err() != nil {
@@ -204,79 +195,10 @@ func (s *Synthesizer) generate(ctx context.Context, e *engine, parts []string, o
 	}
 }
 
-// get takes an idle engine, or creates one while fewer than cfg.Engines
-// exist; otherwise it waits until one is free, ctx is done or s is closed.
-// It counts the generation the engine is taken for in s.gens.
-func (s *Synthesizer) get(ctx context.Context) (*engine, error) {
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-s.done:
-		return nil, ErrClosed
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		<-s.slots
-		return nil, ErrClosed
-	}
-	if n := len(s.idle); n > 0 {
-		e := s.idle[n-1]
-		s.idle[n-1] = nil
-		s.idle = s.idle[:n-1]
-		s.gens.Add(1)
-		s.mu.Unlock()
-		return e, nil
-	}
-	s.mu.Unlock()
-	e, err := s.newEngine()
-	if err != nil {
-		<-s.slots
-		return nil, err
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		sherpa.DeleteOfflineTts(e.tts)
-		<-s.slots
-		return nil, ErrClosed
-	}
-	s.gens.Add(1)
-	s.mu.Unlock()
-	return e, nil
-}
-
-// put returns e to the pool and releases its slot; after Close it frees e.
-func (s *Synthesizer) put(e *engine) {
-	s.mu.Lock()
-	closed := s.closed
-	if !closed {
-		s.idle = append(s.idle, e)
-	}
-	s.mu.Unlock()
-	if closed {
-		sherpa.DeleteOfflineTts(e.tts)
-	}
-	<-s.slots
-}
-
 // Close makes Synthesize fail with ErrClosed, waits for the sentences being
 // made and frees the engines. Close is idempotent.
 func (s *Synthesizer) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	close(s.done)
-	idle := s.idle
-	s.idle = nil
-	s.mu.Unlock()
-	for _, e := range idle {
-		sherpa.DeleteOfflineTts(e.tts)
-	}
-	s.gens.Wait()
+	s.engines.Close()
+	s.engines.Wait()
 	return nil
 }

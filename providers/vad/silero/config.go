@@ -3,10 +3,10 @@ package silero
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/voicegate/voicegate/providers/internal/models"
 	"github.com/voicegate/voicegate/providers/internal/onnxfile"
 )
 
@@ -39,20 +39,11 @@ const ModelPath = "npm/@ricky0123/vad-web@0.0.31/silero_vad_v5.onnx"
 // $XDG_CACHE_HOME/voicegate/models, else ~/.cache/voicegate/models.
 // getenv nil means os.Getenv.
 func ModelsDir(getenv func(string) string) (string, error) {
-	if getenv == nil {
-		getenv = os.Getenv
+	d, err := models.Dir(getenv)
+	if err != nil {
+		return "", fmt.Errorf("silero: %w", err)
 	}
-	if d := getenv("VOICEGATE_MODELS"); d != "" {
-		return d, nil
-	}
-	if d := getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "voicegate", "models"), nil
-	}
-	home := getenv("HOME")
-	if home == "" {
-		return "", errors.New("silero: no models directory: set VOICEGATE_MODELS (or HOME)")
-	}
-	return filepath.Join(home, ".cache", "voicegate", "models"), nil
+	return d, nil
 }
 
 // withDefaults fills the zero fields, the model's path from getenv.

@@ -3,17 +3,14 @@
 package silero
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/voicegate/voicegate/audio"
-	"github.com/voicegate/voicegate/audio/wav"
+	"github.com/voicegate/voicegate/internal/speechtest"
 )
 
 // The test signals of the comparison: real synthesized speech, whose
@@ -24,7 +21,6 @@ const rate = 16000
 // voices synthesizes sentences with flite once per test binary.
 type voices struct {
 	mu    sync.Mutex
-	dir   string
 	cache map[string][]float64
 }
 
@@ -33,7 +29,7 @@ func newVoices(t testing.TB) *voices {
 	if _, err := exec.LookPath("flite"); err != nil {
 		t.Fatal("flite is not installed: apt-get install flite (make test installs it)")
 	}
-	return &voices{dir: t.TempDir(), cache: map[string][]float64{}}
+	return &voices{cache: map[string][]float64{}}
 }
 
 // say returns text spoken by a flite voice at 16 kHz, full scale ±1.
@@ -45,22 +41,7 @@ func (v *voices) say(t testing.TB, voice, text string) []float64 {
 	if x, ok := v.cache[key]; ok {
 		return x
 	}
-	path := filepath.Join(v.dir, fmt.Sprintf("%d.wav", len(v.cache)))
-	if out, err := exec.Command("flite", "-voice", voice, "-t", text, "-o", path).CombinedOutput(); err != nil {
-		t.Fatalf("flite: %v: %s", err, out)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	format, pcm, err := wav.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if format.SampleRate != rate || format.Channels != 1 {
-		t.Fatalf("flite %s wrote %v, want 16 kHz mono", voice, format)
-	}
+	pcm := speechtest.Flite(t, voice, text)
 	x := make([]float64, len(pcm))
 	for i, s := range pcm {
 		x[i] = float64(s) / 32768
