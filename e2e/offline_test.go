@@ -24,18 +24,7 @@ import (
 
 // The offline default must understand assistant-style English spoken by
 // flite's slt voice.
-var offlineSentences = []string{
-	"what is the weather like today",
-	"please turn on the kitchen lights",
-	"set a timer for ten minutes",
-	"play some music in the living room",
-	"what time is it in london",
-	"remind me to call my mother tomorrow",
-	"how far is the nearest train station",
-	"add milk and eggs to my shopping list",
-	"what is the capital of france",
-	"tell me a joke about computers",
-}
+var offlineSentences = speechtest.Requests
 
 // noiseAmp is the peak amplitude of the room noise under the speech.
 var noiseAmp = 20
