@@ -12,6 +12,7 @@ import (
 
 	"github.com/voicegate/voicegate/configs"
 	"github.com/voicegate/voicegate/pipeline"
+	"github.com/voicegate/voicegate/providers/vad/silero"
 )
 
 // settings holds, for every kind Builtin registers, the smallest entry that
@@ -207,5 +208,26 @@ func TestDefaultStandIns(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "scripts/models.sh") {
 			t.Errorf("%s: %v, want it to say how to fetch the model", doc, err)
 		}
+	}
+}
+
+// TestStandInWithoutCgo: a configuration that names only providers every
+// build has still starts on a build without the offline engines (make
+// test-nocgo runs it with CGO_ENABLED=0): the default Silero gives way to
+// the energy detector.
+func TestStandInWithoutCgo(t *testing.T) {
+	cfg := configs.Default()
+	if err := configs.Parse([]byte("providers: {asr: [], tts: []}"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	b, err := buildStages(cfg.Providers, Builtin(), Deps{Log: zap.New(core)})
+	if err != nil {
+		t.Fatalf("buildStages: %v", err)
+	}
+	defer b.Close()
+	fell := len(logs.FilterMessageSnippet("energy for silero").All()) == 1
+	if silero.Available() == fell || (fell && b.stages.VAD != nil) {
+		t.Errorf("silero built in: %v; fell back to energy: %v (vad %q)", silero.Available(), fell, b.vadName())
 	}
 }

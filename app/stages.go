@@ -136,9 +136,10 @@ func buildChain[T any](b *built, key, stage string, list []configs.Provider, kin
 		}
 		start := time.Now()
 		v, err := mk(p, d)
-		if standIn, ok := offlineStandIns[p.Name]; ok && err != nil && p.Line() == 0 && errors.Is(err, fs.ErrNotExist) {
-			// The built-in default's model is not there: today's offline
-			// engine serves instead, and buildStages says so once.
+		if standIn, ok := offlineStandIns[p.Name]; ok && err != nil && p.Line() == 0 && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, errors.ErrUnsupported)) {
+			// The built-in default's model is not there (or this build has
+			// no cgo): the engine it replaces serves instead, and
+			// buildStages says so once.
 			b.standIns = append(b.standIns, standInNote{wanted: p.Name, used: standIn, err: err})
 			if mk, ok = kinds[standIn]; ok {
 				v, err = mk(configs.Provider{Name: standIn}, d)

@@ -517,6 +517,9 @@ func (c *connection) start(m *protocol.SessionStart) error {
 	c.sessionID.Store(&st.id)
 	c.started.Store(true)
 
+	// The language the session runs in: a resumed one's, unless that is
+	// no longer configured, then the default.
+	runsIn, _ := s.opts.language(st.language)
 	started := &protocol.SessionStarted{
 		Type:           protocol.TypeSessionStarted,
 		Version:        protocol.Version,
@@ -526,8 +529,8 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		InputAudio:     protocol.AudioFormat{SampleRate: st.input.SampleRate},
 		OutputAudio:    protocol.AudioFormat{SampleRate: st.output.SampleRate},
 		TextOnly:       st.textOnly,
-		Language:       st.language,
-		Providers:      s.providers(c.stages(st.language)),
+		Language:       runsIn,
+		Providers:      s.providers(c.stages(runsIn)),
 		Limits:         protocol.Limits{MaxFrameBytes: s.opts.MaxFrameBytes, MaxTextBytes: s.opts.MaxTextBytes, MaxTools: protocol.MaxTools},
 		HeartbeatMS:    s.opts.HeartbeatInterval.Milliseconds(),
 		ResumeWindowMS: s.opts.ResumeWindow.Milliseconds(),

@@ -5,6 +5,7 @@ package piper
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/voicegate/voicegate/audio"
 	"github.com/voicegate/voicegate/pipeline"
@@ -12,7 +13,9 @@ import (
 
 var _ pipeline.Synthesizer = (*Synthesizer)(nil)
 
-var errNotBuilt = errors.New("piper: built without cgo; rebuild with CGO_ENABLED=1 on Linux (sherpa-onnx)")
+// errNotBuilt wraps errors.ErrUnsupported: the built-in default falls back
+// to the engine it replaces.
+var errNotBuilt = fmt.Errorf("piper: built without cgo; rebuild with CGO_ENABLED=1 on Linux (sherpa-onnx): %w", errors.ErrUnsupported)
 
 // Available reports whether this build includes the sherpa-onnx engine.
 // This one does not.

@@ -4,6 +4,7 @@ package silero
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/voicegate/voicegate/audio/vad"
 	"github.com/voicegate/voicegate/pipeline"
@@ -11,7 +12,9 @@ import (
 
 var _ pipeline.VoiceActivity = (*VAD)(nil)
 
-var errNotBuilt = errors.New("silero: built without cgo; rebuild with CGO_ENABLED=1 on Linux")
+// errNotBuilt wraps errors.ErrUnsupported: the built-in default falls back
+// to the engine it replaces.
+var errNotBuilt = fmt.Errorf("silero: built without cgo; rebuild with CGO_ENABLED=1 on Linux: %w", errors.ErrUnsupported)
 
 // Available reports whether this build includes the engine. This one does
 // not.
