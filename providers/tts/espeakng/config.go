@@ -3,6 +3,7 @@ package espeakng
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrNoLibrary reports that Debian's eSpeak NG library, libespeak-ng.so.1,
@@ -36,6 +37,9 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	var errs []error
+	if !voiceName(c.Voice) {
+		errs = append(errs, fmt.Errorf("espeakng: voice %q: a voice is named by letters, digits and - _ + (e.g. en-us, cmn-latn-pinyin, en+f3), at most 40", clip(c.Voice)))
+	}
 	if c.Rate < 80 || c.Rate > 450 {
 		errs = append(errs, fmt.Errorf("espeakng: Rate %d words per minute, want 80 to 450", c.Rate))
 	}
@@ -43,4 +47,27 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("espeakng: Pitch %d, want 1 to 100", c.Pitch))
 	}
 	return errors.Join(errs...)
+}
+
+// voiceName reports whether v has the shape of an eSpeak NG voice name
+// (a language, a variant after +): a name a client sends never reaches the
+// library as a path.
+func voiceName(v string) bool {
+	if v == "" || len(v) > 40 {
+		return false
+	}
+	for _, r := range v {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens a name for an error message.
+func clip(s string) string {
+	if len(s) > 40 {
+		return strings.ToValidUTF8(s[:40], "") + "…"
+	}
+	return s
 }

@@ -231,7 +231,9 @@ func TestWithVoice(t *testing.T) {
 	if a, b := synth(t, en, text), synth(t, v.(*espeakng.Synthesizer), text); len(a.pcm) == len(b.pcm) {
 		t.Error("voice de sounds the same length as en-us: voice not applied")
 	}
-	if _, err := en.WithVoice("no-such-voice-here"); err == nil {
-		t.Error("unknown voice accepted")
+	for _, v := range []string{"no-such-voice-here", "../../etc/x", "en us", "", strings.Repeat("a", 41)} {
+		if _, err := en.WithVoice(v); err == nil {
+			t.Errorf("voice %q accepted", v)
+		}
 	}
 }
