@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -21,6 +22,11 @@ type VoiceActivity interface {
 	NewClassifier() (vad.Classifier, error)
 }
 
+// ErrVoiceActivityFull is what a VoiceActivity's NewClassifier wraps when
+// it holds as many instances as it may: the session then listens with the
+// energy detector of package vad instead.
+var ErrVoiceActivityFull = errors.New("pipeline: voice activity model at capacity")
+
 // VoiceActivityFunc adapts a function to VoiceActivity.
 type VoiceActivityFunc func() (vad.Classifier, error)
 
@@ -35,6 +41,9 @@ func (s *Session) newClassifier() (vad.Classifier, func(), error) {
 		return nil, func() {}, nil
 	}
 	c, err := va.NewClassifier()
+	if errors.Is(err, ErrVoiceActivityFull) {
+		return nil, func() {}, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipeline: vad %s: %w", NameOf(va), err)
 	}

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -108,5 +109,18 @@ func TestStagesVADFails(t *testing.T) {
 				t.Errorf("SetTurnTaking after a failed Run: %v", err)
 			}
 		})
+	}
+}
+
+// TestVADFull: a voice activity model at capacity leaves the session to the
+// energy detector, which still hears the user.
+func TestVADFull(t *testing.T) {
+	va := &loudnessVAD{fail: fmt.Errorf("loudness: all in use: %w", pipeline.ErrVoiceActivityFull)}
+	h := start(t, pipeline.Config{Stages: pipeline.Stages{ASR: pipelinetest.NewScripted("hello"), LLM: &echo.Echo{}, VAD: va}, TextOnly: true})
+	h.speak(16000, time.Second)
+	h.wait(0, pipeline.EventSpeechStarted)
+	h.wait(0, pipeline.EventTranscriptFinal)
+	if va.windows.Load() != 0 {
+		t.Error("the full model classified windows")
 	}
 }

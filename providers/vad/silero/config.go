@@ -28,6 +28,11 @@ type Config struct {
 	// the next ones (each holds about 10 MB; loading one takes a few
 	// hundred milliseconds), up to 1024; 0 means 4, -1 none.
 	Idle int `yaml:"idle"`
+	// MaxInstances caps the model instances loaded at once, in use and
+	// idle (about 10 MB each): a session that starts beyond it listens
+	// with the energy detector instead (pipeline.ErrVoiceActivityFull).
+	// 0 means 256; at most 100000.
+	MaxInstances int `yaml:"max_instances"`
 }
 
 // ModelPath is where the model lives in the models directory: the layout
@@ -61,6 +66,9 @@ func (c Config) withDefaults(getenv func(string) string) (Config, error) {
 	if c.Threads == 0 {
 		c.Threads = 1
 	}
+	if c.MaxInstances == 0 {
+		c.MaxInstances = 256
+	}
 	switch c.Idle {
 	case 0:
 		c.Idle = 4
@@ -77,6 +85,9 @@ func (c Config) validate() error {
 	}
 	if c.Threads < 1 || c.Threads > 8 {
 		errs = append(errs, fmt.Errorf("silero: threads %d, want 1 to 8", c.Threads))
+	}
+	if c.MaxInstances < 1 || c.MaxInstances > 100000 {
+		errs = append(errs, fmt.Errorf("silero: max_instances %d, want 1 to 100000", c.MaxInstances))
 	}
 	if c.Idle < 0 || c.Idle > 1024 {
 		errs = append(errs, fmt.Errorf("silero: idle %d, want -1 (none) to 1024", c.Idle))

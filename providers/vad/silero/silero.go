@@ -52,9 +52,11 @@ const (
 type VAD struct {
 	cfg     sherpa.VadModelConfig
 	maxIdle int
+	max     int // instances loaded at once, in use and idle
 
 	mu     sync.Mutex
 	idle   []*sherpa.VoiceActivityDetector
+	live   int // instances loaded: in use, idle and being made
 	closed bool
 }
 
@@ -72,7 +74,7 @@ func New(cfg Config) (*VAD, error) {
 	if err := checkModel(cfg.Model); err != nil {
 		return nil, err
 	}
-	v := &VAD{maxIdle: cfg.Idle, cfg: sherpa.VadModelConfig{
+	v := &VAD{maxIdle: cfg.Idle, max: cfg.MaxInstances, cfg: sherpa.VadModelConfig{
 		SileroVad: sherpa.SileroVadModelConfig{
 			Model:              cfg.Model,
 			Threshold:          cfg.Threshold,
@@ -109,11 +111,19 @@ func (v *VAD) newClassifier() (*Classifier, error) {
 	var det *sherpa.VoiceActivityDetector
 	if n := len(v.idle); n > 0 {
 		det, v.idle = v.idle[n-1], v.idle[:n-1]
+	} else if v.live >= v.max {
+		v.mu.Unlock()
+		return nil, fmt.Errorf("silero: %d instances loaded, max_instances: %w", v.max, pipeline.ErrVoiceActivityFull)
+	} else {
+		v.live++
 	}
 	v.mu.Unlock()
 	if det == nil {
 		det = sherpa.NewVoiceActivityDetector(&v.cfg, bufferSecs)
 		if det == nil {
+			v.mu.Lock()
+			v.live--
+			v.mu.Unlock()
 			return nil, fmt.Errorf("silero: sherpa-onnx could not load %s as a Silero VAD model (run scripts/models.sh to fetch it)", v.cfg.SileroVad.Model)
 		}
 	}
@@ -129,6 +139,7 @@ func (v *VAD) release(det *sherpa.VoiceActivityDetector) {
 		v.idle = append(v.idle, det)
 		return
 	}
+	v.live--
 	sherpa.DeleteVoiceActivityDetector(det)
 }
 
@@ -142,6 +153,7 @@ func (v *VAD) Close() error {
 	for _, det := range v.idle {
 		sherpa.DeleteVoiceActivityDetector(det)
 	}
+	v.live -= len(v.idle)
 	v.idle = nil
 	return nil
 }

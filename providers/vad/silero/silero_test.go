@@ -195,6 +195,47 @@ func TestIdleInstances(t *testing.T) {
 	}
 }
 
+// TestMaxInstances: beyond max_instances a session is told the model is
+// full (and the pipeline listens with the energy detector); an instance
+// given back makes room again, idle ones count, and a closed VAD frees its
+// count with its idle instances.
+func TestMaxInstances(t *testing.T) {
+	model, err := New(Config{MaxInstances: 2, Idle: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	a, err := model.NewClassifier() // the one New loaded, idle
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.NewClassifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := model.NewClassifier(); !errors.Is(err, pipeline.ErrVoiceActivityFull) {
+		t.Fatalf("a third instance with max_instances 2: %v, want ErrVoiceActivityFull", err)
+	}
+	a.(*Classifier).Close() // kept idle: still loaded
+	b.(*Classifier).Close() // beyond Idle: freed
+	model.mu.Lock()
+	live, idle := model.live, len(model.idle)
+	model.mu.Unlock()
+	if live != 1 || idle != 1 {
+		t.Errorf("after both closed: %d loaded, %d idle; want 1 and 1", live, idle)
+	}
+	for range 2 {
+		c, err := model.NewClassifier()
+		if err != nil {
+			t.Fatalf("room again: %v", err)
+		}
+		defer c.(*Classifier).Close()
+	}
+	if _, err := New(Config{MaxInstances: -1}); err == nil {
+		t.Error("max_instances -1 accepted")
+	}
+}
+
 func TestClassifierLifetime(t *testing.T) {
 	model := newTestVAD(t)
 	vc, err := model.NewClassifier()
