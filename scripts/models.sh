@@ -14,6 +14,10 @@ set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ -z "${VOICEGATE_MODELS:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ] && [ -z "${HOME:-}" ]; then
+  echo "models.sh: no models directory: set VOICEGATE_MODELS (or HOME)" >&2
+  exit 1
+fi
 models=${VOICEGATE_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/voicegate/models}
 
 silero_pkg=@ricky0123/vad-web@0.0.31
