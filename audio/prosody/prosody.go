@@ -145,10 +145,7 @@ func (t *Tracker) analyse() {
 	}
 	best, bestLag := 0.0, 0
 	for lag := t.minLag; lag <= t.maxLag+1; lag++ {
-		sum := 0.0
-		for i := 0; i+lag < len(x); i++ {
-			sum += x[i] * x[i+lag]
-		}
+		sum := dot(x[:len(x)-lag], x[lag:])
 		e1, e2 := t.sq[len(x)-lag], t.sq[len(x)]-t.sq[lag]
 		c := 0.0
 		if e1 > 0 && e2 > 0 {
@@ -225,4 +222,24 @@ func (t *Tracker) Tail() Tail {
 		return Falling
 	}
 	return Flat
+}
+
+// dot returns the dot product of a and b[:len(a)]. Four sums in flight
+// instead of one chain: the autocorrelation is nearly all of a Tracker's
+// work, about a hundred of these over a window per 20 ms of speech.
+func dot(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		a4, b4 := a[i:i+4:i+4], b[i:i+4:i+4]
+		s0 += a4[0] * b4[0]
+		s1 += a4[1] * b4[1]
+		s2 += a4[2] * b4[2]
+		s3 += a4[3] * b4[3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
