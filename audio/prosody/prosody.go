@@ -108,18 +108,23 @@ func (t *Tracker) Reset() {
 
 // Write analyses samples (any length). It does not retain them.
 func (t *Tracker) Write(samples []int16) {
+	// The state in locals, not through t, for the per-sample loop.
+	acc, accN, n, dec := t.acc, t.accN, t.n, t.dec
+	fdec := float64(dec)
+	buf := t.buf
 	for _, s := range samples {
-		t.acc += float64(s)
-		if t.accN++; t.accN < t.dec {
+		acc += float64(s)
+		if accN++; accN < dec {
 			continue
 		}
-		t.buf[t.n] = t.acc / float64(t.dec)
-		t.acc, t.accN = 0, 0
-		if t.n++; t.n == t.win {
+		buf[n] = acc / fdec
+		acc, accN = 0, 0
+		if n++; n == len(buf) {
 			t.analyse()
-			t.n = copy(t.buf, t.buf[t.hop:])
+			n = copy(buf, buf[t.hop:])
 		}
 	}
+	t.acc, t.accN, t.n = acc, accN, n
 }
 
 // Pitch returns the pitch of the last window in Hz, or 0 if it was
@@ -134,10 +139,14 @@ func (t *Tracker) analyse() {
 		mean += v
 	}
 	mean /= float64(len(x))
-	t.sq[0] = 0
-	for i := range x {
-		x[i] -= mean
-		t.sq[i+1] = t.sq[i] + x[i]*x[i]
+	sq := t.sq[:len(x)+1]
+	sq[0] = 0
+	e := 0.0
+	for i, v := range x {
+		v -= mean
+		x[i] = v
+		e += v * v
+		sq[i+1] = e
 	}
 	t.pitch = 0
 	if t.sq[len(x)] < float64(len(x))*1 { // under -90 dBFS: silence
