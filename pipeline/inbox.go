@@ -54,10 +54,22 @@ func (in *inbox) push(samples []int16) {
 		in.n++
 	}
 	in.mu.Unlock()
+	in.wake()
+}
+
+// wake leaves the loop a token on ready, unless one is there.
+func (in *inbox) wake() {
 	select {
 	case in.ready <- struct{}{}:
 	default:
 	}
+}
+
+// empty reports whether no frame is queued.
+func (in *inbox) empty() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.n == 0
 }
 
 // pop copies the oldest frame into dst[:0] and returns it, or false if empty.

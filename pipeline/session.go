@@ -120,8 +120,14 @@ type Session struct {
 	names stageNames
 
 	// Used only by the WriteAudio caller.
-	toPipeline *resample.Resampler
+	toPipeline *resample.Resampler // nil when the input is 16 kHz already
 	scratch    []int16
+
+	// mu guards the input loop's state: the loop holds it while it works,
+	// and WriteAudio, when it gets it at once, may run the VAD itself
+	// (loop.inline). live is the running loop; nil before Run and after.
+	mu   sync.Mutex
+	live *loop
 
 	inbox     *inbox
 	texts     chan string
@@ -142,6 +148,9 @@ func NewSession(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
+	if cfg.Input.SampleRate == audio.Mono16k.SampleRate {
+		rs = nil // no conversion: WriteAudio skips the copy
+	}
 	return &Session{
 		cfg:        cfg,
 		names:      stageNames{asr: NameOf(cfg.Stages.ASR), llm: NameOf(cfg.Stages.LLM), tts: NameOf(cfg.Stages.TTS)},
@@ -160,9 +169,23 @@ func (s *Session) Config() Config { return s.cfg }
 // WriteAudio queues samples in the Input format. It copies samples, never
 // blocks, and drops the oldest queued audio when the session falls behind.
 // It must be called from one goroutine at a time (the connection's reader).
+//
+// Between turns, with nothing queued and the loop idle, it runs the voice
+// activity detector on the caller's goroutine instead, and wakes the loop
+// only when speech starts: silence, most of a session's audio, then costs
+// no hand-off to the loop.
 func (s *Session) WriteAudio(samples []int16) {
-	s.scratch = s.toPipeline.Process(s.scratch[:0], samples)
-	s.inbox.push(s.scratch)
+	if s.toPipeline != nil {
+		s.scratch = s.toPipeline.Process(s.scratch[:0], samples)
+		samples = s.scratch
+	}
+	if s.mu.TryLock() { // never waits: a busy loop gets the audio queued
+		if l := s.live; l != nil {
+			samples = l.inline(samples)
+		}
+		s.mu.Unlock()
+	}
+	s.inbox.push(samples)
 }
 
 // DroppedFrames returns how many queued audio frames were dropped because
@@ -252,10 +275,16 @@ func (s *Session) Run(ctx context.Context, out Output) error {
 		defer wg.Done()
 		s.turnWorker(ctx, turns, out)
 	}()
-	l := loop{s: s, out: out, tt: s.cfg.Turns, cls: cls, turns: turns}
+	l := &loop{s: s, out: out, tt: s.cfg.Turns, cls: cls, turns: turns}
 	l.det = l.newDetector(s.cfg.Turns.VAD)
 	l.prepare()
+	s.mu.Lock()
+	s.live = l
+	s.mu.Unlock()
 	err = l.run(ctx)
+	s.mu.Lock()
+	s.live = nil // the loop's state is this goroutine's alone from here
+	s.mu.Unlock()
 	close(s.stopped)
 	cancel()
 	wg.Wait()
@@ -292,6 +321,7 @@ type loop struct {
 
 	frame   []int16
 	prefix  []int16
+	started bool // inline found speech starting; the loop begins the turn (catchUp)
 	pending *job // the turn being spoken, until the end of speech hands it to the worker
 	uttFail bool // its utterance failed; ignore audio until speech ends
 	partial string
@@ -304,31 +334,49 @@ type loop struct {
 	ts       turnState
 }
 
+// run is the loop. It holds s.mu whenever it acts, so that WriteAudio's
+// inline runs of the detector come between its steps, never within one.
 func (l *loop) run(ctx context.Context) error {
 	l.frame = make([]int16, 0, slotSamples) // l.prefix grows on the first utterance
+	mu := &l.s.mu
 	for {
 		// Control first: an interrupt never waits behind queued audio.
 		// (A length check, not a select: this runs for every frame.)
 		if len(l.s.interrupt) > 0 {
 			<-l.s.interrupt
+			mu.Lock()
 			l.cutTurn(CancelInterrupt)
+			mu.Unlock()
 			continue
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-l.s.interrupt:
+			mu.Lock()
 			l.cutTurn(CancelInterrupt)
+			mu.Unlock()
 		case text := <-l.s.texts:
+			mu.Lock()
 			l.startTextTurn(ctx, text)
+			mu.Unlock()
 		case c := <-l.s.ctrl:
+			mu.Lock()
 			l.drainInbox(ctx)
-			c.done <- c.fn(ctx, l)
+			err := c.fn(ctx, l)
+			mu.Unlock()
+			c.done <- err
 		case v := <-l.verdicts:
+			mu.Lock()
 			l.decide(ctx, v)
+			mu.Unlock()
 		case <-l.holdTimeout():
+			mu.Lock()
 			l.expire()
+			mu.Unlock()
 		case <-l.s.inbox.ready:
+			mu.Lock()
+			l.catchUp(ctx)
 			for {
 				var ok bool
 				if l.frame, ok = l.s.inbox.pop(l.frame); !ok {
@@ -344,13 +392,46 @@ func (l *loop) run(ctx context.Context) error {
 					break
 				}
 			}
+			mu.Unlock()
 		}
+	}
+}
+
+// inline runs the detector over samples on WriteAudio's goroutine, with
+// s.mu held, when the loop has nothing to do with them: no turn pending
+// (the detector is all a frame meets then), nothing queued ahead of them,
+// voice activity detection on. It returns what it left for the loop: all
+// of samples when the loop is not idle, the rest after a speech start,
+// which the loop acts on when it wakes (catchUp), before them.
+func (l *loop) inline(samples []int16) []int16 {
+	if l.tt.Manual || l.pending != nil || l.started || !l.s.inbox.empty() {
+		return samples
+	}
+	for len(samples) > 0 {
+		k := min(len(samples), slotSamples) // the inbox's slots: the same calls as the loop's
+		ev := l.det.Process(samples[:k])
+		samples = samples[k:]
+		if ev == vad.SpeechStart {
+			l.started = true
+			l.s.inbox.wake()
+			break
+		}
+	}
+	return samples
+}
+
+// catchUp begins the turn whose speech inline found starting.
+func (l *loop) catchUp(ctx context.Context) {
+	if l.started {
+		l.started = false
+		l.speechStart(ctx)
 	}
 }
 
 // drainInbox processes the audio already written, so that a control call
 // comes after it.
 func (l *loop) drainInbox(ctx context.Context) {
+	l.catchUp(ctx)
 	for {
 		var ok bool
 		if l.frame, ok = l.s.inbox.pop(l.frame); !ok {
@@ -441,11 +522,7 @@ func (l *loop) processFrame(ctx context.Context) {
 	}
 	switch l.det.Process(l.frame) {
 	case vad.SpeechStart:
-		// Speech over a reply pauses it; it cuts the reply once it
-		// proves a barge-in (heldFrame, decide).
-		held := !l.tt.NoBargeIn && l.pauseReplies()
-		l.prefix = l.det.Prefix(l.prefix[:0])
-		l.beginTurn(ctx, l.prefix, held)
+		l.speechStart(ctx)
 	case vad.None:
 		if l.pending != nil {
 			l.write(l.frame)
@@ -466,6 +543,15 @@ func (l *loop) processFrame(ctx context.Context) {
 			l.endTurn(ctx, l.det.TrailingSilence())
 		}
 	}
+}
+
+// speechStart begins a turn at the speech the detector found starting.
+// Speech over a reply pauses it; it cuts the reply once it proves a
+// barge-in (heldFrame, decide).
+func (l *loop) speechStart(ctx context.Context) {
+	held := !l.tt.NoBargeIn && l.pauseReplies()
+	l.prefix = l.det.Prefix(l.prefix[:0])
+	l.beginTurn(ctx, l.prefix, held)
 }
 
 // beginTurn starts the user's turn: its utterance, fed prefix first. With
