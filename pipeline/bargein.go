@@ -51,13 +51,14 @@ type turnState struct {
 	partials bool // the recogniser has given a partial in this session
 	counted  int  // substantive words in the latest partial
 	hesitant bool // the latest partial ends on a hesitation
+	open     bool // the latest partial ends on an ambiguous ending
 	silence  time.Duration
 }
 
 // prepare readies the loop's turn-taking state, before run.
 func (l *loop) prepare() {
 	l.verdicts = make(chan verdict)
-	l.ts = turnState{words: newWords(l.s.cfg.Turn), pitch: prosody.New(audio.Mono16k.SampleRate)}
+	l.ts = turnState{words: newWords(l.s.cfg.Turn, l.s.cfg.Language), pitch: prosody.New(audio.Mono16k.SampleRate)}
 }
 
 // pauseReplies pauses the replies in progress for speech that may take
@@ -252,11 +253,13 @@ func (l *loop) noteWords(partial string) {
 	l.ts.partials = true
 	l.ts.counted = l.ts.words.substantive(partial)
 	l.ts.hesitant = l.ts.words.hesitant(partial)
+	l.ts.open = l.ts.words.ambiguousEnd(partial)
 }
 
 // adaptSilence sets the silence that ends the pending turn from its words
 // and the pitch of its end: longer after a hesitation or a rising tail,
-// shorter after words that sound finished, the detector's own otherwise.
+// shorter after words that sound finished, the detector's own otherwise
+// and after an ambiguous ending ("I think so").
 // A silence the client chose (SetTurnTaking with a VAD.Silence of its own,
 // a Realtime silence_duration_ms) is kept as it is.
 func (l *loop) adaptSilence() {
@@ -271,6 +274,7 @@ func (l *loop) adaptSilence() {
 	switch {
 	case hesitant || l.ts.pitch.Tail() == prosody.Rising:
 		d = cfg.EndSilenceMax
+	case l.ts.open: // the detector's own
 	case l.partial != "":
 		d = cfg.EndSilenceMin
 	}

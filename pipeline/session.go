@@ -486,7 +486,7 @@ func (l *loop) beginTurn(ctx context.Context, prefix []int16, held bool) {
 		}
 		l.ts.pitch.Reset()
 		l.ts.pitch.Write(prefix)
-		l.ts.counted, l.ts.hesitant = 0, false
+		l.ts.counted, l.ts.hesitant, l.ts.open = 0, false, false
 		l.setSilence(l.tt.VAD.Silence)
 	}
 	l.partial, l.uttFail, l.heard = "", false, 0

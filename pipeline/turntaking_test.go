@@ -63,11 +63,14 @@ func TestFalseInterruption(t *testing.T) {
 		{"mm-hm", "Mm-hm.", pipelinetest.Voice(600*time.Millisecond, 16000)},
 		{"uh huh, as two words", "uh huh", pipelinetest.Voice(500*time.Millisecond, 16000)},
 		{"嗯嗯 in Mandarin", "嗯嗯", pipelinetest.Voice(600*time.Millisecond, 16000)},
+		{"um, a hesitation", "um", pipelinetest.Voice(600*time.Millisecond, 16000)},
+		{"uh hmm, two hesitations", "uh hmm", pipelinetest.Voice(600*time.Millisecond, 16000)},
+		{"呃 in Mandarin", "呃", pipelinetest.Voice(600*time.Millisecond, 16000)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			lang := ""
-			if strings.ContainsRune(tc.heard, '嗯') {
+			if strings.ContainsAny(tc.heard, "嗯呃") {
 				lang = "zh"
 			}
 			asr := pipelinetest.NewScripted(longReply, tc.heard)
@@ -235,6 +238,12 @@ func TestAdaptiveEndOfTurn(t *testing.T) {
 		{"那个 then 700ms", "我想要那个", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, false, 0},
 		{"finished sentence then 500ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 500 * time.Millisecond, true, 0},
 		{"finished sentence then 350ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 350 * time.Millisecond, true, 0},
+		// "so", "to" and "of" may end a finished phrase or not: the
+		// detector's own silence, neither the shortest nor the longest.
+		{"I think so then 700ms", "I think so", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, true, 0},
+		{"I think so then 350ms", "I think so", pipelinetest.Voice(time.Second, 16000), 350 * time.Millisecond, false, 0},
+		{"who did you talk to then 700ms", "who did you talk to", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, true, 0},
+		{"a cup of then 350ms", "a cup of", pipelinetest.Voice(time.Second, 16000), 350 * time.Millisecond, false, 0},
 		{"rising pitch, no words, then 700ms", "", rising(800 * time.Millisecond), 700 * time.Millisecond, false, 0},
 		{"level pitch, no words, then 700ms", "", pipelinetest.Voice(800*time.Millisecond, 16000), 700 * time.Millisecond, true, 0},
 		{"um then 700ms, the client's 600ms", "so I want um", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, true, 600 * time.Millisecond},
