@@ -240,6 +240,54 @@ func (l *loop) holdTimeout() <-chan time.Time {
 	return l.hold.timer.C
 }
 
+// dropTentative drops the speech that is tentative, the pending turn and
+// the turns being decided, unheard; the replies still paused resume. The
+// detector starts afresh, so speech that goes on begins a turn of its own.
+func (l *loop) dropTentative() {
+	if l.holding() {
+		l.abandonUtterance()
+		l.det.Reset()
+	}
+	l.expire()
+}
+
+// interrupt cuts every reply for the client, who took the turn itself
+// (Interrupt, a typed turn): speech that paused a reply is dropped, not
+// made the user's turn, which would cut the next reply.
+func (l *loop) interrupt(why CancelReason) {
+	if h := l.hold; h != nil {
+		for _, r := range h.replies {
+			r.cancel(why)
+		}
+		h.replies = nil
+		l.dropTentative()
+	}
+	l.cutTurn(why)
+}
+
+// endHoldFor ends the hold when turn taking changes to t, under which
+// speech cuts no reply (Manual, NoBargeIn): the paused replies resume.
+// The tentative pending turn is the user's turn all the same: with
+// NoBargeIn its speech_started goes out and its speech end queues it
+// after the reply; with Manual it waits for Commit or ClearInput, the
+// client owning the turn's end. The turns being decided, whose speech
+// ended, are dropped: their end would have committed them only as a
+// barge-in.
+func (l *loop) endHoldFor(t TurnTaking) {
+	h := l.hold
+	if h == nil || !t.Manual && !t.NoBargeIn {
+		return
+	}
+	if h.pendingHeld {
+		if t.Manual {
+			h.pendingHeld = false // no detector tells the client of it
+		} else {
+			l.releasePending()
+		}
+	}
+	l.expire()
+}
+
 // endHold drops whatever is tentative when the session stops.
 func (l *loop) endHold() {
 	if h := l.hold; h != nil {

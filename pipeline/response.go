@@ -107,6 +107,7 @@ func (r *responder) run() {
 		r.nextRound(cfg.Conversation.NewID())
 	}
 	r.item = r.stored // the closing events name the reply's last message, if any
+	r.t.gate.end()    // a reply paused now, with nothing more to send, hears no resume after its end
 	if r.audioOn {
 		r.send(Event{Kind: EventAudioDone})
 	}

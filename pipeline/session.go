@@ -311,14 +311,14 @@ func (l *loop) run(ctx context.Context) error {
 		// (A length check, not a select: this runs for every frame.)
 		if len(l.s.interrupt) > 0 {
 			<-l.s.interrupt
-			l.cutTurn(CancelInterrupt)
+			l.interrupt(CancelInterrupt)
 			continue
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-l.s.interrupt:
-			l.cutTurn(CancelInterrupt)
+			l.interrupt(CancelInterrupt)
 		case text := <-l.s.texts:
 			l.startTextTurn(ctx, text)
 		case c := <-l.s.ctrl:
@@ -418,7 +418,7 @@ func (l *loop) enqueue(ctx context.Context, t *job) {
 }
 
 func (l *loop) startTextTurn(ctx context.Context, text string) {
-	l.cutTurn(CancelInterrupt)
+	l.interrupt(CancelInterrupt)
 	t := l.newTurn(ctx)
 	t.text = text
 	t.trace.TextInput = true

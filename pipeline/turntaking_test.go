@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -295,4 +296,177 @@ func glide(d time.Duration, f0, f1 float64) []int16 {
 		out[i] = audio.Clamp16(2600 * v)
 	}
 	return out
+}
+
+// heldReply starts a session whose first turn's reply is paused by a
+// cough over it, the cough's speech not yet ended; it returns the harness
+// and the index of EventReplyPaused.
+func heldReply(t *testing.T, asr *pipelinetest.Scripted, cfg pipeline.Config) (*harness, int) {
+	t.Helper()
+	cfg.Stages = stages(asr, &pipelinetest.Tone{PerRune: 20 * time.Millisecond})
+	cfg.PlayoutLead = 100 * time.Millisecond
+	h := start(t, cfg)
+	h.speak(16000, 600*time.Millisecond)
+	_, first := h.wait(0, pipeline.EventAudio)
+	h.feed(cough(300 * time.Millisecond))
+	_, pi := h.wait(first, pipeline.EventReplyPaused)
+	return h, pi
+}
+
+// firstEnd returns the first event at or after from that resumes or ends
+// turn, and its index.
+func firstEnd(t *testing.T, h *harness, from int, turn uint64) (pipeline.Event, int) {
+	t.Helper()
+	ev, i, err := h.rec.Wait(h.ctx, from, func(ev pipeline.Event) bool {
+		return ev.Turn == turn && (ev.Kind == pipeline.EventReplyResumed || ev.Kind == pipeline.EventResponseCancelled || ev.Kind == pipeline.EventResponseDone)
+	})
+	if err != nil {
+		t.Fatalf("%v: %s", err, h.rec.Summary())
+	}
+	return ev, i
+}
+
+// TestSwitchTurnTakingWhileHeld: a client that turns barge-in off, or
+// takes over the turn's end (a Realtime turn_detection: null), while
+// speech holds a reply paused gets the reply back whole: it resumes and
+// completes. The speech is the user's turn all the same: with NoBargeIn
+// it is committed at its end, with Manual at Commit.
+func TestSwitchTurnTakingWhileHeld(t *testing.T) {
+	for name, tt := range map[string]pipeline.TurnTaking{"manual": {Manual: true}, "no barge-in": {NoBargeIn: true}} {
+		t.Run(name, func(t *testing.T) {
+			h, pi := heldReply(t, pipelinetest.NewScripted(longReply, "and another thing"), pipeline.Config{})
+			if err := h.sess.SetTurnTaking(tt); err != nil {
+				t.Fatal(err)
+			}
+			if ev, i := firstEnd(t, h, pi, 1); ev.Kind != pipeline.EventReplyResumed {
+				t.Fatalf("after the switch the reply got %v at %d, want it resumed: %s", ev.Kind, i, h.rec.Summary())
+			}
+			done, _ := h.wait(pi, pipeline.EventResponseDone)
+			if want := "You said: " + longReply + "."; done.Turn != 1 || done.Text != want {
+				t.Fatalf("done %d %q, want turn 1 whole", done.Turn, done.Text)
+			}
+			if tt.Manual {
+				if _, err := h.sess.Commit(); err != nil {
+					t.Fatalf("Commit of the speech begun before the switch: %v", err)
+				}
+			} else {
+				h.feed(pipelinetest.Silence(800*time.Millisecond, 16000))
+			}
+			final, _ := h.wait(pi, pipeline.EventTranscriptFinal)
+			if final.Turn == 1 || final.Text != "and another thing" {
+				t.Fatalf("final transcript %d %q, want the held speech's", final.Turn, final.Text)
+			}
+			if n := count(h, 0, pipeline.EventResponseCancelled); n != 0 {
+				t.Errorf("%d replies cut: %s", n, h.rec.Summary())
+			}
+		})
+	}
+}
+
+// TestClearInputWhileDeciding: speech over a reply that ended before it
+// proved a barge-in, its final transcript awaited, is discarded by
+// ClearInput: it commits no turn and the reply resumes.
+func TestClearInputWhileDeciding(t *testing.T) {
+	asr := pipelinetest.NewScripted(longReply, "stop please")
+	h, pi := heldReply(t, asr, pipeline.Config{})
+	asr.Latency = 600 * time.Millisecond // the held speech's Finish
+	h.feed(pipelinetest.Silence(400*time.Millisecond, 16000))
+	// A control call runs after the audio written before it: the speech
+	// has ended when ClearInput runs.
+	if err := h.sess.SetTools(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sess.ClearInput(); err != nil {
+		t.Fatal(err)
+	}
+	if ev, i := firstEnd(t, h, pi, 1); ev.Kind != pipeline.EventReplyResumed {
+		t.Fatalf("after ClearInput the reply got %v at %d, want it resumed: %s", ev.Kind, i, h.rec.Summary())
+	}
+	h.wait(pi, pipeline.EventResponseDone)
+	time.Sleep(800 * time.Millisecond) // past the transcript's latency
+	if n := count(h, pi, pipeline.EventInputCommitted) + count(h, pi, pipeline.EventSpeechStarted); n != 0 {
+		t.Errorf("cleared speech sent %d events of a turn: %s", n, h.rec.Summary())
+	}
+	if got, want := history(h), "user:"+longReply+"|assistant:You said: "+longReply+"."; got != want {
+		t.Errorf("history\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestClientTurnWhileHeld: a typed turn or an interrupt while speech holds
+// a reply paused takes the turn: the speech is dropped, not made a turn
+// that would cut the typed turn's reply when it ends.
+func TestClientTurnWhileHeld(t *testing.T) {
+	for _, typed := range []bool{true, false} {
+		name := "interrupt"
+		if typed {
+			name = "typed turn"
+		}
+		t.Run(name, func(t *testing.T) {
+			h, pi := heldReply(t, pipelinetest.NewScripted(longReply, ""), pipeline.Config{})
+			if typed {
+				if err := h.sess.SubmitText("what is the weather"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				h.sess.Interrupt()
+			}
+			if ev, _ := firstEnd(t, h, pi, 1); ev.Kind != pipeline.EventResponseCancelled || ev.Reason != pipeline.CancelInterrupt {
+				t.Fatalf("reply 1 got %v (%v), want cancelled for the interrupt: %s", ev.Kind, ev.Reason, h.rec.Summary())
+			}
+			h.feed(pipelinetest.Silence(800*time.Millisecond, 16000))
+			if err := h.sess.SetTools(nil); err != nil { // after that audio
+				t.Fatal(err)
+			}
+			if typed {
+				done, _ := h.wait(pi, pipeline.EventResponseDone)
+				if done.Text != "You said: what is the weather." {
+					t.Fatalf("typed turn's reply %q: %s", done.Text, h.rec.Summary())
+				}
+			} else {
+				time.Sleep(300 * time.Millisecond)
+			}
+			for _, k := range []pipeline.EventKind{pipeline.EventSpeechStarted, pipeline.EventInputCommitted, pipeline.EventReplyResumed} {
+				if n := count(h, pi, k); n != 0 {
+					t.Errorf("%d %v after the pause: %s", n, k, h.rec.Summary())
+				}
+			}
+			if n := count(h, pi, pipeline.EventResponseCancelled); n != 1 {
+				t.Errorf("%d replies cut, want reply 1 only: %s", n, h.rec.Summary())
+			}
+		})
+	}
+}
+
+// slowWords streams a text-only reply slowly, so speech lands over it.
+var slowWords = pipeline.GeneratorFunc(func(ctx context.Context, _ []pipeline.Message, emit func(string) error) error {
+	for range 15 {
+		if err := emit("word "); err != nil {
+			return err
+		}
+		if err := pipeline.Sleep(ctx, 30*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// TestNoResumeAfterDone: a reply that ends while paused (a text-only one
+// goes on while paused, having no audio to hold) ends with
+// response.done, and no response.resumed follows it.
+func TestNoResumeAfterDone(t *testing.T) {
+	asr := pipelinetest.NewScripted("hello there", "")
+	asr.Latency = 1200 * time.Millisecond
+	h := start(t, pipeline.Config{Stages: pipeline.Stages{ASR: asr, LLM: slowWords}, TextOnly: true})
+	h.speak(16000, 600*time.Millisecond)
+	_, first := h.wait(0, pipeline.EventTextDelta)
+	h.feed(pipelinetest.Concat(cough(300*time.Millisecond), pipelinetest.Silence(600*time.Millisecond, 16000)))
+	_, pi := h.wait(first, pipeline.EventReplyPaused)
+	_, di := h.wait(pi, pipeline.EventResponseDone)
+	time.Sleep(1500 * time.Millisecond) // past the held speech's transcript and ResumeAfter
+	if n := count(h, di, pipeline.EventReplyResumed); n != 0 {
+		t.Errorf("response.resumed after response.done: %s", h.rec.Summary())
+	}
+	if n := count(h, 0, pipeline.EventResponseCancelled); n != 0 {
+		t.Errorf("%d replies cut", n)
+	}
 }
