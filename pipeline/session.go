@@ -38,7 +38,12 @@ type Config struct {
 	InboxFrames  int           // 20 ms slots of audio queued before the oldest is dropped; default 50 (1 s)
 	PlayoutLead  time.Duration // how far reply audio may run ahead of real time; default DefaultPlayoutLead; <0 sends unpaced
 	OutputChunk  time.Duration // reply audio is sent in chunks of at most this; default 100ms
-	Now          func() time.Time
+	// PlaybackPauses says the client holds its playback on
+	// EventReplyPaused until EventReplyResumed, so the audio it has
+	// queued waits out the pause. False: it plays on through the pause,
+	// and the pacing refills its queue at the resume.
+	PlaybackPauses bool
+	Now            func() time.Time
 }
 
 // Defaults of Config and NewConversation that callers compose into their own.

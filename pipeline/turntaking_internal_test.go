@@ -157,3 +157,31 @@ func TestTurnConfigValidate(t *testing.T) {
 		t.Error("NewSession took turn.end_silence_max 1h")
 	}
 }
+
+// TestPlayedThroughPause: a client that holds its playback on
+// EventReplyPaused has played nothing during the pause; one that plays on
+// has, so at the resume the pacing refills its queue.
+func TestPlayedThroughPause(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		pauses bool
+		want   time.Duration
+	}{
+		{true, 500 * time.Millisecond},   // 1.5 s since the first audio, 1 s of it paused
+		{false, 1500 * time.Millisecond}, // the client's queue ran on through the pause
+	} {
+		now := t0
+		s, err := NewSession(Config{Conversation: NewConversation("", 0), Stages: Stages{LLM: GeneratorFunc(nil)}, TextOnly: true,
+			PlaybackPauses: tc.pauses, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &responder{s: s, t: &job{}, firstAudio: t0}
+		r.t.gate.pause(t0.Add(100*time.Millisecond), func() {})
+		r.t.gate.resume(t0.Add(1100*time.Millisecond), func() {})
+		now = t0.Add(1500 * time.Millisecond)
+		if got := r.played(); got != tc.want {
+			t.Errorf("PlaybackPauses %v: played %v, want %v", tc.pauses, got, tc.want)
+		}
+	}
+}
