@@ -368,8 +368,8 @@ func TestSwitchTurnTakingWhileHeld(t *testing.T) {
 // ClearInput: it commits no turn and the reply resumes.
 func TestClearInputWhileDeciding(t *testing.T) {
 	asr := pipelinetest.NewScripted(longReply, "stop please")
+	asr.Latency = 600 * time.Millisecond // each Finish: the held speech's is awaited
 	h, pi := heldReply(t, asr, pipeline.Config{})
-	asr.Latency = 600 * time.Millisecond // the held speech's Finish
 	h.feed(pipelinetest.Silence(400*time.Millisecond, 16000))
 	// A control call runs after the audio written before it: the speech
 	// has ended when ClearInput runs.
