@@ -470,3 +470,35 @@ func TestNoResumeAfterDone(t *testing.T) {
 		t.Errorf("%d replies cut", n)
 	}
 }
+
+// TestBargeInAfterDone: speech that pauses a reply which then ends, and
+// proves a barge-in only afterwards, is the user's next turn; the ended
+// reply keeps its one response.done: no cancel, no resume follows it.
+func TestBargeInAfterDone(t *testing.T) {
+	asr := pipelinetest.NewScripted("hello there", "stop please")
+	h := start(t, pipeline.Config{Stages: pipeline.Stages{ASR: asr, LLM: slowWords}, TextOnly: true,
+		Turn: pipeline.TurnConfig{BargeInMinSpeech: 1500 * time.Millisecond}})
+	h.speak(16000, 600*time.Millisecond)
+	_, first := h.wait(0, pipeline.EventTextDelta)
+	voice := pipelinetest.Concat(pipelinetest.Voice(2*time.Second, 16000), pipelinetest.Silence(600*time.Millisecond, 16000))
+	began := time.Now()
+	for i := 0; i < len(voice); i += 320 {
+		h.sess.WriteAudio(voice[i:min(i+320, len(voice))])
+		time.Sleep(time.Until(began.Add(time.Duration(i/320+1) * 20 * time.Millisecond)))
+	}
+	_, pi := h.wait(first, pipeline.EventReplyPaused)
+	_, di := h.wait(pi, pipeline.EventResponseDone)
+	h.wait(di, pipeline.EventSpeechStarted) // held until the barge-in was proved, after the done
+	final, _ := h.wait(di, pipeline.EventTranscriptFinal)
+	if final.Text != "stop please" {
+		t.Fatalf("final %q: %s", final.Text, h.rec.Summary())
+	}
+	for i, ev := range h.rec.Events()[di+1:] {
+		if ev.Turn == 1 && ev.Kind != pipeline.EventTurnLatency {
+			t.Errorf("turn 1 got %v at %d after its response.done: %s", ev.Kind, di+1+i, h.rec.Summary())
+		}
+	}
+	if n := count(h, 0, pipeline.EventSpeechStarted); n != 2 {
+		t.Errorf("%d speech.started, want the question's and the barge-in's: %s", n, h.rec.Summary())
+	}
+}
