@@ -76,8 +76,9 @@ func (s *Session) call(fn func(ctx context.Context, l *loop) error) error {
 // on. Speech already begun stays one turn: with new VAD settings the
 // detector that heard it begin ends it; switching to Manual leaves it to
 // Commit; leaving Manual ends it at once. Switching to Manual or NoBargeIn
-// while speech holds a reply paused resumes the reply (see endHoldFor).
-// It waits for the audio written before it.
+// while speech holds a reply paused resumes the reply; the speech stays
+// the user's turn, ended by Commit (Manual) or by its silence and queued
+// after the reply (NoBargeIn). It waits for the audio written before it.
 func (s *Session) SetTurnTaking(t TurnTaking) error {
 	t.VAD = t.VAD.Or(s.cfg.VAD)
 	if err := t.VAD.Validate(); err != nil {
