@@ -499,7 +499,7 @@ func (c *connection) start(m *protocol.SessionStart) error {
 		st.tools.abandonUnfinished()
 	}
 
-	sess, err := c.newSession(st.language, st.conv, st.input, st.output, st.textOnly)
+	sess, err := c.newSession(st.language, st.conv, st.input, st.output, st.textOnly, true) // the native client holds playback on response.paused
 	if err != nil {
 		return err
 	}
@@ -640,25 +640,28 @@ func (c *connection) stages(lang string) pipeline.Stages {
 }
 
 // newSession returns a session of conv in language lang (a key of
-// Options.langs) with the gateway's settings and the client's formats. A
-// failure is logged, and returned as the internal_error to end the
+// Options.langs) with the gateway's settings and the client's formats;
+// playbackPauses says the client holds its playback on response.paused
+// (pipeline.Config.PlaybackPauses), as the native one does. A failure is
+// logged, and returned as the internal_error to end the
 // connection with.
-func (c *connection) newSession(lang string, conv *pipeline.Conversation, in, out audio.Format, textOnly bool) (*pipeline.Session, error) {
+func (c *connection) newSession(lang string, conv *pipeline.Conversation, in, out audio.Format, textOnly, playbackPauses bool) (*pipeline.Session, error) {
 	s := c.srv
 	lang, l := s.opts.language(lang)
 	sess, err := pipeline.NewSession(pipeline.Config{
-		Stages:       l.Stages,
-		Language:     lang,
-		Conversation: conv,
-		Input:        in,
-		Output:       out,
-		TextOnly:     textOnly,
-		Tools:        s.opts.Tools,
-		VAD:          s.opts.VAD,
-		Turn:         s.opts.Turn,
-		MaxTextBytes: s.opts.MaxTextBytes,
-		PlayoutLead:  s.opts.PlayoutLead,
-		Now:          s.opts.Now,
+		Stages:         l.Stages,
+		Language:       lang,
+		Conversation:   conv,
+		Input:          in,
+		Output:         out,
+		TextOnly:       textOnly,
+		Tools:          s.opts.Tools,
+		VAD:            s.opts.VAD,
+		Turn:           s.opts.Turn,
+		MaxTextBytes:   s.opts.MaxTextBytes,
+		PlayoutLead:    s.opts.PlayoutLead,
+		PlaybackPauses: playbackPauses,
+		Now:            s.opts.Now,
 	})
 	if err != nil {
 		c.logger().Error("cannot start session", zap.Error(err))

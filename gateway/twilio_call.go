@@ -201,7 +201,7 @@ func (t *twilioCall) start(m *twilio.Start) error {
 		return protocol.Errorf(protocol.CodeInternal, "a call needs a speech synthesizer, and none is configured")
 	}
 	conv := s.newConversation()
-	sess, err := c.newSession(s.opts.Language, conv, g711.Format, g711.Format, false)
+	sess, err := c.newSession(s.opts.Language, conv, g711.Format, g711.Format, false, false) // Twilio plays on through response.paused
 	if err != nil {
 		return err
 	}

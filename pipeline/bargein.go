@@ -51,13 +51,14 @@ type turnState struct {
 	partials bool // the recogniser has given a partial in this session
 	counted  int  // substantive words in the latest partial
 	hesitant bool // the latest partial ends on a hesitation
+	open     bool // the latest partial ends on an ambiguous ending
 	silence  time.Duration
 }
 
 // prepare readies the loop's turn-taking state, before run.
 func (l *loop) prepare() {
 	l.verdicts = make(chan verdict)
-	l.ts = turnState{words: newWords(l.s.cfg.Turn), pitch: prosody.New(audio.Mono16k.SampleRate)}
+	l.ts = turnState{words: newWords(l.s.cfg.Turn, l.s.cfg.Language), pitch: prosody.New(audio.Mono16k.SampleRate)}
 }
 
 // pauseReplies pauses the replies in progress for speech that may take
@@ -239,6 +240,54 @@ func (l *loop) holdTimeout() <-chan time.Time {
 	return l.hold.timer.C
 }
 
+// dropTentative drops the speech that is tentative, the pending turn and
+// the turns being decided, unheard; the replies still paused resume. The
+// detector starts afresh, so speech that goes on begins a turn of its own.
+func (l *loop) dropTentative() {
+	if l.holding() {
+		l.abandonUtterance()
+		l.det.Reset()
+	}
+	l.expire()
+}
+
+// interrupt cuts every reply for the client, who took the turn itself
+// (Interrupt, a typed turn): speech that paused a reply is dropped, not
+// made the user's turn, which would cut the next reply.
+func (l *loop) interrupt(why CancelReason) {
+	if h := l.hold; h != nil {
+		for _, r := range h.replies {
+			r.cancel(why)
+		}
+		h.replies = nil
+		l.dropTentative()
+	}
+	l.cutTurn(why)
+}
+
+// endHoldFor ends the hold when turn taking changes to t, under which
+// speech cuts no reply (Manual, NoBargeIn): the paused replies resume.
+// The tentative pending turn is the user's turn all the same: with
+// NoBargeIn its speech_started goes out and its speech end queues it
+// after the reply; with Manual it waits for Commit or ClearInput, the
+// client owning the turn's end. The turns being decided, whose speech
+// ended, are dropped: their end would have committed them only as a
+// barge-in.
+func (l *loop) endHoldFor(t TurnTaking) {
+	h := l.hold
+	if h == nil || !t.Manual && !t.NoBargeIn {
+		return
+	}
+	if h.pendingHeld {
+		if t.Manual {
+			h.pendingHeld = false // no detector tells the client of it
+		} else {
+			l.releasePending()
+		}
+	}
+	l.expire()
+}
+
 // endHold drops whatever is tentative when the session stops.
 func (l *loop) endHold() {
 	if h := l.hold; h != nil {
@@ -252,11 +301,13 @@ func (l *loop) noteWords(partial string) {
 	l.ts.partials = true
 	l.ts.counted = l.ts.words.substantive(partial)
 	l.ts.hesitant = l.ts.words.hesitant(partial)
+	l.ts.open = l.ts.words.ambiguousEnd(partial)
 }
 
 // adaptSilence sets the silence that ends the pending turn from its words
 // and the pitch of its end: longer after a hesitation or a rising tail,
-// shorter after words that sound finished, the detector's own otherwise.
+// shorter after words that sound finished, the detector's own otherwise
+// and after an ambiguous ending ("I think so").
 // A silence the client chose (SetTurnTaking with a VAD.Silence of its own,
 // a Realtime silence_duration_ms) is kept as it is.
 func (l *loop) adaptSilence() {
@@ -271,6 +322,7 @@ func (l *loop) adaptSilence() {
 	switch {
 	case hesitant || l.ts.pitch.Tail() == prosody.Rising:
 		d = cfg.EndSilenceMax
+	case l.ts.open: // the detector's own
 	case l.partial != "":
 		d = cfg.EndSilenceMin
 	}

@@ -20,10 +20,15 @@ import (
 // for more.
 //
 // The first piece of a reply is cut earlier: at its first clause end (a
-// comma , ， ､ or 、) once it is FirstClause wide, so the first audio comes
-// after the first clause rather than the first sentence. A comma between
-// digits ("1,000", "1，000") is no clause end. Later clauses join into
-// whole sentences, which makes fewer, larger synthesis calls.
+// comma , ， ､ or 、) once it is FirstClause wide (FirstClauseWide when it
+// holds a Han, kana or Hangul character), so the first audio comes after
+// the first clause rather than the first sentence. In text with spaces a
+// comma after a clause of one or two words ("flour, eggs,") is a list's,
+// not a cut. Closing quotes and
+// brackets after the comma stay with it. A comma between digits, with or
+// without a space ("1,000", "1，000", "January 15, 2024"), is no clause
+// end. Later clauses join into whole sentences, which makes fewer, larger
+// synthesis calls.
 //
 // A run MaxChars wide with no sentence end is cut at its last comma or
 // space, or where it is if it has neither. The zero value is not usable;
@@ -32,15 +37,22 @@ type Chunker struct {
 	MinChars int // default 12
 	MaxChars int // default 220
 	// FirstClause is the width from which the first piece may end at a
-	// comma; default 15 (five CJK characters, or about three English
-	// words); ≤ 0 cuts the first piece at sentence ends only.
+	// comma; default 25 (about five English words: a shorter first
+	// clause is often a list's first item, "You will need flour,");
+	// ≤ 0 cuts the first piece at sentence ends only.
 	FirstClause int
-	buf         strings.Builder
-	emitted     bool // a piece of this reply has been returned
+	// FirstClauseWide is FirstClause for a piece with Han, kana or Hangul
+	// characters; default 15 (five of them); ≤ 0 cuts such a first piece
+	// at sentence ends only.
+	FirstClauseWide int
+	buf             strings.Builder
+	emitted         bool // a piece of this reply has been returned
 }
 
 // NewChunker returns a Chunker with default limits.
-func NewChunker() *Chunker { return &Chunker{MinChars: 12, MaxChars: 220, FirstClause: 15} }
+func NewChunker() *Chunker {
+	return &Chunker{MinChars: 12, MaxChars: 220, FirstClause: 25, FirstClauseWide: 15}
+}
 
 // abbreviations that end in a period but rarely end a sentence.
 var abbreviations = []string{"mr.", "mrs.", "ms.", "dr.", "prof.", "sr.", "jr.", "st.", "vs.", "etc.", "e.g.", "i.e.", "approx.", "no."}
@@ -77,9 +89,11 @@ func (c *Chunker) Flush() string {
 
 // findCut returns the byte offset just after the first piece in s, or 0.
 func (c *Chunker) findCut(s string) int {
-	width, lastSoft := 0, 0
+	width, lastSoft, clause := 0, 0, 0 // clause: where the clause since the last comma begins
+	wide := false
 	var prev rune
 	for i, r := range s {
+		wide = wide || isWide(r)
 		if w := runeWidth(r); width+w <= c.MaxChars || i == 0 {
 			width += w
 		} else if lastSoft > 0 {
@@ -114,9 +128,18 @@ func (c *Chunker) findCut(s string) int {
 				break
 			}
 			lastSoft = end
-			if !c.emitted && c.FirstClause > 0 && width >= c.FirstClause {
-				return end
+			first, item := c.FirstClause, len(strings.Fields(s[clause:i])) < 3
+			if wide {
+				first, item = c.FirstClauseWide, false
 			}
+			clause = end
+			if c.emitted || first <= 0 || width < first || item {
+				break // a clause of one or two words is likely a list's item
+			}
+			if cut := absorbQuotes(s, end); cut < len(s) {
+				return cut
+			}
+			return 0 // need one rune of lookahead: a closing quote may follow
 		case unicode.IsSpace(r):
 			lastSoft = end
 		}
@@ -155,25 +178,36 @@ func isComma(r rune) bool {
 }
 
 // numberSeparator reports whether a comma after prev, followed by rest,
-// may be inside a number: a digit before it and a digit, or nothing yet,
-// after it.
+// may be inside a number or a date: a digit before it and, after any
+// spaces, a digit or nothing yet.
 func numberSeparator(prev rune, rest string) bool {
 	if !isDigit(prev) {
 		return false
 	}
-	next, n := utf8.DecodeRuneInString(rest)
+	next, n := utf8.DecodeRuneInString(strings.TrimLeft(rest, " "))
 	return n == 0 || isDigit(next)
 }
 
 func isDigit(r rune) bool { return '0' <= r && r <= '9' || '０' <= r && r <= '９' }
 
+// closers are the closing quotes and brackets that stay with the stop or
+// comma before them.
+const closers = "”’」』）)]》〉】\"'"
+
 // absorbClosers returns the offset after the closing quotes, brackets and
 // further stops that follow a stop ending at end, so "好。」" and "yes!”"
 // stay whole.
-func absorbClosers(s string, end int) int {
+func absorbClosers(s string, end int) int { return absorb(s, end, closers+"。！？!?…") }
+
+// absorbQuotes returns the offset after the closing quotes and brackets
+// that follow a comma ending at end, so `mean,"` stays whole.
+func absorbQuotes(s string, end int) int { return absorb(s, end, closers) }
+
+// absorb returns the offset after the runes of set that follow end in s.
+func absorb(s string, end int, set string) int {
 	for end < len(s) {
 		r, n := utf8.DecodeRuneInString(s[end:])
-		if !strings.ContainsRune("”’」』）)]》〉】\"'。！？!?…", r) {
+		if !strings.ContainsRune(set, r) {
 			break
 		}
 		end += n

@@ -41,9 +41,15 @@ func TestChunker(t *testing.T) {
 		{"mixed en stop before zh", []string{"That is the answer.这是答案。"}, []string{"That is the answer.", "这是答案。"}},
 		{"zh split rune-by-rune", strings.Split("今天天气很好，我们去公园吧。", ""), []string{"今天天气很好，", "我们去公园吧。"}},
 
-		// English: a first clause is cut at a comma only after 15 runes.
+		// English: a first clause is cut at a comma only after 25 runes.
 		{"en short first clause waits", []string{"Yes, I can help with that. Anything else?"}, []string{"Yes, I can help with that.", "Anything else?"}},
-		{"en long first clause early", []string{"The capital of France, as you know, is Paris. It is big."}, []string{"The capital of France,", "as you know, is Paris.", "It is big."}},
+		{"en long first clause early", []string{"The capital city of France, as you know, is Paris. It is big."}, []string{"The capital city of France,", "as you know, is Paris.", "It is big."}},
+		{"en list keeps its first items", []string{"You will need flour, eggs, milk and sugar. Mix them well."}, []string{"You will need flour, eggs, milk and sugar.", "Mix them well."}},
+		{"en closing quote stays with the comma", []string{`"I really do not know what you mean," she said. Then she left.`}, []string{`"I really do not know what you mean,"`, "she said. Then she left."}},
+		{"en closing quote after a comma at a delta's end", []string{`"I really do not know what you mean,`, `" she said.`}, []string{`"I really do not know what you mean,"`, "she said."}},
+		{"en date stays whole", []string{"It was founded on January 15, 2024 in Paris, France. It grew fast."}, []string{"It was founded on January 15, 2024 in Paris,", "France. It grew fast."}},
+		{"en date waits past the space", []string{"It was founded on January 15,", " ", "2024 in Paris. Yes"}, []string{"It was founded on January 15, 2024 in Paris.", "Yes"}},
+		{"en spaced thousands", []string{"The population is about 8, 000 people in the town. Next question."}, []string{"The population is about 8, 000 people in the town.", "Next question."}},
 		{"en thousands separator", []string{"The total comes to 12,000 dollars, give or take. Yes"}, []string{"The total comes to 12,000 dollars,", "give or take.", "Yes"}},
 		{"en quote after the stop", []string{"She said \"see you tomorrow.\" Then left"}, []string{"She said \"see you tomorrow.\"", "Then left"}},
 		{"en ellipsis", []string{"Well... I think it is fine... Maybe"}, []string{"Well... I think it is fine...", "Maybe"}},
@@ -100,8 +106,12 @@ func TestChunkerNewReply(t *testing.T) {
 			t.Fatalf("flush: got %q", rest)
 		}
 	}
-	c.FirstClause = 0
+	c.FirstClause, c.FirstClauseWide = 0, 0
 	if got := c.Push("今天天气很好，我们去公园吧，"); len(got) != 0 {
+		t.Fatalf("FirstClauseWide 0: got %q", got)
+	}
+	c.Flush()
+	if got := c.Push("The capital city of France, as you know, is"); len(got) != 0 {
 		t.Fatalf("FirstClause 0: got %q", got)
 	}
 }

@@ -75,8 +75,10 @@ func (s *Session) call(fn func(ctx context.Context, l *loop) error) error {
 // SetTurnTaking changes how the end of the user's turn is found from now
 // on. Speech already begun stays one turn: with new VAD settings the
 // detector that heard it begin ends it; switching to Manual leaves it to
-// Commit; leaving Manual ends it at once. It waits for the audio written
-// before it.
+// Commit; leaving Manual ends it at once. Switching to Manual or NoBargeIn
+// while speech holds a reply paused resumes the reply; the speech stays
+// the user's turn, ended by Commit (Manual) or by its silence and queued
+// after the reply (NoBargeIn). It waits for the audio written before it.
 func (s *Session) SetTurnTaking(t TurnTaking) error {
 	t.VAD = t.VAD.Or(s.cfg.VAD)
 	if err := t.VAD.Validate(); err != nil {
@@ -84,6 +86,7 @@ func (s *Session) SetTurnTaking(t TurnTaking) error {
 	}
 	return s.call(func(ctx context.Context, l *loop) error {
 		l.nextDet = nil
+		l.endHoldFor(t)
 		switch {
 		case t.Manual:
 		case l.tt.Manual:
@@ -176,10 +179,13 @@ func (s *Session) Commit() (string, error) {
 	return item, err
 }
 
-// ClearInput discards the audio of the user's turn not yet committed.
+// ClearInput discards the audio of the user's turn not yet committed,
+// and the speech over a paused reply whose final transcript is awaited:
+// the reply resumes.
 func (s *Session) ClearInput() error {
 	return s.call(func(_ context.Context, l *loop) error {
 		l.abandonUtterance()
+		l.expire()
 		if !l.tt.Manual {
 			l.det.Reset()
 		}

@@ -16,6 +16,7 @@ type replyGate struct {
 	resumed chan struct{} // closed on resume; made by pause
 	since   time.Time     // when the pause began
 	total   time.Duration // of the pauses that ended
+	ended   bool          // the reply has ended: no pause, nor a resume, is announced
 }
 
 // pause holds the reply's audio and runs announce (the event that tells
@@ -24,7 +25,7 @@ type replyGate struct {
 func (g *replyGate) pause(now time.Time, announce func()) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.paused {
+	if g.paused || g.ended {
 		return false
 	}
 	g.paused, g.resumed, g.since = true, make(chan struct{}), now
@@ -32,19 +33,29 @@ func (g *replyGate) pause(now time.Time, announce func()) bool {
 	return true
 }
 
-// resume lets the reply's audio go on, announce told first. It reports
-// whether the reply was paused.
+// resume lets the reply's audio go on, announce told first unless the
+// reply has ended. It reports whether the reply was paused.
 func (g *replyGate) resume(now time.Time, announce func()) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.paused {
 		return false
 	}
-	announce()
+	if !g.ended {
+		announce()
+	}
 	g.paused = false
 	g.total += now.Sub(g.since)
 	close(g.resumed)
 	return true
+}
+
+// end marks the reply ended, before its last event goes out: a pause or
+// resume announced from here on would come after it.
+func (g *replyGate) end() {
+	g.mu.Lock()
+	g.ended = true
+	g.mu.Unlock()
 }
 
 // lockRunning locks the gate, so the reply's audio can be sent before any

@@ -107,6 +107,7 @@ func (r *responder) run() {
 		r.nextRound(cfg.Conversation.NewID())
 	}
 	r.item = r.stored // the closing events name the reply's last message, if any
+	r.t.gate.end()    // a reply paused now, with nothing more to send, hears no resume after its end
 	if r.audioOn {
 		r.send(Event{Kind: EventAudioDone})
 	}
@@ -522,10 +523,15 @@ func (r *responder) sendAudio(ctx context.Context, final bool) error {
 }
 
 // played returns how much of the reply's audio the client has played by
-// now: the time since its first audio, less the pauses since.
+// now: the time since its first audio, less the pauses since when the
+// client holds its playback through them (Config.PlaybackPauses).
 func (r *responder) played() time.Duration {
 	now := r.now()
-	return now.Sub(r.firstAudio) - (r.t.gate.pausedFor(now) - r.pauseBase)
+	d := now.Sub(r.firstAudio)
+	if r.s.cfg.PlaybackPauses {
+		d -= r.t.gate.pausedFor(now) - r.pauseBase
+	}
+	return d
 }
 
 func (r *responder) pace(ctx context.Context, out audio.Format) error {

@@ -38,7 +38,12 @@ type Config struct {
 	InboxFrames  int           // 20 ms slots of audio queued before the oldest is dropped; default 50 (1 s)
 	PlayoutLead  time.Duration // how far reply audio may run ahead of real time; default DefaultPlayoutLead; <0 sends unpaced
 	OutputChunk  time.Duration // reply audio is sent in chunks of at most this; default 100ms
-	Now          func() time.Time
+	// PlaybackPauses says the client holds its playback on
+	// EventReplyPaused until EventReplyResumed, so the audio it has
+	// queued waits out the pause. False: it plays on through the pause,
+	// and the pacing refills its queue at the resume.
+	PlaybackPauses bool
+	Now            func() time.Time
 }
 
 // Defaults of Config and NewConversation that callers compose into their own.
@@ -345,7 +350,7 @@ func (l *loop) run(ctx context.Context) error {
 		if len(l.s.interrupt) > 0 {
 			<-l.s.interrupt
 			mu.Lock()
-			l.cutTurn(CancelInterrupt)
+			l.interrupt(CancelInterrupt)
 			mu.Unlock()
 			continue
 		}
@@ -354,7 +359,7 @@ func (l *loop) run(ctx context.Context) error {
 			return ctx.Err()
 		case <-l.s.interrupt:
 			mu.Lock()
-			l.cutTurn(CancelInterrupt)
+			l.interrupt(CancelInterrupt)
 			mu.Unlock()
 		case text := <-l.s.texts:
 			mu.Lock()
@@ -499,7 +504,7 @@ func (l *loop) enqueue(ctx context.Context, t *job) {
 }
 
 func (l *loop) startTextTurn(ctx context.Context, text string) {
-	l.cutTurn(CancelInterrupt)
+	l.interrupt(CancelInterrupt)
 	t := l.newTurn(ctx)
 	t.text = text
 	t.trace.TextInput = true
@@ -572,7 +577,7 @@ func (l *loop) beginTurn(ctx context.Context, prefix []int16, held bool) {
 		}
 		l.ts.pitch.Reset()
 		l.ts.pitch.Write(prefix)
-		l.ts.counted, l.ts.hesitant = 0, false
+		l.ts.counted, l.ts.hesitant, l.ts.open = 0, false, false
 		l.setSilence(l.tt.VAD.Silence)
 	}
 	l.partial, l.uttFail, l.heard = "", false, 0

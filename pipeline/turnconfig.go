@@ -27,7 +27,9 @@ import (
 // The silence that ends a turn is the detector's (vad.silence) unless the
 // words so far say more: EndSilenceMin after a finished-sounding phrase,
 // EndSilenceMax after a hesitation ("um", a dangling "and") or a rising
-// pitch at the end of the speech.
+// pitch at the end of the speech. A phrase that ends on a word that
+// leaves it open ("so", "to", "of" in English) keeps the detector's.
+// Hesitations count as no words for a barge-in.
 type TurnConfig struct {
 	// BargeInMinSpeech is the voiced speech over a reply that cuts it.
 	BargeInMinSpeech time.Duration `yaml:"barge_in_min_speech"`
@@ -95,7 +97,23 @@ func Hesitations(language string) []string {
 	case "zh":
 		return []string{"嗯", "那个", "就是", "然后", "呃"}
 	default:
-		return []string{"um", "uh", "er", "erm", "hmm", "and", "but", "so", "the", "a", "to", "of", "because"}
+		// Not "so", "to" or "of": they end finished questions as often
+		// as unfinished phrases ("I think so", "who did you talk to");
+		// see ambiguousEndings.
+		return []string{"um", "uh", "er", "erm", "hmm", "and", "but", "the", "a", "because"}
+	}
+}
+
+// ambiguousEndings returns the words of language that leave it open
+// whether a phrase they end is finished ("I think so" or "I want to"): a
+// turn that ends on one waits the detector's own silence, neither
+// EndSilenceMin nor EndSilenceMax.
+func ambiguousEndings(language string) []string {
+	switch primaryLanguage(language) {
+	case "zh":
+		return nil
+	default:
+		return []string{"so", "to", "of"}
 	}
 }
 
@@ -174,10 +192,13 @@ const maxWords = 256
 type words struct {
 	backchannel map[string]bool
 	hesitation  []string // normalised, longest first
+	ambiguous   []string // ambiguousEndings
 }
 
-func newWords(c TurnConfig) words {
-	w := words{backchannel: make(map[string]bool, len(c.Backchannels))}
+// newWords readies c's word lists, and language's ambiguous endings, for
+// matching.
+func newWords(c TurnConfig, language string) words {
+	w := words{backchannel: make(map[string]bool, len(c.Backchannels)), ambiguous: ambiguousEndings(language)}
 	for _, b := range c.Backchannels {
 		if n := normalize(b); n != "" {
 			w.backchannel[n] = true
@@ -218,9 +239,12 @@ func isCJK(r rune) bool {
 	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }
 
-// substantive counts the words of transcript that are not backchannels.
-// A transcript that is one backchannel as a whole ("uh huh", "嗯嗯") has
-// none; in text without spaces each CJK character counts as a word.
+// substantive counts the words of transcript that are neither
+// backchannels nor hesitations: "um" and a dangling "and" say the speaker
+// is not done, not what they want, so the words after them decide a
+// barge-in. A transcript that is one backchannel as a whole ("uh huh",
+// "嗯嗯") has none; in text without spaces each CJK character that is no
+// part of a hesitation counts as a word.
 func (w words) substantive(transcript string) int {
 	n := normalize(transcript)
 	if n == "" || w.backchannel[n] || w.backchannel[strings.ReplaceAll(n, " ", "")] {
@@ -228,7 +252,7 @@ func (w words) substantive(transcript string) int {
 	}
 	count := 0
 	for _, tok := range strings.Fields(n) {
-		if w.backchannel[tok] {
+		if w.backchannel[tok] || slices.Contains(w.hesitation, tok) {
 			continue
 		}
 		cjk := 0
@@ -237,21 +261,42 @@ func (w words) substantive(transcript string) int {
 				cjk++
 			}
 		}
-		count += max(cjk, 1)
+		if cjk == 0 {
+			count++
+			continue
+		}
+		for _, h := range w.hesitation {
+			if r, _ := utf8.DecodeRuneInString(h); isCJK(r) {
+				cjk -= strings.Count(tok, h) * utf8.RuneCountInString(h)
+				tok = strings.ReplaceAll(tok, h, "")
+			}
+		}
+		count += max(cjk, 0)
 	}
 	return count
+}
+
+// lastWord returns the last word of transcript, normalised, or "".
+func lastWord(transcript string) string {
+	n := normalize(transcript)
+	if i := strings.LastIndexByte(n, ' '); i >= 0 {
+		return n[i+1:]
+	}
+	return n
+}
+
+// ambiguousEnd reports whether transcript's last word is one of the
+// ambiguous endings.
+func (w words) ambiguousEnd(transcript string) bool {
+	return slices.Contains(w.ambiguous, lastWord(transcript))
 }
 
 // hesitant reports whether transcript ends on a hesitation: its last word
 // is one, or, in text without spaces, it ends with one.
 func (w words) hesitant(transcript string) bool {
-	n := normalize(transcript)
-	if n == "" {
+	last := lastWord(transcript)
+	if last == "" {
 		return false
-	}
-	last := n
-	if i := strings.LastIndexByte(n, ' '); i >= 0 {
-		last = n[i+1:]
 	}
 	for _, h := range w.hesitation {
 		if last == h {

@@ -78,35 +78,43 @@ func TestProcessFrameAllocatesNothing(t *testing.T) {
 }
 
 func TestWords(t *testing.T) {
-	en := newWords(TurnConfig{Backchannels: Backchannels("en"), Hesitations: Hesitations("en")})
-	zh := newWords(TurnConfig{Backchannels: Backchannels("zh"), Hesitations: Hesitations("zh")})
+	en := newWords(TurnConfig{Backchannels: Backchannels("en"), Hesitations: Hesitations("en")}, "en")
+	zh := newWords(TurnConfig{Backchannels: Backchannels("zh"), Hesitations: Hesitations("zh")}, "zh")
 	tests := []struct {
 		w           words
 		transcript  string
 		substantive int
 		hesitant    bool
+		ambiguous   bool
 	}{
-		{en, "", 0, false},
-		{en, "Mm-hm.", 0, false},
-		{en, "mhm", 0, false},
-		{en, "uh huh", 0, false},
-		{en, "Yeah, okay!", 0, false},
-		{en, "yeah wait", 1, false},
-		{en, "stop", 1, false},
-		{en, "Please STOP now.", 3, false},
-		{en, "I want um", 3, true},
-		{en, "coffee and", 2, true},
-		{en, "coffee, and...", 2, true},
-		{en, "the band", 2, false},
-		{en, "Um?", 1, true},
-		{zh, "嗯", 0, true},
-		{zh, "嗯嗯。", 0, true},
-		{zh, "对对", 0, false},
-		{zh, "好", 0, false},
-		{zh, "停一下", 3, false},
-		{zh, "我想要那个", 5, true},
-		{zh, "然后", 2, true},
-		{zh, "好的", 2, false},
+		{en, "", 0, false, false},
+		{en, "Mm-hm.", 0, false, false},
+		{en, "mhm", 0, false, false},
+		{en, "uh huh", 0, false, false},
+		{en, "Yeah, okay!", 0, false, false},
+		{en, "yeah wait", 1, false, false},
+		{en, "stop", 1, false, false},
+		{en, "Please STOP now.", 3, false, false},
+		{en, "I want um", 2, true, false},
+		{en, "coffee and", 1, true, false},
+		{en, "coffee, and...", 1, true, false},
+		{en, "the band", 1, false, false},
+		{en, "Um?", 0, true, false},
+		{en, "um uh hmm er", 0, true, false},
+		{en, "uh, stop", 1, false, false},
+		{en, "I think so", 3, false, true},
+		{en, "Who did you talk to?", 5, false, true},
+		{en, "a cup of", 2, false, true},
+		{en, "so what", 2, false, false},
+		{zh, "嗯", 0, true, false},
+		{zh, "嗯嗯。", 0, true, false},
+		{zh, "对对", 0, false, false},
+		{zh, "好", 0, false, false},
+		{zh, "停一下", 3, false, false},
+		{zh, "我想要那个", 3, true, false},
+		{zh, "然后", 0, true, false},
+		{zh, "呃", 0, true, false},
+		{zh, "好的", 2, false, false},
 	}
 	for _, tc := range tests {
 		if got := tc.w.substantive(tc.transcript); got != tc.substantive {
@@ -114,6 +122,9 @@ func TestWords(t *testing.T) {
 		}
 		if got := tc.w.hesitant(tc.transcript); got != tc.hesitant {
 			t.Errorf("hesitant(%q) = %v, want %v", tc.transcript, got, tc.hesitant)
+		}
+		if got := tc.w.ambiguousEnd(tc.transcript); got != tc.ambiguous {
+			t.Errorf("ambiguousEnd(%q) = %v, want %v", tc.transcript, got, tc.ambiguous)
 		}
 	}
 }
@@ -144,5 +155,33 @@ func TestTurnConfigValidate(t *testing.T) {
 	if _, err := NewSession(Config{Conversation: NewConversation("", 0), Stages: Stages{LLM: GeneratorFunc(nil)}, TextOnly: true,
 		Turn: TurnConfig{EndSilenceMax: time.Hour}}); err == nil {
 		t.Error("NewSession took turn.end_silence_max 1h")
+	}
+}
+
+// TestPlayedThroughPause: a client that holds its playback on
+// EventReplyPaused has played nothing during the pause; one that plays on
+// has, so at the resume the pacing refills its queue.
+func TestPlayedThroughPause(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		pauses bool
+		want   time.Duration
+	}{
+		{true, 500 * time.Millisecond},   // 1.5 s since the first audio, 1 s of it paused
+		{false, 1500 * time.Millisecond}, // the client's queue ran on through the pause
+	} {
+		now := t0
+		s, err := NewSession(Config{Conversation: NewConversation("", 0), Stages: Stages{LLM: GeneratorFunc(nil)}, TextOnly: true,
+			PlaybackPauses: tc.pauses, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &responder{s: s, t: &job{}, firstAudio: t0}
+		r.t.gate.pause(t0.Add(100*time.Millisecond), func() {})
+		r.t.gate.resume(t0.Add(1100*time.Millisecond), func() {})
+		now = t0.Add(1500 * time.Millisecond)
+		if got := r.played(); got != tc.want {
+			t.Errorf("PlaybackPauses %v: played %v, want %v", tc.pauses, got, tc.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -63,11 +64,14 @@ func TestFalseInterruption(t *testing.T) {
 		{"mm-hm", "Mm-hm.", pipelinetest.Voice(600*time.Millisecond, 16000)},
 		{"uh huh, as two words", "uh huh", pipelinetest.Voice(500*time.Millisecond, 16000)},
 		{"嗯嗯 in Mandarin", "嗯嗯", pipelinetest.Voice(600*time.Millisecond, 16000)},
+		{"um, a hesitation", "um", pipelinetest.Voice(600*time.Millisecond, 16000)},
+		{"uh hmm, two hesitations", "uh hmm", pipelinetest.Voice(600*time.Millisecond, 16000)},
+		{"呃 in Mandarin", "呃", pipelinetest.Voice(600*time.Millisecond, 16000)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			lang := ""
-			if strings.ContainsRune(tc.heard, '嗯') {
+			if strings.ContainsAny(tc.heard, "嗯呃") {
 				lang = "zh"
 			}
 			asr := pipelinetest.NewScripted(longReply, tc.heard)
@@ -235,6 +239,12 @@ func TestAdaptiveEndOfTurn(t *testing.T) {
 		{"那个 then 700ms", "我想要那个", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, false, 0},
 		{"finished sentence then 500ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 500 * time.Millisecond, true, 0},
 		{"finished sentence then 350ms", "what time is it", pipelinetest.Voice(time.Second, 16000), 350 * time.Millisecond, true, 0},
+		// "so", "to" and "of" may end a finished phrase or not: the
+		// detector's own silence, neither the shortest nor the longest.
+		{"I think so then 700ms", "I think so", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, true, 0},
+		{"I think so then 350ms", "I think so", pipelinetest.Voice(time.Second, 16000), 350 * time.Millisecond, false, 0},
+		{"who did you talk to then 700ms", "who did you talk to", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, true, 0},
+		{"a cup of then 350ms", "a cup of", pipelinetest.Voice(time.Second, 16000), 350 * time.Millisecond, false, 0},
 		{"rising pitch, no words, then 700ms", "", rising(800 * time.Millisecond), 700 * time.Millisecond, false, 0},
 		{"level pitch, no words, then 700ms", "", pipelinetest.Voice(800*time.Millisecond, 16000), 700 * time.Millisecond, true, 0},
 		{"um then 700ms, the client's 600ms", "so I want um", pipelinetest.Voice(time.Second, 16000), 700 * time.Millisecond, true, 600 * time.Millisecond},
@@ -286,4 +296,209 @@ func glide(d time.Duration, f0, f1 float64) []int16 {
 		out[i] = audio.Clamp16(2600 * v)
 	}
 	return out
+}
+
+// heldReply starts a session whose first turn's reply is paused by a
+// cough over it, the cough's speech not yet ended; it returns the harness
+// and the index of EventReplyPaused.
+func heldReply(t *testing.T, asr *pipelinetest.Scripted, cfg pipeline.Config) (*harness, int) {
+	t.Helper()
+	cfg.Stages = stages(asr, &pipelinetest.Tone{PerRune: 20 * time.Millisecond})
+	cfg.PlayoutLead = 100 * time.Millisecond
+	h := start(t, cfg)
+	h.speak(16000, 600*time.Millisecond)
+	_, first := h.wait(0, pipeline.EventAudio)
+	h.feed(cough(300 * time.Millisecond))
+	_, pi := h.wait(first, pipeline.EventReplyPaused)
+	return h, pi
+}
+
+// firstEnd returns the first event at or after from that resumes or ends
+// turn, and its index.
+func firstEnd(t *testing.T, h *harness, from int, turn uint64) (pipeline.Event, int) {
+	t.Helper()
+	ev, i, err := h.rec.Wait(h.ctx, from, func(ev pipeline.Event) bool {
+		return ev.Turn == turn && (ev.Kind == pipeline.EventReplyResumed || ev.Kind == pipeline.EventResponseCancelled || ev.Kind == pipeline.EventResponseDone)
+	})
+	if err != nil {
+		t.Fatalf("%v: %s", err, h.rec.Summary())
+	}
+	return ev, i
+}
+
+// TestSwitchTurnTakingWhileHeld: a client that turns barge-in off, or
+// takes over the turn's end (a Realtime turn_detection: null), while
+// speech holds a reply paused gets the reply back whole: it resumes and
+// completes. The speech is the user's turn all the same: with NoBargeIn
+// it is committed at its end, with Manual at Commit.
+func TestSwitchTurnTakingWhileHeld(t *testing.T) {
+	for name, tt := range map[string]pipeline.TurnTaking{"manual": {Manual: true}, "no barge-in": {NoBargeIn: true}} {
+		t.Run(name, func(t *testing.T) {
+			h, pi := heldReply(t, pipelinetest.NewScripted(longReply, "and another thing"), pipeline.Config{})
+			if err := h.sess.SetTurnTaking(tt); err != nil {
+				t.Fatal(err)
+			}
+			if ev, i := firstEnd(t, h, pi, 1); ev.Kind != pipeline.EventReplyResumed {
+				t.Fatalf("after the switch the reply got %v at %d, want it resumed: %s", ev.Kind, i, h.rec.Summary())
+			}
+			done, _ := h.wait(pi, pipeline.EventResponseDone)
+			if want := "You said: " + longReply + "."; done.Turn != 1 || done.Text != want {
+				t.Fatalf("done %d %q, want turn 1 whole", done.Turn, done.Text)
+			}
+			if tt.Manual {
+				if _, err := h.sess.Commit(); err != nil {
+					t.Fatalf("Commit of the speech begun before the switch: %v", err)
+				}
+			} else {
+				h.feed(pipelinetest.Silence(800*time.Millisecond, 16000))
+			}
+			final, _ := h.wait(pi, pipeline.EventTranscriptFinal)
+			if final.Turn == 1 || final.Text != "and another thing" {
+				t.Fatalf("final transcript %d %q, want the held speech's", final.Turn, final.Text)
+			}
+			if n := count(h, 0, pipeline.EventResponseCancelled); n != 0 {
+				t.Errorf("%d replies cut: %s", n, h.rec.Summary())
+			}
+		})
+	}
+}
+
+// TestClearInputWhileDeciding: speech over a reply that ended before it
+// proved a barge-in, its final transcript awaited, is discarded by
+// ClearInput: it commits no turn and the reply resumes.
+func TestClearInputWhileDeciding(t *testing.T) {
+	asr := pipelinetest.NewScripted(longReply, "stop please")
+	asr.Latency = 600 * time.Millisecond // each Finish: the held speech's is awaited
+	h, pi := heldReply(t, asr, pipeline.Config{})
+	h.feed(pipelinetest.Silence(400*time.Millisecond, 16000))
+	// A control call runs after the audio written before it: the speech
+	// has ended when ClearInput runs.
+	if err := h.sess.SetTools(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sess.ClearInput(); err != nil {
+		t.Fatal(err)
+	}
+	if ev, i := firstEnd(t, h, pi, 1); ev.Kind != pipeline.EventReplyResumed {
+		t.Fatalf("after ClearInput the reply got %v at %d, want it resumed: %s", ev.Kind, i, h.rec.Summary())
+	}
+	h.wait(pi, pipeline.EventResponseDone)
+	time.Sleep(800 * time.Millisecond) // past the transcript's latency
+	if n := count(h, pi, pipeline.EventInputCommitted) + count(h, pi, pipeline.EventSpeechStarted); n != 0 {
+		t.Errorf("cleared speech sent %d events of a turn: %s", n, h.rec.Summary())
+	}
+	if got, want := history(h), "user:"+longReply+"|assistant:You said: "+longReply+"."; got != want {
+		t.Errorf("history\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestClientTurnWhileHeld: a typed turn or an interrupt while speech holds
+// a reply paused takes the turn: the speech is dropped, not made a turn
+// that would cut the typed turn's reply when it ends.
+func TestClientTurnWhileHeld(t *testing.T) {
+	for _, typed := range []bool{true, false} {
+		name := "interrupt"
+		if typed {
+			name = "typed turn"
+		}
+		t.Run(name, func(t *testing.T) {
+			h, pi := heldReply(t, pipelinetest.NewScripted(longReply, ""), pipeline.Config{})
+			if typed {
+				if err := h.sess.SubmitText("what is the weather"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				h.sess.Interrupt()
+			}
+			if ev, _ := firstEnd(t, h, pi, 1); ev.Kind != pipeline.EventResponseCancelled || ev.Reason != pipeline.CancelInterrupt {
+				t.Fatalf("reply 1 got %v (%v), want cancelled for the interrupt: %s", ev.Kind, ev.Reason, h.rec.Summary())
+			}
+			h.feed(pipelinetest.Silence(800*time.Millisecond, 16000))
+			if err := h.sess.SetTools(nil); err != nil { // after that audio
+				t.Fatal(err)
+			}
+			if typed {
+				done, _ := h.wait(pi, pipeline.EventResponseDone)
+				if done.Text != "You said: what is the weather." {
+					t.Fatalf("typed turn's reply %q: %s", done.Text, h.rec.Summary())
+				}
+			} else {
+				time.Sleep(300 * time.Millisecond)
+			}
+			for _, k := range []pipeline.EventKind{pipeline.EventSpeechStarted, pipeline.EventInputCommitted, pipeline.EventReplyResumed} {
+				if n := count(h, pi, k); n != 0 {
+					t.Errorf("%d %v after the pause: %s", n, k, h.rec.Summary())
+				}
+			}
+			if n := count(h, pi, pipeline.EventResponseCancelled); n != 1 {
+				t.Errorf("%d replies cut, want reply 1 only: %s", n, h.rec.Summary())
+			}
+		})
+	}
+}
+
+// slowWords streams a text-only reply slowly, so speech lands over it.
+var slowWords = pipeline.GeneratorFunc(func(ctx context.Context, _ []pipeline.Message, emit func(string) error) error {
+	for range 15 {
+		if err := emit("word "); err != nil {
+			return err
+		}
+		if err := pipeline.Sleep(ctx, 30*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// TestNoResumeAfterDone: a reply that ends while paused (a text-only one
+// goes on while paused, having no audio to hold) ends with
+// response.done, and no response.resumed follows it.
+func TestNoResumeAfterDone(t *testing.T) {
+	asr := pipelinetest.NewScripted("hello there", "")
+	asr.Latency = 1200 * time.Millisecond
+	h := start(t, pipeline.Config{Stages: pipeline.Stages{ASR: asr, LLM: slowWords}, TextOnly: true})
+	h.speak(16000, 600*time.Millisecond)
+	_, first := h.wait(0, pipeline.EventTextDelta)
+	h.feed(pipelinetest.Concat(cough(300*time.Millisecond), pipelinetest.Silence(600*time.Millisecond, 16000)))
+	_, pi := h.wait(first, pipeline.EventReplyPaused)
+	_, di := h.wait(pi, pipeline.EventResponseDone)
+	time.Sleep(1500 * time.Millisecond) // past the held speech's transcript and ResumeAfter
+	if n := count(h, di, pipeline.EventReplyResumed); n != 0 {
+		t.Errorf("response.resumed after response.done: %s", h.rec.Summary())
+	}
+	if n := count(h, 0, pipeline.EventResponseCancelled); n != 0 {
+		t.Errorf("%d replies cut", n)
+	}
+}
+
+// TestBargeInAfterDone: speech that pauses a reply which then ends, and
+// proves a barge-in only afterwards, is the user's next turn; the ended
+// reply keeps its one response.done: no cancel, no resume follows it.
+func TestBargeInAfterDone(t *testing.T) {
+	asr := pipelinetest.NewScripted("hello there", "stop please")
+	h := start(t, pipeline.Config{Stages: pipeline.Stages{ASR: asr, LLM: slowWords}, TextOnly: true,
+		Turn: pipeline.TurnConfig{BargeInMinSpeech: 1500 * time.Millisecond}})
+	h.speak(16000, 600*time.Millisecond)
+	_, first := h.wait(0, pipeline.EventTextDelta)
+	voice := pipelinetest.Concat(pipelinetest.Voice(2*time.Second, 16000), pipelinetest.Silence(600*time.Millisecond, 16000))
+	began := time.Now()
+	for i := 0; i < len(voice); i += 320 {
+		h.sess.WriteAudio(voice[i:min(i+320, len(voice))])
+		time.Sleep(time.Until(began.Add(time.Duration(i/320+1) * 20 * time.Millisecond)))
+	}
+	_, pi := h.wait(first, pipeline.EventReplyPaused)
+	_, di := h.wait(pi, pipeline.EventResponseDone)
+	h.wait(di, pipeline.EventSpeechStarted) // held until the barge-in was proved, after the done
+	final, _ := h.wait(di, pipeline.EventTranscriptFinal)
+	if final.Text != "stop please" {
+		t.Fatalf("final %q: %s", final.Text, h.rec.Summary())
+	}
+	for i, ev := range h.rec.Events()[di+1:] {
+		if ev.Turn == 1 && ev.Kind != pipeline.EventTurnLatency {
+			t.Errorf("turn 1 got %v at %d after its response.done: %s", ev.Kind, di+1+i, h.rec.Summary())
+		}
+	}
+	if n := count(h, 0, pipeline.EventSpeechStarted); n != 2 {
+		t.Errorf("%d speech.started, want the question's and the barge-in's: %s", n, h.rec.Summary())
+	}
 }
