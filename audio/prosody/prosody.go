@@ -72,6 +72,7 @@ type Tracker struct {
 	acc  float64 // decimation: sum of the samples so far
 	accN int
 	buf  []float64 // the window being filled, decimated
+	work []float64 // the window analysed, less its mean
 	n    int
 	sq   []float64 // prefix sums of squares, for the normalisation
 	corr []float64 // by lag
@@ -95,6 +96,7 @@ func New(sampleRate int) *Tracker {
 		maxLag: int(math.Ceil(rate / minPitch)),
 	}
 	t.buf = make([]float64, t.win)
+	t.work = make([]float64, t.win)
 	t.sq = make([]float64, t.win+1)
 	t.corr = make([]float64, t.maxLag+2)
 	return t
@@ -131,9 +133,10 @@ func (t *Tracker) Write(samples []int16) {
 // unvoiced.
 func (t *Tracker) Pitch() float64 { return t.pitch }
 
-// analyse finds the pitch of the full window.
+// analyse finds the pitch of the full window. It works on a copy: the
+// window's second half, kept for the next one, must stay as it came.
 func (t *Tracker) analyse() {
-	x := t.buf
+	x := t.work[:copy(t.work, t.buf)]
 	mean := 0.0
 	for _, v := range x {
 		mean += v

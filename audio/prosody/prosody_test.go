@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,6 +49,27 @@ func TestPitch(t *testing.T) {
 					t.Errorf("pitch %.1f Hz, want %.1f ± 2%%", got, f)
 				}
 			})
+		}
+	}
+}
+
+// TestOffset: a DC offset (a cheap microphone's) changes no window's
+// pitch, the first or any after it.
+func TestOffset(t *testing.T) {
+	for _, f := range []float64{90, 200, 330} {
+		g := glide(400*time.Millisecond, 16000, f, f)
+		for i := range g {
+			g[i] = audio.Clamp16(float64(g[i])/4 + 6000)
+		}
+		tr := New(16000)
+		for c := range slices.Chunk(g, 320) {
+			tr.Write(c)
+			if got := tr.Pitch(); got != 0 && math.Abs(got-f) > 0.02*f {
+				t.Errorf("%.0f Hz with an offset: a window's pitch %.1f Hz", f, got)
+			}
+		}
+		if got := tr.Pitch(); math.Abs(got-f) > 0.02*f {
+			t.Errorf("%.0f Hz with an offset: pitch %.1f Hz at the end", f, got)
 		}
 	}
 }
