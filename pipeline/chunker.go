@@ -136,10 +136,12 @@ func (c *Chunker) findCut(s string) int {
 			if c.emitted || first <= 0 || width < first || item {
 				break // a clause of one or two words is likely a list's item
 			}
-			if cut := absorbQuotes(s, end); cut < len(s) {
+			if cut := absorbQuotes(s, end); cut < len(s) || wide || r != ',' {
+				// Full-width punctuation and CJK text cut at once: a
+				// model that pauses after the clause must not hold it.
 				return cut
 			}
-			return 0 // need one rune of lookahead: a closing quote may follow
+			return 0 // need one rune of lookahead: a closing quote may follow (`mean,"`)
 		case unicode.IsSpace(r):
 			lastSoft = end
 		}

@@ -116,6 +116,31 @@ func TestChunkerNewReply(t *testing.T) {
 	}
 }
 
+// TestChunkerClauseAtStall: a model that stops right after a first
+// clause's full-width comma has that clause spoken now; after an ASCII
+// comma in English the chunker waits one rune for a closing quote.
+func TestChunkerClauseAtStall(t *testing.T) {
+	tests := []struct {
+		deltas []string
+		want   []string
+	}{
+		{[]string{"今天天气", "很好，"}, []string{"今天天气很好，"}},
+		{[]string{"今天天气很好,"}, []string{"今天天气很好,"}},
+		{[]string{"I really do not know what you mean,"}, nil},
+		{[]string{"I really do not know what you mean,", "\" she"}, []string{"I really do not know what you mean,\""}},
+	}
+	for _, tt := range tests {
+		c := NewChunker()
+		var got []string
+		for _, d := range tt.deltas {
+			got = append(got, c.Push(d)...)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%q: got %q, want %q", tt.deltas, got, tt.want)
+		}
+	}
+}
+
 func BenchmarkChunker(b *testing.B) {
 	deltas := strings.Fields("Sure. The quick brown fox jumps over the lazy dog. It was a sunny day, and everyone was happy! Shall we go?")
 	b.ReportAllocs()
