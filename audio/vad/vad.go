@@ -151,6 +151,12 @@ const (
 	fullScaleDB   = 90.30899869919435      // 20·log10(32768)
 	quietestLevel = -120.0                 // the level of digital silence
 	longestFrame  = 500 * time.Millisecond // Prefix is whole for frames up to this long
+
+	// modelLead is added to PrefixPadding for a Classifier: a model such
+	// as Silero decides about 100 ms, and at a soft onset ("h", "f") up
+	// to 500 ms, after the level rises, and those first sounds belong
+	// to the utterance.
+	modelLead = 150 * time.Millisecond
 )
 
 // Detector finds utterances in one mono stream. It is not safe for
@@ -244,11 +250,15 @@ func newDetector(cfg Config, sampleRate int, c Classifier) *Detector {
 		minVoiced:    minVoiced,
 		silence:      int64(f.Samples(cfg.Silence)),
 		maxUtterance: int64(f.Samples(cfg.MaxUtterance)),
-		prefix:       int64(f.Samples(cfg.PrefixPadding)),
 		floorMin:     cfg.MinLevelDB - cfg.ThresholdDB,
 		hist:         make([]bool, span),
-		ringSize:     f.Samples(cfg.PrefixPadding+longestFrame) + (span+1)*win,
 	}
+	lead := cfg.PrefixPadding
+	if c != nil {
+		lead += modelLead
+	}
+	d.prefix = int64(f.Samples(lead))
+	d.ringSize = f.Samples(lead+longestFrame) + (span+1)*win
 	if c != nil {
 		d.cls, d.winBuf = c, make([]int16, win)
 	}
@@ -424,7 +434,8 @@ func (d *Detector) remember(samples []int16) {
 }
 
 // Prefix appends to dst the audio that belongs to the utterance but came
-// before the SpeechStart event returned it: PrefixPadding of lead-in plus the
+// before the SpeechStart event returned it: PrefixPadding of lead-in (150 ms
+// more with a Classifier, which decides later than the level) plus the
 // voiced audio that confirmed the start, including the frame just processed.
 // Call it right after Process returns SpeechStart. It never reaches back past
 // the end of the previous utterance, so no audio is delivered twice, nor
