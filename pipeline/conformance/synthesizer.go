@@ -131,7 +131,10 @@ func TestSynthesizer(ctx context.Context, s pipeline.Synthesizer) error {
 					got, err := speak(ctx, text, ok)
 					if err != nil {
 						fail("%v", err)
-					} else if got < want*9/10 || got > want*11/10 {
+					} else if got < want*4/5 || got > want*6/5 {
+						// ±20%: a voice that samples its timing, as Piper
+						// does, differs by up to about 13% between takes;
+						// cross-talk halves or doubles a call.
 						fail("concurrent call made %d samples, a lone one %d", got, want)
 					}
 				})
